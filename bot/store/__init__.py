@@ -1,0 +1,1 @@
+"""SQLAlchemy store: rows, repositories mapping rows to domain objects, unit of work."""

@@ -1,0 +1,36 @@
+"""Template snapshots: a release follows the checklist text as it was when it started."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist import parse_template
+from bot.checklist.model import ChecklistTemplate
+from bot.store.tables import TemplateRow
+
+_PARSED: dict[str, ChecklistTemplate] = {}
+
+
+def parsed(sha: str, body: str, source: str) -> ChecklistTemplate:
+    """Return the parsed template for a snapshot, parsing each distinct text once per process."""
+    cached = _PARSED.get(sha)
+    if cached is None:
+        cached = parse_template(body, source)
+        _PARSED[sha] = cached
+    return cached
+
+
+async def snapshot_id(session: AsyncSession, body: str, source: str, now: datetime) -> int:
+    """Return the id of the snapshot row holding `body`, inserting it if new."""
+    sha = hashlib.sha256(body.encode()).hexdigest()
+    existing = await session.scalar(select(TemplateRow.id).where(TemplateRow.sha256 == sha))
+    if existing is not None:
+        return existing
+    row = TemplateRow(sha256=sha, source=source[:500], body=body, created_at=now)
+    session.add(row)
+    await session.flush()
+    return row.id
