@@ -1,0 +1,157 @@
+"""Escalation policy: who is paged, in what order, and how long each waits for an ack."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+ONCALL = "oncall"
+SECONDARY = "secondary"
+_ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_USER_TARGET = re.compile(r"^user:[0-9]{1,20}$")
+
+
+def check_target(target: str) -> str:
+    """Return `target` if it is "oncall", "secondary", a role key or "user:<id>"; else raise."""
+    if not isinstance(target, str) or not (
+        _ROLE_KEY.fullmatch(target) or _USER_TARGET.fullmatch(target)
+    ):
+        raise ValueError(
+            f"escalation target {target!r} is not 'oncall', 'secondary', a role key "
+            "(lower_snake_case) or 'user:<numeric id>'"
+        )
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """Page `target` once `after` has passed since the page without an acknowledgement."""
+
+    index: int
+    target: str
+    after: timedelta
+    pagerduty: bool = False
+    webhook: bool = False
+
+    def __post_init__(self) -> None:
+        check_target(self.target)
+        if not isinstance(self.after, timedelta) or self.after < timedelta(0):
+            raise ValueError(f"step {self.index} ({self.target}): 'after' must be >= 0")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Return the delivery channels this step pages through."""
+        extra = (("pagerduty",) if self.pagerduty else ()) + (("webhook",) if self.webhook else ())
+        return ("channel", "dm", *extra)
+
+
+def _seed_steps() -> tuple[EscalationStep, ...]:
+    # PagerDuty merges later triggers on the same dedup_key, so only the first step sends one;
+    # PagerDuty's own escalation takes over from there.
+    return (
+        EscalationStep(0, ONCALL, timedelta(0), pagerduty=True, webhook=True),
+        EscalationStep(1, "tech_lead", timedelta(minutes=15)),
+        EscalationStep(2, "eng_manager", timedelta(minutes=30)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    """Order the steps of an escalation chain; an open incident keeps its own snapshot."""
+
+    steps: tuple[EscalationStep, ...] = field(default_factory=_seed_steps)
+    ack_timeout: timedelta = timedelta(minutes=30)
+    secondary_after: timedelta = timedelta(minutes=5)
+    reminder_before: timedelta = timedelta(minutes=5)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        if not self.steps:
+            raise ValueError("escalation policy needs at least one step")
+        for position, step in enumerate(self.steps):
+            if step.index != position:
+                raise ValueError(f"escalation steps[{position}] has index {step.index}")
+            if position and step.after < self.steps[position - 1].after:
+                raise ValueError(
+                    f"escalation steps[{position}] ({step.target}) pages at +{step.after}, "
+                    f"before the step ahead of it (+{self.steps[position - 1].after})"
+                )
+        if self.steps[0].after != timedelta(0):
+            raise ValueError("escalation steps[0] must page at once (after = 0)")
+        if self.ack_timeout <= timedelta(0):
+            raise ValueError("escalation ack_timeout must be longer than zero")
+        for name in ("secondary_after", "reminder_before"):
+            if getattr(self, name) < timedelta(0):
+                raise ValueError(f"escalation {name} must be >= 0")
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a plain, JSON-ready dict that `from_dict` turns back into an equal policy."""
+        return {
+            "version": 1,
+            "steps": [
+                {
+                    "target": s.target,
+                    "after_seconds": s.after.total_seconds(),
+                    "pagerduty": s.pagerduty,
+                    "webhook": s.webhook,
+                }
+                for s in self.steps
+            ],
+            "ack_timeout_seconds": self.ack_timeout.total_seconds(),
+            "secondary_after_seconds": self.secondary_after.total_seconds(),
+            "reminder_before_seconds": self.reminder_before.total_seconds(),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, object]) -> EscalationPolicy:
+        """Build a policy from `to_dict` output, naming the key path of anything wrong."""
+        if raw.get("version", 1) != 1:
+            raise ValueError(f"escalation: unsupported version {raw.get('version')!r}")
+        steps_raw = raw.get("steps")
+        if not isinstance(steps_raw, Sequence) or isinstance(steps_raw, str):
+            raise ValueError("escalation.steps: expected a list of steps")
+        steps = tuple(_step_from_plain(i, s) for i, s in enumerate(steps_raw))
+        defaults = cls()
+        timings = (
+            _seconds(raw, "ack_timeout_seconds", "escalation", defaults.ack_timeout),
+            _seconds(raw, "secondary_after_seconds", "escalation", defaults.secondary_after),
+            _seconds(raw, "reminder_before_seconds", "escalation", defaults.reminder_before),
+        )
+        try:
+            return cls(steps, *timings)
+        except ValueError as exc:
+            raise ValueError(f"escalation: {exc}") from None
+
+
+def _seconds(raw: Mapping[str, object], key: str, where: str, default: timedelta) -> timedelta:
+    value = raw.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}.{key}: expected a number of seconds, got {value!r}")
+    return timedelta(seconds=value)
+
+
+def _step_from_plain(index: int, raw: object) -> EscalationStep:
+    where = f"escalation.steps[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: expected a mapping")
+    flags = {k: raw.get(k, False) for k in ("pagerduty", "webhook")}
+    for key, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise ValueError(f"{where}.{key}: expected true or false, got {flag!r}")
+    try:
+        return EscalationStep(
+            index,
+            str(raw.get("target", "")),
+            _seconds(raw, "after_seconds", where, timedelta(0)),
+            pagerduty=flags["pagerduty"],
+            webhook=flags["webhook"],
+        )
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+SEED_POLICY = EscalationPolicy()
