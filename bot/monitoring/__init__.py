@@ -1,0 +1,1 @@
+"""Monitoring adapters: Prometheus, HTTP and Kubernetes probes, charts, Alertmanager webhooks."""
