@@ -1,0 +1,31 @@
+"""The release checklist template: Markdown parser, typed model, renderer and validator."""
+
+from __future__ import annotations
+
+from bot.checklist.errors import TemplateError, TemplateProblem
+from bot.checklist.model import (
+    ROLE_KEYS,
+    ChecklistTemplate,
+    CodeBlock,
+    Phase,
+    Section,
+    SignOffSpec,
+    Table,
+    TemplateItem,
+)
+from bot.checklist.parser import load_template, parse_template
+
+__all__ = [
+    "ROLE_KEYS",
+    "ChecklistTemplate",
+    "CodeBlock",
+    "Phase",
+    "Section",
+    "SignOffSpec",
+    "Table",
+    "TemplateError",
+    "TemplateItem",
+    "TemplateProblem",
+    "load_template",
+    "parse_template",
+]

@@ -1,0 +1,152 @@
+"""Inline item metadata: a trailing ` {key=value key2 ...}` on a checkbox line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.checklist.model import ROLE_KEYS
+
+ANNOTATION_KEYS: tuple[str, ...] = (
+    "id",
+    "optional",
+    "role",
+    "check",
+    "marks",
+    "signoff",
+    "phase",
+    "blocks",
+)
+_SIGNOFF_KEYS = frozenset({"signoff", "role", "phase", "blocks"})
+_FLAG_KEYS = frozenset({"optional"})
+
+_TRAILING = re.compile(r"(?:^|\s)\{(?P<body>[^{}]*)\}\s*$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_CHECK = re.compile(r"[a-z0-9._-]+")
+_BLOCKS = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)+")
+_FLAG_VALUES = {"true": True, "false": False}
+
+
+@dataclass
+class Annotation:
+    """The parsed metadata of one item line, plus any problems found in it."""
+
+    id: str | None = None
+    optional: bool = False
+    role: str | None = None
+    check: str | None = None
+    marks: str | None = None
+    signoff: str | None = None
+    phase: str | None = None
+    blocks: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def split_annotation(text: str) -> tuple[str, str | None]:
+    """Split an item's text into (text, annotation body or None if it has none)."""
+    match = _TRAILING.search(text)
+    if match is None:
+        return text.strip(), None
+    return text[: match.start()].strip(), match.group("body")
+
+
+def parse_annotation(body: str) -> Annotation:
+    """Parse `key=value key2 ...` into an Annotation, collecting every problem found."""
+    note = Annotation()
+    tokens = body.split()
+    if not tokens:
+        note.problems.append(
+            "empty annotation '{}'; expected key=value pairs such as {role=devops}"
+        )
+    seen: set[str] = set()
+    for token in tokens:
+        key, eq, value = token.partition("=")
+        if key not in ANNOTATION_KEYS:
+            note.problems.append(
+                f"unknown annotation key {key!r}; expected one of: {', '.join(ANNOTATION_KEYS)}"
+            )
+            continue
+        if key in seen:
+            note.problems.append(f"annotation key {key!r} given twice; expected it once")
+            continue
+        seen.add(key)
+        _apply(note, key, value if eq else None)
+    _check_combination(note, seen)
+    return note
+
+
+def _apply(note: Annotation, key: str, value: str | None) -> None:
+    if key in _FLAG_KEYS:
+        if value is None or value in _FLAG_VALUES:
+            setattr(note, key, True if value is None else _FLAG_VALUES[value])
+        else:
+            note.problems.append(
+                f"bad value {value!r} for {key!r}; expected a bare {key} or true/false"
+            )
+        return
+    if not value:
+        note.problems.append(f"annotation {key!r} needs a value; expected {key}=...")
+        return
+    problem = _value_problem(key, value)
+    if problem:
+        note.problems.append(problem)
+    else:
+        setattr(note, key, value)
+
+
+def _value_problem(key: str, value: str) -> str | None:
+    if key == "role":
+        if value not in ROLE_KEYS:
+            return f"unknown role {value!r}; expected one of: {', '.join(ROLE_KEYS)}"
+        return None
+    if key == "check":
+        if not _CHECK.fullmatch(value):
+            return f"bad check key {value!r}; expected lowercase letters, digits, '.', '_', '-'"
+        return None
+    if key == "blocks":
+        if not _BLOCKS.fullmatch(value):
+            return f"bad blocks value {value!r}; expected a section key like deployment/production"
+        return None
+    if not _NAME.fullmatch(value):
+        return (
+            f"bad {key} value {value!r}; expected lowercase letters, digits, '.', '_', '-' "
+            "starting with a letter or digit"
+        )
+    return None
+
+
+def _check_combination(note: Annotation, seen: set[str]) -> None:
+    if "signoff" in seen:
+        for key in sorted(seen - _SIGNOFF_KEYS, key=ANNOTATION_KEYS.index):
+            note.problems.append(
+                f"{key!r} is not allowed on a sign-off; expected only signoff, role, phase, blocks"
+            )
+        for key in ("role", "phase"):
+            if key not in seen:
+                note.problems.append(f"sign-off has no {key!r}; expected {key}=... with signoff=")
+        return
+    for key in ("phase", "blocks"):
+        if key in seen:
+            note.problems.append(f"{key!r} is only valid on a sign-off; expected signoff=... too")
+
+
+def render_item_annotation(
+    *,
+    item_id: str | None,
+    required: bool,
+    role: str | None,
+    check: str | None,
+    marks: str | None,
+) -> str:
+    """Return the ` {...}` suffix for an item, or "" when it carries no metadata."""
+    parts = [] if item_id is None else [f"id={item_id}"]
+    if not required:
+        parts.append("optional")
+    parts += [f"{k}={v}" for k, v in (("role", role), ("check", check), ("marks", marks)) if v]
+    return f" {{{' '.join(parts)}}}" if parts else ""
+
+
+def render_signoff_annotation(key: str, role: str, phase_key: str, blocks: str | None) -> str:
+    """Return the ` {signoff=... role=... phase=...[ blocks=...]}` suffix for a sign-off."""
+    tail = f" blocks={blocks}" if blocks else ""
+    return f" {{signoff={key} role={role} phase={phase_key}{tail}}}"
