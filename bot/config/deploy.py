@@ -1,0 +1,91 @@
+"""Deploy targets: the services released, their Kubernetes deployments, and cluster access."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from bot.config.base import (
+    ConfigPath,
+    K8sName,
+    K8sNamespace,
+    NonEmptyStr,
+    SectionModel,
+    ServiceName,
+    Severity,
+)
+from bot.config.durations import PositiveDuration
+from bot.config.monitoring import ConditionName, ConditionOverride
+from bot.config.problems import ConfigProblem
+
+
+class KubernetesTarget(SectionModel):
+    """Name one Deployment (and, optionally, the manifests that deploy it)."""
+
+    namespace: K8sNamespace
+    deployment: K8sName
+    manifests: ConfigPath | None = None
+    progress_deadline: PositiveDuration = timedelta(minutes=10)
+
+
+class ServiceKubernetes(SectionModel):
+    """Give a service's Deployment in each environment."""
+
+    staging: KubernetesTarget | None = None
+    production: KubernetesTarget | None = None
+
+
+class ServiceSettings(SectionModel):
+    """Describe one releasable service and where its health can be read."""
+
+    name: ServiceName
+    prometheus_url: NonEmptyStr | None = None
+    health_url: NonEmptyStr | None = None
+    kubernetes: ServiceKubernetes = Field(default_factory=ServiceKubernetes)
+    conditions: dict[ConditionName, ConditionOverride] = Field(default_factory=dict)
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject URLs that are not http(s)."""
+        return [
+            ConfigProblem(key, "expected an http:// or https:// URL")
+            for key, url in (
+                ("prometheus_url", self.prometheus_url),
+                ("health_url", self.health_url),
+            )
+            if url is not None and not url.startswith(("http://", "https://"))
+        ]
+
+
+class AutoRollbackSettings(SectionModel):
+    """Say which breaches roll back production without waiting for a human."""
+
+    enabled: bool = False
+    conditions: list[NonEmptyStr] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=list)
+
+
+class KubernetesSettings(SectionModel):
+    """Say how the bot reaches the cluster."""
+
+    in_cluster: bool = False
+    kubeconfig: ConfigPath | None = None
+    context: NonEmptyStr | None = None
+    auto_rollback: AutoRollbackSettings = Field(default_factory=AutoRollbackSettings)
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject contradictory cluster access and an auto-rollback that can never fire."""
+        found: list[ConfigProblem] = []
+        if self.in_cluster and (self.kubeconfig is not None or self.context is not None):
+            key = "kubeconfig" if self.kubeconfig is not None else "context"
+            found.append(ConfigProblem(key, "not used when in_cluster is true; remove one of them"))
+        rollback = self.auto_rollback
+        if rollback.enabled and not rollback.conditions and not rollback.severities:
+            found.append(
+                ConfigProblem(
+                    "auto_rollback.enabled",
+                    "true, but neither auto_rollback.conditions nor auto_rollback.severities "
+                    "lists anything, so it would never roll back",
+                )
+            )
+        return found

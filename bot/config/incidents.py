@@ -1,0 +1,216 @@
+"""Incident settings: escalation path, severity SLAs and how pages leave the bot."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta, tzinfo
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from bot.config.base import ROLE_KEYS, SEVERITY_LEVELS, NonEmptyStr, SectionModel, fail
+from bot.config.durations import Duration, PositiveDuration, SlaDuration, format_duration
+from bot.config.problems import ConfigProblem
+
+
+def _escalation_target(value: str) -> str:
+    """Accept "oncall", a role key, or "user:<name-or-id>"."""
+    if value in ROLE_KEYS:
+        return value
+    if value.startswith("user:") and value.removeprefix("user:").strip():
+        return value
+    raise fail(
+        f'unknown escalation target "{value}" (expected "oncall", a role key such as '
+        '"tech_lead", or "user:<discord name or id>")'
+    )
+
+
+class EscalationStepSettings(SectionModel):
+    """Page one target if nobody has acknowledged `after` the first page."""
+
+    target: Annotated[str, AfterValidator(_escalation_target)]
+    after: Duration
+    pagerduty: bool = False
+    webhook: bool = False
+
+
+def _default_steps() -> list[EscalationStepSettings]:
+    """Return the seed's path as deadlines from the page: on-call 0m, Tech Lead 15m, EM 30m."""
+    return [
+        EscalationStepSettings(target="oncall", after=timedelta(0)),
+        EscalationStepSettings(target="tech_lead", after=timedelta(minutes=15)),
+        EscalationStepSettings(target="eng_manager", after=timedelta(minutes=30)),
+    ]
+
+
+class EscalationSettings(SectionModel):
+    """Describe who is paged, in order, until someone acknowledges."""
+
+    steps: list[EscalationStepSettings] = Field(default_factory=_default_steps, min_length=1)
+    ack_timeout: PositiveDuration = timedelta(minutes=30)
+    reminder_before: Duration = timedelta(minutes=5)
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject steps that go back in time and reminders that come before the page."""
+        found: list[ConfigProblem] = []
+        for index in range(1, len(self.steps)):
+            previous = self.steps[index - 1].after
+            if self.steps[index].after < previous:
+                found.append(
+                    ConfigProblem(
+                        f"steps[{index}].after",
+                        f"must not be earlier than steps[{index - 1}].after "
+                        f"({format_duration(previous)})",
+                    )
+                )
+        if self.reminder_before >= self.ack_timeout:
+            found.append(
+                ConfigProblem(
+                    "reminder_before",
+                    f"must be shorter than ack_timeout ({format_duration(self.ack_timeout)})",
+                )
+            )
+        return found
+
+
+def _notify_target(value: str) -> str:
+    """Accept a role key or "everyone"."""
+    if value != "everyone" and value not in ROLE_KEYS:
+        raise fail(f'unknown notify target "{value}" (expected "everyone" or a role key)')
+    return value
+
+
+class SeverityPolicy(SectionModel):
+    """Give one severity's response and resolution deadlines and whom to notify."""
+
+    response: SlaDuration
+    resolution: SlaDuration
+    notify: list[Annotated[str, AfterValidator(_notify_target)]]
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject a resolution deadline shorter than the response deadline."""
+        if (
+            self.response.span is not None
+            and self.resolution.span is not None
+            and self.resolution.span < self.response.span
+        ):
+            return [
+                ConfigProblem("resolution", f"must not be shorter than response ({self.response})")
+            ]
+        return []
+
+
+_DEFAULT_SEVERITIES: dict[str, dict[str, Any]] = {
+    "P0": {"response": "15m", "resolution": "4h", "notify": ["everyone", "stakeholders"]},
+    "P1": {"response": "1h", "resolution": "24h", "notify": ["tech_lead", "stakeholders"]},
+    "P2": {"response": "4h", "resolution": "3d", "notify": ["dev_team"]},
+    "P3": {"response": "1bd", "resolution": "next-release", "notify": ["dev_team"]},
+}
+
+
+def _default_policy(level: str) -> Any:
+    """Return a field default building the seed's policy for `level`."""
+    return Field(default_factory=lambda: SeverityPolicy.model_validate(_DEFAULT_SEVERITIES[level]))
+
+
+class SeveritySettings(SectionModel):
+    """Give the SLA of each severity, P0 (worst) to P3, from the seed's table."""
+
+    P0: SeverityPolicy = _default_policy("P0")
+    P1: SeverityPolicy = _default_policy("P1")
+    P2: SeverityPolicy = _default_policy("P2")
+    P3: SeverityPolicy = _default_policy("P3")
+    timezone: NonEmptyStr = "UTC"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_over_defaults(cls, data: Any) -> Any:
+        """Let a table set only the fields it changes (e.g. just P1's response)."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for level in SEVERITY_LEVELS:
+            if isinstance(data.get(level), dict):
+                merged[level] = {**_DEFAULT_SEVERITIES[level], **data[level]}
+        return merged
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        """Accept IANA timezone names such as "Europe/Berlin"."""
+        if value != "UTC":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise fail(
+                    f'unknown timezone "{value}" (expected a name like "Europe/Berlin")'
+                ) from None
+        return value
+
+    @property
+    def tzinfo(self) -> tzinfo:
+        """Return the timezone in which business days are counted."""
+        return UTC if self.timezone == "UTC" else ZoneInfo(self.timezone)
+
+    def policy(self, severity: str) -> SeverityPolicy:
+        """Return the policy for "P0".."P3"; raise KeyError otherwise."""
+        if severity not in SEVERITY_LEVELS:
+            raise KeyError(f"unknown severity {severity!r}")
+        policy: SeverityPolicy = getattr(self, severity)
+        return policy
+
+    def problems(self) -> list[ConfigProblem]:
+        """Collect each level's problems under its own key."""
+        return [
+            ConfigProblem(f"{level}.{problem.path}", problem.message)
+            for level in SEVERITY_LEVELS
+            for problem in self.policy(level).problems()
+        ]
+
+
+class PagerDutySettings(SectionModel):
+    """Configure PagerDuty Events v2 (the routing key comes from the environment)."""
+
+    url: NonEmptyStr = "https://events.pagerduty.com/v2/enqueue"
+    enabled: bool = False
+
+
+class WebhookSettings(SectionModel):
+    """Configure a generic JSON webhook for pages (signed with RELEASEBOT_WEBHOOK_SECRET)."""
+
+    url: NonEmptyStr | None = None
+    enabled: bool = False
+
+
+class OutboxSettings(SectionModel):
+    """Tune how undelivered pages are retried."""
+
+    max_attempts: int = Field(default=8, ge=1)
+    base_backoff: PositiveDuration = timedelta(seconds=2)
+    max_backoff: PositiveDuration = timedelta(minutes=5)
+
+
+class PagingSettings(SectionModel):
+    """Say where pages go besides Discord DMs."""
+
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject an enabled webhook with nowhere to post and backoffs in the wrong order."""
+        found: list[ConfigProblem] = []
+        if self.webhook.enabled and self.webhook.url is None:
+            found.append(ConfigProblem("webhook.url", "required when webhook.enabled is true"))
+        for name, url in (("pagerduty.url", self.pagerduty.url), ("webhook.url", self.webhook.url)):
+            if url is not None and not url.startswith(("https://", "http://")):
+                found.append(ConfigProblem(name, "expected an http:// or https:// URL"))
+        if self.outbox.max_backoff < self.outbox.base_backoff:
+            found.append(
+                ConfigProblem(
+                    "outbox.max_backoff",
+                    "must not be shorter than outbox.base_backoff "
+                    f"({format_duration(self.outbox.base_backoff)})",
+                )
+            )
+        return found

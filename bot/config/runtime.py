@@ -1,0 +1,70 @@
+"""Where the bot keeps its state and template, and the small web server it runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from bot.config.base import ConfigPath, NonEmptyStr, SectionModel, fail, resolve_path
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/releasebot.db"
+_URL_SCHEME = re.compile(r"(?P<dialect>[a-z][a-z0-9]*)(?:\+(?P<driver>[a-z0-9_]+))?://(?P<rest>.*)")
+# SQLAlchemy's async engine refuses blocking drivers at start-up; catch that here instead.
+_ASYNC_DRIVERS = {
+    "sqlite": {"aiosqlite"},
+    "postgresql": {"asyncpg", "psycopg", "psycopg_async"},
+}
+_URL_HINT = 'expected an async SQLAlchemy URL like "sqlite+aiosqlite:///data/releasebot.db"'
+
+
+class DatabaseSettings(SectionModel):
+    """Say which database holds releases, incidents and timers."""
+
+    url: str = Field(default=DEFAULT_DATABASE_URL, validate_default=True)
+
+    @field_validator("url")
+    @classmethod
+    def _async_url(cls, value: str, info: ValidationInfo) -> str:
+        """Accept async SQLAlchemy URLs and anchor a relative SQLite file path."""
+        match = _URL_SCHEME.fullmatch(value.strip())
+        if match is None:
+            raise fail(f'{_URL_HINT} or "postgresql+asyncpg://user@host/db"')
+        dialect, driver, rest = match["dialect"], match["driver"], match["rest"]
+        known = _ASYNC_DRIVERS.get(dialect)
+        if driver is None or (known is not None and driver not in known):
+            choices = " or ".join(f'"{dialect}+{name}"' for name in sorted(known or {"<driver>"}))
+            raise fail(f"needs an async driver: use {choices} ({_URL_HINT})")
+        if dialect != "sqlite":
+            return value.strip()
+        return f"{dialect}+{driver}://{_resolve_sqlite_path(rest, info)}"
+
+
+def _resolve_sqlite_path(rest: str, info: ValidationInfo) -> str:
+    """Return the part after "://" with a relative database file made absolute."""
+    # "sqlite:///rel.db" leaves "/rel.db"; "sqlite:////abs.db" leaves "//abs.db".
+    location, _, query = rest.partition("?")
+    if not location.startswith("/") or location.startswith("//"):
+        return rest
+    file_part = location[1:]
+    if file_part in ("", ":memory:") or file_part.startswith("file:"):
+        return rest
+    resolved = resolve_path(Path(file_part), info, is_file_to_create=True)
+    if not resolved.is_absolute():
+        return rest
+    return f"/{resolved}" + (f"?{query}" if query else "")
+
+
+class ChecklistSettings(SectionModel):
+    """Point at the Markdown release checklist template."""
+
+    path: ConfigPath = Field(default=Path("config/checklists/release.md"), validate_default=True)
+
+
+class WebSettings(SectionModel):
+    """Configure the HTTP server for /healthz, /metrics and the Alertmanager webhook."""
+
+    host: NonEmptyStr = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    enabled: bool = True
