@@ -28,7 +28,9 @@ ROLE_TITLES: Mapping[str, str] = {
     "dev_team": "Developers",
 }
 
-_PARTICIPANTS = frozenset({"release_lead", "tech_lead", "devops", "oncall", "eng_manager", "dev_team"})
+_PARTICIPANTS = frozenset(
+    {"release_lead", "tech_lead", "devops", "oncall", "eng_manager", "dev_team"}
+)
 
 DEFAULT_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "start": frozenset({"release_lead", "tech_lead"}),
@@ -96,7 +98,7 @@ class AccessPolicy:
             raise KeyError(f"unknown action {action!r}") from None
 
     def may(self, actor: Actor, action: str, *, lead_id: str | None = None) -> bool:
-        """Return True if `actor` may perform `action` (the release's lead counts as release_lead)."""
+        """Return True if `actor` may do `action`; the release's lead counts as release_lead."""
         roles = set(actor.roles)
         if lead_id is not None and actor.id == lead_id:
             roles.add("release_lead")

@@ -40,4 +40,5 @@ class AuditEvent:
         """Return a one-line human description for timelines."""
         extra = "; ".join(f"{k}: {v}" for k, v in self.detail.items() if v)
         suffix = f" ({extra})" if extra else ""
-        return f"{self.at:%Y-%m-%d %H:%M} UTC · {self.actor_name} · {self.action} {self.target}{suffix}"
+        when = f"{self.at:%Y-%m-%d %H:%M} UTC"
+        return f"{when} · {self.actor_name} · {self.action} {self.target}{suffix}"

@@ -20,10 +20,14 @@ class InvalidInput(DomainError):
 class NotAuthorized(DomainError):
     """Refuse an action because the actor lacks every role that allows it."""
 
-    def __init__(self, action: str, actor_name: str, allowed: Iterable[str], target: str = "") -> None:
+    def __init__(
+        self, action: str, actor_name: str, allowed: Iterable[str], target: str = ""
+    ) -> None:
         roles = ", ".join(sorted(allowed)) or "nobody"
         what = f" on {target}" if target else ""
-        super().__init__(f"{actor_name} may not {action}{what}: it needs one of these roles: {roles}")
+        super().__init__(
+            f"{actor_name} may not {action}{what}: it needs one of these roles: {roles}"
+        )
         self.action = action
         self.allowed = tuple(sorted(allowed))
         self.target = target

@@ -188,9 +188,10 @@ class Release:
     def blocking_signoff(self, item: TemplateItem) -> SignOffSpec | None:
         """Return the ungiven sign-off that locks `item`'s section, if any."""
         for spec in self.template.signoffs:
-            if spec.blocks and spec.key not in self.signoffs:
-                if item.section_key == spec.blocks or item.section_key.startswith(spec.blocks + "/"):
-                    return spec
+            if spec.blocks is None or spec.key in self.signoffs:
+                continue
+            if item.section_key == spec.blocks or item.section_key.startswith(f"{spec.blocks}/"):
+                return spec
         return None
 
     # ----- guards ---------------------------------------------------------------------------
@@ -207,34 +208,45 @@ class Release:
             owner = self.phases[self.phase_position(phase_key)].title
             raise InvalidTransition(
                 f"{what} belongs to {owner}; {self.name} is in {current.title}"
-                + (" (that phase is closed)" if self.phase_position(phase_key) < self.phase_index else "")
+                + (
+                    " (that phase is closed)"
+                    if self.phase_position(phase_key) < self.phase_index
+                    else ""
+                )
             )
 
-    def _record(self, actor: Actor, action: str, target: str, now: datetime, source: Source,
-                **detail: str) -> None:
+    def _record(
+        self, actor: Actor, action: str, target: str, now: datetime, source: Source, **detail: str
+    ) -> None:
         self.events.append(AuditEvent.record(actor, action, target, now, source, self.id, **detail))
 
-    def deny(self, actor: Actor, action: str, target: str, now: datetime, source: Source,
-             reason: str) -> AuditEvent:
+    def deny(
+        self, actor: Actor, action: str, target: str, now: datetime, source: Source, reason: str
+    ) -> AuditEvent:
         """Record and return a denial event for an attempt that was refused."""
-        event = AuditEvent.record(actor, "denied", target, now, source, self.id,
-                                  attempted=action, reason=reason)
+        event = AuditEvent.record(
+            actor, "denied", target, now, source, self.id, attempted=action, reason=reason
+        )
         self.events.append(event)
         return event
 
     # ----- item commands ----------------------------------------------------------------------
 
-    def _authorize_item(self, item: TemplateItem, actor: Actor, policy: AccessPolicy,
-                        action: str) -> None:
+    def _authorize_item(
+        self, item: TemplateItem, actor: Actor, policy: AccessPolicy, action: str
+    ) -> None:
         if action == "tick" and item.role is not None:
-            holds = actor.holds(item.role) or (item.role == "release_lead" and actor.id == self.lead_id)
+            holds = actor.holds(item.role) or (
+                item.role == "release_lead" and actor.id == self.lead_id
+            )
             if not holds:
                 raise NotAuthorized("tick", actor.name, [item.role], f"“{item.text}”")
             return
         policy.require(actor, action, lead_id=self.lead_id, target=f"“{item.text}”")
 
-    def tick(self, item_id: str, actor: Actor, now: datetime, source: Source,
-             policy: AccessPolicy) -> None:
+    def tick(
+        self, item_id: str, actor: Actor, now: datetime, source: Source, policy: AccessPolicy
+    ) -> None:
         """Mark `item_id` done."""
         item = self.item(item_id)
         self._require_in_current_phase(item.phase_key, f"“{item.text}”")
@@ -246,14 +258,25 @@ class Release:
                 f"({blocker.role}) is given"
             )
         if self.progress(item_id).state is not ItemState.OPEN:
-            raise InvalidTransition(f"“{item.text}” is already {self.progress(item_id).state.value}")
-        self._set_item(ItemProgress(item_id, ItemState.DONE, actor.id, actor.name, now, None, source))
+            raise InvalidTransition(
+                f"“{item.text}” is already {self.progress(item_id).state.value}"
+            )
+        self._set_item(
+            ItemProgress(item_id, ItemState.DONE, actor.id, actor.name, now, None, source)
+        )
         self._record(actor, "tick", item_id, now, source, text=item.text)
         if item.marks:
             self.signals.append(ReleaseSignal(item.marks, self.id, now, (("item", item_id),)))
 
-    def untick(self, item_id: str, actor: Actor, now: datetime, source: Source,
-               policy: AccessPolicy, reason: str | None = None) -> None:
+    def untick(
+        self,
+        item_id: str,
+        actor: Actor,
+        now: datetime,
+        source: Source,
+        policy: AccessPolicy,
+        reason: str | None = None,
+    ) -> None:
         """Reopen a done or waived item while its phase is open."""
         item = self.item(item_id)
         self._require_in_current_phase(item.phase_key, f"“{item.text}”")
@@ -264,19 +287,32 @@ class Release:
         self._authorize_item(item, actor, policy, action)
         if current.actor_id == "releasebot" and not actor.is_bot:
             reason = require_reason(reason, f"unticking the automatic check “{item.text}”")
-        self._set_item(ItemProgress(item_id, ItemState.OPEN, actor.id, actor.name, now, reason, source))
+        self._set_item(
+            ItemProgress(item_id, ItemState.OPEN, actor.id, actor.name, now, reason, source)
+        )
         self._record(actor, "untick", item_id, now, source, text=item.text, reason=reason or "")
 
-    def waive(self, item_id: str, reason: str, actor: Actor, now: datetime, source: Source,
-              policy: AccessPolicy) -> None:
+    def waive(
+        self,
+        item_id: str,
+        reason: str,
+        actor: Actor,
+        now: datetime,
+        source: Source,
+        policy: AccessPolicy,
+    ) -> None:
         """Waive `item_id` with a reason (skipped on purpose)."""
         item = self.item(item_id)
         self._require_in_current_phase(item.phase_key, f"“{item.text}”")
         policy.require(actor, "waive", lead_id=self.lead_id, target=f"“{item.text}”")
         text = require_reason(reason, f"waiving “{item.text}”")
         if self.progress(item_id).state is not ItemState.OPEN:
-            raise InvalidTransition(f"“{item.text}” is already {self.progress(item_id).state.value}")
-        self._set_item(ItemProgress(item_id, ItemState.WAIVED, actor.id, actor.name, now, text, source))
+            raise InvalidTransition(
+                f"“{item.text}” is already {self.progress(item_id).state.value}"
+            )
+        self._set_item(
+            ItemProgress(item_id, ItemState.WAIVED, actor.id, actor.name, now, text, source)
+        )
         self._record(actor, "waive", item_id, now, source, text=item.text, reason=text)
 
     def _set_item(self, progress: ItemProgress) -> None:
@@ -327,16 +363,22 @@ class Release:
             raise GatesOpen(phase.title, gates)
         if self.phase_index + 1 < len(self.phases):
             self.phase_index += 1
-            self._record(actor, "advance", phase.key, now, source, to=self.phases[self.phase_index].key)
-            self.signals.append(ReleaseSignal("phase_entered", self.id, now,
-                                              (("phase", self.phases[self.phase_index].key),)))
+            self._record(
+                actor, "advance", phase.key, now, source, to=self.phases[self.phase_index].key
+            )
+            self.signals.append(
+                ReleaseSignal(
+                    "phase_entered", self.id, now, (("phase", self.phases[self.phase_index].key),)
+                )
+            )
         else:
             self._close(ReleaseStatus.COMPLETED, now, None)
             self._record(actor, "complete", self.name, now, source)
             self.signals.append(ReleaseSignal("completed", self.id, now))
 
-    def abort(self, reason: str, actor: Actor, now: datetime, source: Source,
-              policy: AccessPolicy) -> None:
+    def abort(
+        self, reason: str, actor: Actor, now: datetime, source: Source, policy: AccessPolicy
+    ) -> None:
         """Abort the release with a reason."""
         self._require_active()
         policy.require(actor, "abort", lead_id=self.lead_id, target=self.name)
@@ -352,8 +394,9 @@ class Release:
         self._record(actor, "rolled_back", self.name, now, source, detail=detail)
         self.signals.append(ReleaseSignal("rolled_back", self.id, now))
 
-    def note(self, text: str, actor: Actor, now: datetime, source: Source,
-             policy: AccessPolicy) -> None:
+    def note(
+        self, text: str, actor: Actor, now: datetime, source: Source, policy: AccessPolicy
+    ) -> None:
         """Add a note to the release timeline."""
         policy.require(actor, "note", lead_id=self.lead_id, target=self.name)
         body = text.strip()
@@ -387,11 +430,20 @@ def start_release(
     parsed = Version.parse(version)
     if not template.workflow_phases():
         raise InvalidInput("the checklist template has no phases with items")
-    release = Release(service, parsed, lead.id, lead.name, template, now,
-                      target_date=target_date, window=window)
+    release = Release(
+        service, parsed, lead.id, lead.name, template, now, target_date=target_date, window=window
+    )
     release.events.append(
-        AuditEvent.record(actor, "start", release.name, now, source, None,
-                          lead=lead.name, window=str(window) if window else "",
-                          target_date=target_date.isoformat() if target_date else "")
+        AuditEvent.record(
+            actor,
+            "start",
+            release.name,
+            now,
+            source,
+            None,
+            lead=lead.name,
+            window=str(window) if window else "",
+            target_date=target_date.isoformat() if target_date else "",
+        )
     )
     return release

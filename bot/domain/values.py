@@ -109,7 +109,9 @@ class DeploymentWindow:
             end_day = match["endday"] or match["day"]
             end = datetime.fromisoformat(f"{end_day}T{match['end']:0>5}").replace(tzinfo=zone)
         except ValueError:
-            raise InvalidInput(f"deployment window {text!r} has an impossible date or time") from None
+            raise InvalidInput(
+                f"deployment window {text!r} has an impossible date or time"
+            ) from None
         if end <= start and not match["endday"]:
             end += timedelta(days=1)  # "22:00-02:00" crosses midnight
         if end <= start:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.checklist import parse_template
@@ -79,13 +80,21 @@ class ReleaseService:
         now = self.clock.now()
         try:
             release = start_release(
-                service=service, version=version, lead=lead or actor,
-                template=source_template.template, now=now, actor=actor, source=source,
-                policy=self.policy, target_date=parsed_date, window=parsed_window,
+                service=service,
+                version=version,
+                lead=lead or actor,
+                template=source_template.template,
+                now=now,
+                actor=actor,
+                source=source,
+                policy=self.policy,
+                target_date=parsed_date,
+                window=parsed_window,
             )
         except NotAuthorized as denied:
-            await self.record_denial(None, actor, "start", f"{service} {version}", source,
-                                     denied.message)
+            await self.record_denial(
+                None, actor, "start", f"{service} {version}", source, denied.message
+            )
             raise
         async with self.uow() as uow:
             await uow.releases.add(release, source_template.body)
@@ -95,68 +104,138 @@ class ReleaseService:
 
     async def tick(self, release_id: int, item_id: str, actor: Actor, source: Source) -> Release:
         """Tick an item."""
-        return await self._mutate(release_id, actor, "tick", item_id, source,
-                                  lambda r, now: r.tick(item_id, actor, now, source, self.policy))
+        return await self._mutate(
+            release_id,
+            actor,
+            "tick",
+            item_id,
+            source,
+            lambda r, now: r.tick(item_id, actor, now, source, self.policy),
+        )
 
-    async def untick(self, release_id: int, item_id: str, actor: Actor, source: Source,
-                     reason: str | None = None) -> Release:
+    async def untick(
+        self, release_id: int, item_id: str, actor: Actor, source: Source, reason: str | None = None
+    ) -> Release:
         """Reopen an item while its phase is open."""
         return await self._mutate(
-            release_id, actor, "untick", item_id, source,
+            release_id,
+            actor,
+            "untick",
+            item_id,
+            source,
             lambda r, now: r.untick(item_id, actor, now, source, self.policy, reason),
         )
 
-    async def waive(self, release_id: int, item_id: str, reason: str, actor: Actor,
-                    source: Source) -> Release:
+    async def waive(
+        self, release_id: int, item_id: str, reason: str, actor: Actor, source: Source
+    ) -> Release:
         """Waive an item with a reason."""
         return await self._mutate(
-            release_id, actor, "waive", item_id, source,
+            release_id,
+            actor,
+            "waive",
+            item_id,
+            source,
             lambda r, now: r.waive(item_id, reason, actor, now, source, self.policy),
         )
 
     async def sign(self, release_id: int, key: str, actor: Actor, source: Source) -> Release:
         """Record a sign-off."""
-        return await self._mutate(release_id, actor, "sign", key, source,
-                                  lambda r, now: r.sign(key, actor, now, source))
+        return await self._mutate(
+            release_id, actor, "sign", key, source, lambda r, now: r.sign(key, actor, now, source)
+        )
 
     async def withdraw(self, release_id: int, key: str, actor: Actor, source: Source) -> Release:
         """Withdraw a sign-off while its phase is open."""
-        return await self._mutate(release_id, actor, "withdraw", key, source,
-                                  lambda r, now: r.withdraw(key, actor, now, source))
+        return await self._mutate(
+            release_id,
+            actor,
+            "withdraw",
+            key,
+            source,
+            lambda r, now: r.withdraw(key, actor, now, source),
+        )
 
     async def advance(self, release_id: int, actor: Actor, source: Source) -> Release:
         """Close the current phase if its gates hold."""
-        return await self._mutate(release_id, actor, "advance", f"release #{release_id}", source,
-                                  lambda r, now: r.advance(actor, now, source, self.policy))
+        return await self._mutate(
+            release_id,
+            actor,
+            "advance",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.advance(actor, now, source, self.policy),
+        )
 
     async def abort(self, release_id: int, reason: str, actor: Actor, source: Source) -> Release:
         """Abort a release."""
-        return await self._mutate(release_id, actor, "abort", f"release #{release_id}", source,
-                                  lambda r, now: r.abort(reason, actor, now, source, self.policy))
+        return await self._mutate(
+            release_id,
+            actor,
+            "abort",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.abort(reason, actor, now, source, self.policy),
+        )
 
     async def note(self, release_id: int, text: str, actor: Actor, source: Source) -> Release:
         """Add a note to the timeline."""
-        return await self._mutate(release_id, actor, "note", f"release #{release_id}", source,
-                                  lambda r, now: r.note(text, actor, now, source, self.policy))
+        return await self._mutate(
+            release_id,
+            actor,
+            "note",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.note(text, actor, now, source, self.policy),
+        )
 
-    async def mark_rolled_back(self, release_id: int, actor: Actor, source: Source,
-                               detail: str) -> Release:
+    async def mark_rolled_back(
+        self, release_id: int, actor: Actor, source: Source, detail: str
+    ) -> Release:
         """Move a release to Rolled back after the rollback completed."""
-        return await self._mutate(release_id, actor, "rolled_back", f"release #{release_id}",
-                                  source, lambda r, now: r.mark_rolled_back(actor, now, source, detail))
+        return await self._mutate(
+            release_id,
+            actor,
+            "rolled_back",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.mark_rolled_back(actor, now, source, detail),
+        )
 
-    async def record_denial(self, release_id: int | None, actor: Actor, action: str, target: str,
-                            source: Source, reason: str) -> None:
+    async def record_denial(
+        self,
+        release_id: int | None,
+        actor: Actor,
+        action: str,
+        target: str,
+        source: Source,
+        reason: str,
+    ) -> None:
         """Write an audit event for a refused attempt, in its own transaction."""
-        event = AuditEvent.record(actor, "denied", target, self.clock.now(), source, release_id,
-                                  attempted=action, reason=reason)
+        event = AuditEvent.record(
+            actor,
+            "denied",
+            target,
+            self.clock.now(),
+            source,
+            release_id,
+            attempted=action,
+            reason=reason,
+        )
         async with self.uow() as uow:
             await uow.audit.append(event)
             await uow.commit()
         log.info("denied %s %s to %s: %s", action, target, actor.name, reason)
 
-    async def _mutate(self, release_id: int, actor: Actor, action: str, target: str,
-                      source: Source, change: Callable[[Release, object], None]) -> Release:
+    async def _mutate(
+        self,
+        release_id: int,
+        actor: Actor,
+        action: str,
+        target: str,
+        source: Source,
+        change: Callable[[Release, datetime], None],
+    ) -> Release:
         for attempt in range(MAX_RETRIES):
             async with self.uow() as uow:
                 release = await uow.releases.get(release_id)

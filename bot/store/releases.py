@@ -34,8 +34,16 @@ def audit_row(event: AuditEvent, release_id: int | None) -> AuditRow:
 
 def audit_event(row: AuditRow) -> AuditEvent:
     """Return the domain event of an audit row."""
-    return AuditEvent(row.at, row.actor_id, row.actor_name, row.action, row.target,
-                      Source(row.source), row.release_id, dict(row.detail or {}))
+    return AuditEvent(
+        row.at,
+        row.actor_id,
+        row.actor_name,
+        row.action,
+        row.target,
+        Source(row.source),
+        row.release_id,
+        dict(row.detail or {}),
+    )
 
 
 class SqlReleaseRepository:
@@ -83,8 +91,15 @@ class SqlReleaseRepository:
             close_reason=row.close_reason,
             revision=row.revision,
             items={
-                i.item_id: ItemProgress(i.item_id, ItemState(i.state), i.actor_id, i.actor_name,
-                                        i.at, i.reason, i.source)
+                i.item_id: ItemProgress(
+                    i.item_id,
+                    ItemState(i.state),
+                    i.actor_id,
+                    i.actor_name,
+                    i.at,
+                    i.reason,
+                    i.source,
+                )
                 for i in items
             },
             signoffs={s.key: SignOff(s.key, s.actor_id, s.actor_name, s.at) for s in signoffs},
@@ -92,8 +107,9 @@ class SqlReleaseRepository:
 
     async def add(self, release: Release, template_body: str) -> int:
         """Insert `release` with its template snapshot and events; return its id."""
-        template_id = await snapshot_id(self._session, template_body, release.template.source,
-                                        self._now)
+        template_id = await snapshot_id(
+            self._session, template_body, release.template.source, self._now
+        )
         row = ReleaseRow(
             service=release.service,
             version=str(release.version),
@@ -148,21 +164,34 @@ class SqlReleaseRepository:
         for item_id in sorted(release.dirty_items):
             progress = release.items[item_id]
             await self._session.merge(
-                ItemStateRow(release_id=release.id, item_id=item_id, state=progress.state.value,
-                             actor_id=progress.actor_id, actor_name=progress.actor_name,
-                             at=progress.at, reason=progress.reason, source=progress.source)
+                ItemStateRow(
+                    release_id=release.id,
+                    item_id=item_id,
+                    state=progress.state.value,
+                    actor_id=progress.actor_id,
+                    actor_name=progress.actor_name,
+                    at=progress.at,
+                    reason=progress.reason,
+                    source=progress.source,
+                )
             )
         for key in sorted(release.dirty_signoffs):
             given = release.signoffs.get(key)
             if given is None:
                 await self._session.execute(
-                    delete(SignOffRow).where(SignOffRow.release_id == release.id,
-                                             SignOffRow.key == key)
+                    delete(SignOffRow).where(
+                        SignOffRow.release_id == release.id, SignOffRow.key == key
+                    )
                 )
             else:
                 await self._session.merge(
-                    SignOffRow(release_id=release.id, key=key, actor_id=given.actor_id,
-                               actor_name=given.actor_name, at=given.at)
+                    SignOffRow(
+                        release_id=release.id,
+                        key=key,
+                        actor_id=given.actor_id,
+                        actor_name=given.actor_name,
+                        at=given.at,
+                    )
                 )
         for event in release.events:
             self._session.add(audit_row(event, release.id))

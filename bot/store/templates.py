@@ -6,6 +6,8 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist import parse_template
@@ -30,7 +32,11 @@ async def snapshot_id(session: AsyncSession, body: str, source: str, now: dateti
     existing = await session.scalar(select(TemplateRow.id).where(TemplateRow.sha256 == sha))
     if existing is not None:
         return existing
-    row = TemplateRow(sha256=sha, source=source[:500], body=body, created_at=now)
-    session.add(row)
-    await session.flush()
-    return row.id
+    # Two releases starting at once may both insert the same snapshot: let one win quietly.
+    values = {"sha256": sha, "source": source[:500], "body": body, "created_at": now}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(TemplateRow).values(**values).on_conflict_do_nothing())
+    snapshot = await session.scalar(select(TemplateRow.id).where(TemplateRow.sha256 == sha))
+    assert snapshot is not None
+    return snapshot

@@ -29,14 +29,18 @@ class SqlAuditLog:
     async def for_release(self, release_id: int, limit: int = 50) -> Sequence[AuditEvent]:
         """Return the newest `limit` events of a release, oldest first."""
         rows = await self._session.scalars(
-            select(AuditRow).where(AuditRow.release_id == release_id)
-            .order_by(AuditRow.id.desc()).limit(limit)
+            select(AuditRow)
+            .where(AuditRow.release_id == release_id)
+            .order_by(AuditRow.id.desc())
+            .limit(limit)
         )
         return [audit_event(row) for row in reversed(rows.all())]
 
     async def all(self, limit: int = 1000) -> Sequence[AuditEvent]:
         """Return the newest `limit` events of every release, oldest first."""
-        rows = await self._session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+        rows = await self._session.scalars(
+            select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        )
         return [audit_event(row) for row in reversed(rows.all())]
 
 
@@ -49,8 +53,13 @@ class SqlMessageRefs:
     async def put(self, ref: MessageRef) -> None:
         """Insert or replace `ref`."""
         await self._session.merge(
-            MessageRefRow(release_id=ref.release_id, kind=ref.kind, key=ref.key,
-                          channel_id=ref.channel_id, message_id=ref.message_id)
+            MessageRefRow(
+                release_id=ref.release_id,
+                kind=ref.kind,
+                key=ref.key,
+                channel_id=ref.channel_id,
+                message_id=ref.message_id,
+            )
         )
         await self._session.flush()
 

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Build stage: resolve nothing, install exactly what uv.lock pins.
+FROM python:3.11-slim AS build
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+RUN pip install --no-cache-dir uv
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY bot ./bot
+COPY migrations ./migrations
+COPY config ./config
+RUN uv sync --frozen --no-dev
+
+# Runtime stage: the virtualenv and the code, run as an unprivileged user.
+FROM python:3.11-slim AS runtime
+RUN groupadd --system --gid 10001 releasebot \
+ && useradd --system --uid 10001 --gid releasebot --home-dir /app --shell /usr/sbin/nologin releasebot \
+ && mkdir -p /data && chown releasebot:releasebot /data
+WORKDIR /app
+COPY --from=build --chown=releasebot:releasebot /app /app
+ENV PATH="/app/.venv/bin:$PATH" \
+    PYTHONUNBUFFERED=1 \
+    RELEASEBOT_DATABASE_URL="sqlite+aiosqlite:////data/releasebot.db"
+USER releasebot
+VOLUME ["/data"]
+EXPOSE 8080
+# /healthz is served by the bot's web server (Alertmanager webhook, /metrics) on port 8080.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
+ENTRYPOINT ["releasebot"]
+CMD ["run", "--config", "/app/config/releasebot.toml"]

@@ -1,0 +1,152 @@
+"""The `releasebot` command line: run, demo, validate a checklist, check a config, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+DEFAULT_CONFIG = "config/releasebot.toml"
+EXAMPLE_CONFIG = "config/releasebot.example.toml"
+
+NO_TOKEN = """\
+releasebot run: no Discord token.
+Set RELEASEBOT_DISCORD_TOKEN (or RELEASEBOT_DISCORD_TOKEN_FILE pointing at a file holding it)
+to run against Discord. To see the bot work without Discord, run the offline demo:
+
+    releasebot demo
+"""
+
+
+def _config_path(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    for candidate in (DEFAULT_CONFIG, EXAMPLE_CONFIG):
+        if Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="releasebot", description="Discord chat-ops bot that runs software releases."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot against Discord (needs a token)")
+    run.add_argument("--config", help=f"TOML settings (default {DEFAULT_CONFIG}, else the example)")
+
+    demo = commands.add_parser(
+        "demo", help="run a scripted release on a simulated Discord, offline"
+    )
+    demo.add_argument("--config", help="TOML settings (default: the example config)")
+
+    checklist = commands.add_parser("checklist", help="checklist template tools")
+    checklist_commands = checklist.add_subparsers(dest="checklist_command", required=True)
+    validate = checklist_commands.add_parser("validate", help="parse a template and print it")
+    validate.add_argument("path")
+    validate.add_argument("--json", action="store_true", help="print the parsed template as JSON")
+
+    check = commands.add_parser("check-config", help="validate a TOML settings file")
+    check.add_argument("path", nargs="?", default=None)
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (
+        ("upgrade", "upgrade to the newest schema"),
+        ("downgrade", "downgrade to a revision (default: base)"),
+        ("current", "print the current revision"),
+    ):
+        sub = db_commands.add_parser(name, help=text)
+        sub.add_argument("--config", help="TOML settings holding database.url")
+        sub.add_argument("--url", help="database URL (overrides the config)")
+        if name == "downgrade":
+            sub.add_argument("revision", nargs="?", default="base")
+    return parser
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url)
+    from bot.config import default_settings, load_settings
+
+    path = _config_path(args.config)
+    settings = load_settings(path) if path else default_settings()
+    return settings.database.url
+
+
+async def _db(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.store import migrate
+    from bot.store.db import make_engine
+
+    engine = make_engine(_database_url(args))
+    try:
+        if args.db_command == "upgrade":
+            await migrate.upgrade(engine)
+        elif args.db_command == "downgrade":
+            await migrate.downgrade(engine, args.revision)
+        print(f"database at revision {await migrate.current(engine) or 'base (empty)'}", file=out)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.config import default_settings, load_settings
+
+    path = _config_path(args.config)
+    settings = load_settings(path) if path else default_settings()
+    token = settings.secrets.discord_token
+    if token is None or not token.get_secret_value():
+        print(NO_TOKEN, file=sys.stderr, end="")
+        return 2
+    from bot.app import create_bot
+
+    bot = create_bot(settings)
+    bot.run(token.get_secret_value(), log_handler=None)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line and return the exit code."""
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from bot.config import ConfigError
+
+    try:
+        if args.command == "checklist":
+            from bot.checklist.validate import run_validate
+
+            return int(run_validate(args.path, args.json, out))
+        if args.command == "check-config":
+            from bot.config import check_config
+
+            path = _config_path(args.path)
+            if path is None:
+                print(f"check-config: no file given and no {DEFAULT_CONFIG} here", file=out)
+                return 1
+            return check_config(path, out)
+        if args.command == "db":
+            return asyncio.run(_db(args, out))
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return int(asyncio.run(run_demo(out, config_path=args.config)))
+        return _run(args, out)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config: {problem}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
