@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.audit import AuditEvent
 from bot.domain.release import Release
+from bot.domain.timers import TimerRecord
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,74 @@ class MessageRefs(Protocol):
         ...
 
 
+class Timers(Protocol):
+    """Durable due times."""
+
+    scheduled: list[datetime]
+
+    async def schedule(
+        self,
+        kind: str,
+        ref_id: int,
+        due_at: datetime,
+        *,
+        token: int = 0,
+        payload: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Store a pending timer and return its id."""
+        ...
+
+    async def cancel(self, kind: str | None, ref_id: int, *, kinds: Sequence[str] = ()) -> int:
+        """Cancel pending timers of `ref_id`; return how many."""
+        ...
+
+    async def due(self, now: datetime, limit: int = 100) -> Sequence[TimerRecord]:
+        """Return pending timers due at or before `now`, earliest first."""
+        ...
+
+    async def pending(
+        self, *, kind: str | None = None, ref_id: int | None = None
+    ) -> Sequence[TimerRecord]:
+        """Return pending timers, earliest first."""
+        ...
+
+    async def next_due(self) -> datetime | None:
+        """Return the earliest pending due time."""
+        ...
+
+    async def claim(self, timer_id: int, now: datetime) -> bool:
+        """Mark a timer fired unless already fired or cancelled (exactly once)."""
+        ...
+
+    async def postpone(self, timer_id: int, due_at: datetime, error: str) -> None:
+        """Push a failed timer back."""
+        ...
+
+
+class Outbox(Protocol):
+    """Notifications stored with the change that causes them."""
+
+    enqueued: int
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        now: datetime | None = None,
+    ) -> int | None:
+        """Store a message to deliver once; a repeated key is ignored."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: repositories share it; commit once."""
 
     releases: ReleaseRepository
     audit: AuditLog
     messages: MessageRefs
+    timers: Timers
+    outbox: Outbox
 
     async def __aenter__(self) -> UnitOfWork: ...
 

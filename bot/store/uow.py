@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from bot.domain.clock import Clock
 from bot.domain.ports import MessageRef
 from bot.store.releases import SqlReleaseRepository, audit_event, audit_row
 from bot.store.tables import AuditRow, MessageRefRow
+from bot.store.timers import SqlOutbox, SqlTimers
 
 
 class SqlAuditLog:
@@ -85,9 +86,15 @@ def _ref(row: MessageRefRow) -> MessageRef:
 class SqlUnitOfWork:
     """One transaction over the store; commit once, roll back on error or when not committed."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        after_commit: Sequence[Callable[[SqlUnitOfWork], None]] = (),
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._after_commit = after_commit
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -98,6 +105,8 @@ class SqlUnitOfWork:
         self.releases = SqlReleaseRepository(self._session, now)
         self.audit = SqlAuditLog(self._session)
         self.messages = SqlMessageRefs(self._session)
+        self.timers = SqlTimers(self._session, now)
+        self.outbox = SqlOutbox(self._session, now)
         return self
 
     async def __aexit__(
@@ -118,6 +127,8 @@ class SqlUnitOfWork:
         """Commit the transaction."""
         assert self._session is not None
         await self._session.commit()
+        for hook in self._after_commit:
+            hook(self)
 
 
 class SqlUnitOfWorkFactory:
@@ -126,10 +137,12 @@ class SqlUnitOfWorkFactory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.sessions = sessions
         self.clock = clock
+        # Called after every commit: wakes the scheduler for new timers and the outbox dispatcher.
+        self.after_commit: list[Callable[[SqlUnitOfWork], None]] = []
 
     def __call__(self) -> SqlUnitOfWork:
         """Return a new unit of work."""
-        return SqlUnitOfWork(self.sessions, self.clock)
+        return SqlUnitOfWork(self.sessions, self.clock, self.after_commit)
 
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]

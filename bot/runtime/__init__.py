@@ -1,0 +1,1 @@
+"""Background machinery: the wake-up scheduler and the outbox loop."""

@@ -1,0 +1,161 @@
+"""Durable timers and the outbox, in the unit of work's session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.timers import TimerRecord, TimerStatus
+from bot.store.tables import OutboxRow, TimerRow
+
+
+def _record(row: TimerRow) -> TimerRecord:
+    return TimerRecord(
+        row.id,
+        row.kind,
+        row.ref_id,
+        row.due_at,
+        row.token,
+        dict(row.payload or {}),
+        TimerStatus(row.status),
+        row.attempts,
+    )
+
+
+class SqlTimers:
+    """Schedule, cancel, list and claim durable timers."""
+
+    def __init__(self, session: AsyncSession, now: datetime) -> None:
+        self._session = session
+        self._now = now
+        self.scheduled: list[datetime] = []  # due times added in this unit of work (to wake up)
+
+    async def schedule(
+        self,
+        kind: str,
+        ref_id: int,
+        due_at: datetime,
+        *,
+        token: int = 0,
+        payload: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Store a pending timer and return its id."""
+        row = TimerRow(
+            kind=kind,
+            ref_id=ref_id,
+            due_at=due_at,
+            token=token,
+            payload=dict(payload or {}),
+            status=TimerStatus.PENDING.value,
+            attempts=0,
+            created_at=self._now,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        self.scheduled.append(due_at)
+        return row.id
+
+    async def cancel(self, kind: str | None, ref_id: int, *, kinds: Sequence[str] = ()) -> int:
+        """Cancel pending timers of `ref_id` (of `kind`, or any of `kinds`); return how many."""
+        wanted = [kind] if kind else list(kinds)
+        query = update(TimerRow).where(
+            TimerRow.ref_id == ref_id, TimerRow.status == TimerStatus.PENDING.value
+        )
+        if wanted:
+            query = query.where(TimerRow.kind.in_(wanted))
+        result = await self._session.execute(
+            query.values(status=TimerStatus.CANCELLED.value, fired_at=self._now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due(self, now: datetime, limit: int = 100) -> Sequence[TimerRecord]:
+        """Return pending timers due at or before `now`, earliest first."""
+        rows = await self._session.scalars(
+            select(TimerRow)
+            .where(TimerRow.status == TimerStatus.PENDING.value, TimerRow.due_at <= now)
+            .order_by(TimerRow.due_at, TimerRow.id)
+            .limit(limit)
+        )
+        return [_record(row) for row in rows]
+
+    async def pending(
+        self, *, kind: str | None = None, ref_id: int | None = None
+    ) -> Sequence[TimerRecord]:
+        """Return pending timers, earliest first."""
+        query = select(TimerRow).where(TimerRow.status == TimerStatus.PENDING.value)
+        if kind is not None:
+            query = query.where(TimerRow.kind == kind)
+        if ref_id is not None:
+            query = query.where(TimerRow.ref_id == ref_id)
+        rows = await self._session.scalars(query.order_by(TimerRow.due_at, TimerRow.id))
+        return [_record(row) for row in rows]
+
+    async def next_due(self) -> datetime | None:
+        """Return the earliest pending due time."""
+        return await self._session.scalar(
+            select(func.min(TimerRow.due_at)).where(TimerRow.status == TimerStatus.PENDING.value)
+        )
+
+    async def claim(self, timer_id: int, now: datetime) -> bool:
+        """Mark a pending timer fired; return False if someone else already did (exactly once)."""
+        result = await self._session.execute(
+            update(TimerRow)
+            .where(TimerRow.id == timer_id, TimerRow.status == TimerStatus.PENDING.value)
+            .values(status=TimerStatus.FIRED.value, fired_at=now)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    async def postpone(self, timer_id: int, due_at: datetime, error: str) -> None:
+        """Push a failed timer back, counting the attempt."""
+        await self._session.execute(
+            update(TimerRow)
+            .where(TimerRow.id == timer_id)
+            .values(
+                due_at=due_at,
+                attempts=TimerRow.attempts + 1,
+                last_error=error[:2000],
+                status=TimerStatus.PENDING.value,
+            )
+        )
+
+
+class SqlOutbox:
+    """Enqueue notifications in the unit of work's transaction (idempotent on the key)."""
+
+    def __init__(self, session: AsyncSession, now: datetime) -> None:
+        self._session = session
+        self._now = now
+        self.enqueued = 0
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        now: datetime | None = None,
+    ) -> int | None:
+        """Store a message to deliver; a repeated key is ignored. Return the id if new."""
+        values = {
+            "kind": kind,
+            "payload": dict(payload),
+            "idempotency_key": idempotency_key[:255],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now or self._now,
+            "created_at": now or self._now,
+        }
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        result = await self._session.execute(
+            insert(OutboxRow).values(**values).on_conflict_do_nothing().returning(OutboxRow.id)
+        )
+        new_id = result.scalar()
+        if new_id is not None:
+            self.enqueued += 1
+        return new_id
