@@ -77,9 +77,7 @@ async def test_failed_handler_rolls_back_and_retries(engine, clock):
     assert await timers.fire_due() == 0
     async with uow() as u:
         (pending,) = await u.timers.pending()
-        outbox_rows = (
-            await u.session.execute(__import__("sqlalchemy").text("select count(*) from outbox"))
-        ).scalar()
+        outbox_rows = (await u.session.execute(text("select count(*) from outbox"))).scalar()
     assert pending.attempts == 1
     assert outbox_rows == 0  # the failed attempt's message was rolled back with it
     clock.advance(timers.retry_after)
