@@ -1,0 +1,6 @@
+"""Every table module, imported so Alembic and `alembic check` see the whole schema."""
+
+from bot.store import tables  # noqa: F401
+from bot.store.tables import Base
+
+metadata = Base.metadata
