@@ -136,6 +136,7 @@ def _service_problems(settings: Settings) -> Iterator[ConfigProblem]:
                 f"(also services[{first_index[service.name]}].name)",
             )
         first_index.setdefault(service.name, index)
+        active: dict[str, ConditionSettings] = {}
         for name, result in merge_conditions(settings, service).items():
             prefix = (*where, "conditions", name)
             if isinstance(result, ValidationError):
@@ -147,24 +148,32 @@ def _service_problems(settings: Settings) -> Iterator[ConfigProblem]:
                     for problem in result.problems()
                 )
             if result.enabled:
-                yield from _measurability(service, name, result, where)
+                active[name] = result
+        yield from _measurability(service, active, where)
 
 
 def _measurability(
-    service: ServiceSettings, name: str, condition: ConditionSettings, where: tuple[str, int]
+    service: ServiceSettings, active: dict[str, ConditionSettings], where: tuple[str, int]
 ) -> Iterator[ConfigProblem]:
-    """Require what a condition needs from its service: a Prometheus URL, a Deployment."""
-    remedy = f"or disable it with [services.conditions.{name}] enabled = false"
-    if condition.kind == "prometheus" and service.prometheus_url is None:
-        yield ConfigProblem(
-            join_path(*where, "prometheus_url"),
-            f'required because condition "{name}" queries Prometheus ({remedy})',
-        )
-    if condition.kind == "kubernetes" and service.kubernetes.production is None:
-        yield ConfigProblem(
-            join_path(*where, "kubernetes", "production"),
-            f'required because condition "{name}" reads the production Deployment ({remedy})',
-        )
+    """Require what the service's conditions need: a Prometheus URL, a production Deployment."""
+    needs = (
+        ("prometheus", service.prometheus_url, ("prometheus_url",), "query Prometheus"),
+        (
+            "kubernetes",
+            service.kubernetes.production,
+            ("kubernetes", "production"),
+            "read the production Deployment",
+        ),
+    )
+    for kind, present, key, verb in needs:
+        names = [name for name, condition in active.items() if condition.kind == kind]
+        if present is None and names:
+            plural = "s" if len(names) > 1 else ""
+            yield ConfigProblem(
+                join_path(*where, *key),
+                f"required by condition{plural} {', '.join(names)} (to {verb}); "
+                "or switch them off with [services.conditions.<name>] enabled = false",
+            )
 
 
 def _paging_problems(settings: Settings) -> Iterator[ConfigProblem]:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.config.base import DiscordRef, NonEmptyStr, RoleKey, SectionModel, fail
+from bot.config.base import ROLE_KEYS, DiscordRef, NonEmptyStr, RoleKey, SectionModel, fail
 from bot.config.durations import Duration
 from bot.config.problems import ConfigProblem
 
@@ -92,7 +92,7 @@ class PermissionSettings(SectionModel):
     @classmethod
     def _note_follows_tick(cls, data: Any) -> Any:
         """Let anyone who may tick items add notes, unless `note` is set on its own."""
-        if isinstance(data, dict) and "note" not in data and "tick" in data:
+        if isinstance(data, dict) and "note" not in data and _role_keys_only(data.get("tick")):
             return {**data, "note": data["tick"]}
         return data
 
@@ -106,6 +106,11 @@ class PermissionSettings(SectionModel):
         if action not in type(self).model_fields:
             raise KeyError(f"unknown permission action {action!r}")
         return tuple(getattr(self, action))
+
+
+def _role_keys_only(value: object) -> bool:
+    """Return True for a list of known role keys (a bad list is reported under its own key)."""
+    return isinstance(value, list) and all(key in ROLE_KEYS for key in value)
 
 
 class OncallSettings(SectionModel):
