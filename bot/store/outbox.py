@@ -1,0 +1,111 @@
+"""The SQL outbox store behind the dispatcher: claim with a lease, mark outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.paging.outbox import OutboxMessage
+from bot.store.tables import OutboxRow
+from bot.store.timers import SqlOutbox
+
+SENDING = "sending"
+
+
+def _message(row: OutboxRow) -> OutboxMessage:
+    return OutboxMessage(
+        row.id,
+        row.kind,
+        dict(row.payload),
+        row.idempotency_key,
+        row.attempts,
+        row.next_attempt_at,
+        row.status,
+    )
+
+
+class SqlOutboxStore:
+    """Outbox rows for the dispatcher; each call is its own short transaction."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], lease: timedelta = timedelta(minutes=2)
+    ) -> None:
+        self._sessions = sessions
+        self._lease = lease
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Lease up to `limit` due messages so no concurrent pass sends them too."""
+        due = or_(OutboxRow.status == "pending", OutboxRow.status == SENDING)
+        async with self._sessions() as session, session.begin():
+            ids = list(
+                await session.scalars(
+                    select(OutboxRow.id)
+                    .where(due, OutboxRow.next_attempt_at <= now)
+                    .order_by(OutboxRow.id)
+                    .limit(limit)
+                )
+            )
+            if not ids:
+                return []
+            # A lease, not a lock: if we crash mid-send the message becomes due again later.
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), due, OutboxRow.next_attempt_at <= now)
+                .values(status=SENDING, next_attempt_at=now + self._lease)
+            )
+            rows = await session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.status == SENDING)
+                .order_by(OutboxRow.id)
+            )
+            return [_message(row) for row in rows]
+
+    async def _finish(self, msg_id: int, **values: Any) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == msg_id)
+                .values(attempts=OutboxRow.attempts + 1, **values)
+            )
+
+    async def mark_delivered(self, msg_id: int, now: datetime, detail: str | None) -> None:
+        """Record a delivery."""
+        await self._finish(msg_id, status="delivered", delivered_at=now, result=detail)
+
+    async def mark_retry(
+        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Record a failed attempt and when to try again."""
+        await self._finish(
+            msg_id, status="pending", next_attempt_at=next_attempt_at, last_error=error[:2000]
+        )
+
+    async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
+        """Record that the message will never be delivered."""
+        await self._finish(msg_id, status="dead", last_error=error[:2000])
+
+    async def enqueue(
+        self, kind: str, payload: Mapping[str, Any], idempotency_key: str, now: datetime
+    ) -> int:
+        """Store a message (a repeated key returns the existing id)."""
+        async with self._sessions() as session, session.begin():
+            new_id = await SqlOutbox(session, now).enqueue(kind, payload, idempotency_key, now)
+            if new_id is not None:
+                return new_id
+            existing = await session.scalar(
+                select(OutboxRow.id).where(OutboxRow.idempotency_key == idempotency_key[:255])
+            )
+            assert existing is not None
+            return existing
+
+    async def messages(self, *, kind: str | None = None) -> list[tuple[OutboxMessage, str | None]]:
+        """Return every message (with its last error), oldest first: for status views and tests."""
+        async with self._sessions() as session:
+            query = select(OutboxRow).order_by(OutboxRow.id)
+            if kind is not None:
+                query = query.where(OutboxRow.kind == kind)
+            return [(_message(row), row.last_error) for row in await session.scalars(query)]
