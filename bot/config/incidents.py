@@ -51,7 +51,7 @@ class EscalationSettings(SectionModel):
     reminder_before: Duration = timedelta(minutes=5)
 
     def problems(self) -> list[ConfigProblem]:
-        """Reject steps that go back in time and reminders that come before the page."""
+        """Reject steps whose deadlines go back in time."""
         found: list[ConfigProblem] = []
         for index in range(1, len(self.steps)):
             previous = self.steps[index - 1].after
@@ -63,13 +63,6 @@ class EscalationSettings(SectionModel):
                         f"({format_duration(previous)})",
                     )
                 )
-        if self.reminder_before >= self.ack_timeout:
-            found.append(
-                ConfigProblem(
-                    "reminder_before",
-                    f"must be shorter than ack_timeout ({format_duration(self.ack_timeout)})",
-                )
-            )
         return found
 
 

@@ -78,7 +78,6 @@ _SIMPLE_MESSAGES: dict[str, str] = {
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
     "string_type": "expected a string (in quotes)",
-    "list_type": "expected a list ([...])",
     "dict_type": "expected a table",
     "model_type": "expected a table",
     "model_attributes_type": "expected a table",
@@ -94,6 +93,10 @@ def _message(detail: ErrorDetails, root: type[BaseModel], loc: tuple[str | int, 
         return detail["msg"]
     if kind == "extra_forbidden":
         return _unknown_key_message(root, loc)
+    if kind == "list_type":
+        if model_at(root, (*loc, 0)) is None:
+            return "expected an array ([...])"
+        return f"expected an array ([...], or one [[{join_path(*loc)}]] table per entry)"
     if kind in _SIMPLE_MESSAGES:
         return _SIMPLE_MESSAGES[kind]
     if kind == "literal_error":

@@ -163,6 +163,18 @@ BROKEN: list[tuple[str, str, str, str]] = [
         "severities.P0.notify[0]",
         'unknown notify target "all"',
     ),
+    (
+        "single-table-for-array",
+        '[services]\nname = "api"\n',
+        "services",
+        "expected an array ([...], or one [[services]] table per entry)",
+    ),
+    (
+        "string-for-role-list",
+        '[permissions]\ndeploy = "devops"\n',
+        "permissions.deploy",
+        "expected an array ([...])",
+    ),
     ("bad-port", "[web]\nport = 70000\n", "web.port", "must be at most 65535"),
     ("port-as-string", '[web]\nport = "8080"\n', "web.port", "expected a whole number"),
     ("bool-as-string", '[web]\nenabled = "yes"\n', "web.enabled", "expected true or false"),
