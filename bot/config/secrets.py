@@ -103,7 +103,8 @@ def _strip(node: Any, path: tuple[str | int, ...], problems: list[ConfigProblem]
         kept: dict[str, Any] = {}
         for key, value in node.items():
             here = (*path, key)
-            if is_secret_key(key):
+            # Tables are named things (a condition called "token_expiry"), never credentials.
+            if is_secret_key(key) and not isinstance(value, Mapping):
                 problems.append(ConfigProblem(join_path(*here), _secret_message(here)))
             else:
                 kept[key] = _strip(value, here, problems)

@@ -150,3 +150,14 @@ def test_secret_keys_point_to_their_variable(
     [problem] = caught.value.problems
     assert variable in problem.message
     assert "hunter2" not in str(caught.value)
+
+
+def test_tables_with_secret_words_are_not_secrets(write_config: WriteConfig) -> None:
+    """Accept a condition whose name merely contains "token"."""
+    path = write_config(
+        "[monitoring.conditions.token_expiry]\n"
+        'kind = "prometheus"\nquery = "min(token_ttl_seconds)"\nthreshold = 3600.0\n'
+        'op = "<"\nbreaches = 1\nseverity = "P2"\ntitle = "Token expiry"\n'
+    )
+    settings = load_settings(path, env={})
+    assert settings.monitoring.conditions["token_expiry"].op == "<"
