@@ -19,13 +19,15 @@ RUN groupadd --system --gid 10001 releasebot \
 WORKDIR /app
 COPY --from=build --chown=releasebot:releasebot /app /app
 ENV PATH="/app/.venv/bin:$PATH" \
-    PYTHONUNBUFFERED=1 \
-    RELEASEBOT_DATABASE_URL="sqlite+aiosqlite:////data/releasebot.db"
+    PYTHONUNBUFFERED=1
 USER releasebot
 VOLUME ["/data"]
 EXPOSE 8080
 # /healthz is served by the bot's web server (Alertmanager webhook, /metrics) on port 8080.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
+# Mount your settings at /config/releasebot.toml (set database.url to
+# "sqlite+aiosqlite:////data/releasebot.db" and web.host to "0.0.0.0"); the token comes from
+# RELEASEBOT_DISCORD_TOKEN or RELEASEBOT_DISCORD_TOKEN_FILE.
 ENTRYPOINT ["releasebot"]
-CMD ["run", "--config", "/app/config/releasebot.toml"]
+CMD ["run", "--config", "/config/releasebot.toml"]

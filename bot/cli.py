@@ -97,10 +97,11 @@ async def _db(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.config import default_settings, load_settings
+    from bot.config import build_settings, load_settings
 
     path = _config_path(args.config)
-    settings = load_settings(path) if path else default_settings()
+    # Without a file: default sections, but secrets still come from the environment.
+    settings = load_settings(path) if path else build_settings({})
     token = settings.secrets.discord_token
     if token is None or not token.get_secret_value():
         print(NO_TOKEN, file=sys.stderr, end="")
