@@ -48,10 +48,10 @@ class EscalationStep:
 
 
 def _seed_steps() -> tuple[EscalationStep, ...]:
-    # PagerDuty merges later triggers on the same dedup_key, so only the first step sends one;
-    # PagerDuty's own escalation takes over from there.
+    # PagerDuty and webhooks are opt-in per step (as in the config defaults). PagerDuty merges
+    # later triggers on one dedup_key, so enabling it on step 0 alone is the usual choice.
     return (
-        EscalationStep(0, ONCALL, timedelta(0), pagerduty=True, webhook=True),
+        EscalationStep(0, ONCALL, timedelta(0)),
         EscalationStep(1, "tech_lead", timedelta(minutes=15)),
         EscalationStep(2, "eng_manager", timedelta(minutes=30)),
     )

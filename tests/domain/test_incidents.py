@@ -43,12 +43,21 @@ ROSTER = Roster(
 )
 
 
+# The seed path with PagerDuty and the webhook switched on for the first page.
+PAGING_POLICY = EscalationPolicy(
+    (
+        EscalationStep(0, "oncall", timedelta(0), pagerduty=True, webhook=True),
+        *SEED_POLICY.steps[1:],
+    )
+)
+
+
 def minutes(n: float) -> timedelta:
     """Return `n` minutes."""
     return timedelta(minutes=n)
 
 
-def open_p(severity: Severity = Severity.P1, policy: EscalationPolicy = SEED_POLICY) -> Incident:
+def open_p(severity: Severity = Severity.P1, policy: EscalationPolicy = PAGING_POLICY) -> Incident:
     """Return a freshly opened error-rate incident at T0 (effects checked elsewhere)."""
     incident, _ = open_incident(
         7, "error_rate", severity, "Error rate 3%", 0.03, T0, policy, DEFAULT_SLA_TABLE,
@@ -78,7 +87,7 @@ def run_until(
 def test_open_pages_oncall_primary_at_once() -> None:
     """Page step 0 (the primary on-call) the moment a P1 incident opens."""
     incident, effects = open_incident(
-        7, "error_rate", Severity.P1, "Error rate 3%", 0.03, T0, SEED_POLICY, DEFAULT_SLA_TABLE,
+        7, "error_rate", Severity.P1, "Error rate 3%", 0.03, T0, PAGING_POLICY, DEFAULT_SLA_TABLE,
         "probe", "releasebot", ROSTER,
     )  # fmt: skip
     [page] = pages(effects)
@@ -323,14 +332,14 @@ def test_change_severity_to_same_is_rejected() -> None:
 
 def test_policy_edit_after_open_does_not_touch_incident() -> None:
     """Edit the configured policy after opening: the incident keeps its snapshot timings."""
-    config = {"policy": SEED_POLICY}
+    config = {"policy": PAGING_POLICY}
     incident = open_p(policy=config["policy"])
     config["policy"] = EscalationPolicy(
         (EscalationStep(0, "oncall", timedelta(0)), EscalationStep(1, "cto", minutes(1)))
     )
     clock = FakeClock(T0)
     incident, effects = run_until(incident, clock, T0 + minutes(31))
-    assert incident.policy == SEED_POLICY
+    assert incident.policy == PAGING_POLICY
     assert [p.target for p in pages(effects)] == ["secondary", "tech_lead", "eng_manager"]
 
 
@@ -386,3 +395,12 @@ def test_restart_catch_up_fires_overdue_steps_once() -> None:
     again, more = fire_due(incident, T0 + minutes(41), ROSTER)
     assert pages(more) == []
     assert again == incident
+
+
+def test_without_external_pages_ack_and_resolve_stay_internal() -> None:
+    """Emit no ExternalUpdate when no step paged through PagerDuty or a webhook."""
+    incident = open_p(policy=SEED_POLICY)
+    assert "pagerduty" not in incident.paged_channels
+    incident, acked = acknowledge(incident, "100", T0 + minutes(1))
+    incident, resolved = resolve(incident, "100", "ok", T0 + minutes(2))
+    assert not any(isinstance(e, ExternalUpdate) for e in acked + resolved)
