@@ -138,7 +138,8 @@ class _Scanner:
         raw, number = lines[index], index + 1
         if self.comment_start is not None:
             self.pending_label = None
-            self.note(raw, number)
+            if raw.strip():  # blank lines are layout, here as everywhere else
+                self.note(raw, number)
             if not _comment_open_after(raw, inside=True):
                 self.comment_start = None
             return index + 1
