@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from bot.domain.escalation import ONCALL, SECONDARY, EscalationPolicy
 from bot.domain.incidents_model import (
@@ -83,10 +84,16 @@ def _aware(now: datetime, what: str) -> datetime:
 
 
 def _event(
-    incident: Incident, action: IncidentAction, actor: str, detail: str, at: datetime
+    incident: Incident,
+    action: IncidentAction,
+    actor: str,
+    detail: str,
+    at: datetime,
+    **changes: Any,
 ) -> tuple[Incident, IncidentEvent]:
+    # One replace() per change: an incident has ~30 fields and replace() dominates the cost.
     event = IncidentEvent(action, actor, detail, at)
-    return replace(incident, events=(*incident.events, event)), event
+    return replace(incident, events=(*incident.events, event), **changes), event
 
 
 def open_incident(
@@ -124,7 +131,7 @@ def open_incident(
         resolution_due=resolution_due,
         escalation_started_at=now,
     )
-    timers = step_timers(incident, 0, now) + sla_timers(incident, now, include_response=True)
+    timers = step_timers(policy, 0, now, 0) + sla_timers(incident, now, include_response=True)
     if policy.steps[0].target == ONCALL:
         timers += (Timer(TimerKind.SECONDARY, now + policy.secondary_after, 0, 0),)
     incident = replace(incident, timers=timers)
@@ -149,14 +156,11 @@ def retrigger(incident: Incident, value: float | None, now: datetime) -> Outcome
     if not incident.is_open:
         raise IncidentTransitionError("cannot retrigger: the incident is already resolved")
     count = incident.trigger_count + 1
-    incident = replace(incident, trigger_count=count, latest_value=value)
+    detail = f"seen again (#{count})" + ("" if value is None else f", value {value:g}")
     incident, event = _event(
-        incident,
-        IncidentAction.RETRIGGER,
-        TIMER_ACTOR,
-        f"seen again (#{count})" + ("" if value is None else f", value {value:g}"),
-        now,
-    )
+        incident, IncidentAction.RETRIGGER, TIMER_ACTOR, detail, now,
+        trigger_count=count, latest_value=value,
+    )  # fmt: skip
     return incident, [event]
 
 
@@ -198,17 +202,18 @@ def fire_timer(incident: Incident, timer: Timer, now: datetime, roster: Roster |
         return incident, []
     marked = list(incident.timers)
     marked[position] = replace(timer, fired=True)
-    incident = replace(incident, timers=tuple(marked))
     if timer.kind in (TimerKind.ESCALATION_STEP, TimerKind.SECONDARY):
         if roster is None:
             raise ValueError("fire_timer: escalation timers need the on-call roster")
-        return _page(incident, timer, now, roster)
+        return _page(incident, timer, tuple(marked), now, roster)
     if timer.kind is TimerKind.ACK_TIMEOUT:
-        return _ack_timed_out(incident, now)
-    return _sla_alarm(incident, timer, now)
+        return _ack_timed_out(incident, tuple(marked), now)
+    return _sla_alarm(incident, timer, tuple(marked), now)
 
 
-def _page(incident: Incident, timer: Timer, now: datetime, roster: Roster) -> Outcome:
+def _page(
+    incident: Incident, timer: Timer, timers: tuple[Timer, ...], now: datetime, roster: Roster
+) -> Outcome:
     index = timer.step_index if timer.step_index is not None else 0
     step = incident.policy.steps[index]
     target = SECONDARY if timer.kind is TimerKind.SECONDARY else step.target
@@ -218,38 +223,46 @@ def _page(incident: Incident, timer: Timer, now: datetime, roster: Roster) -> Ou
     recipients = roster.who_for(target, now)
     if timer.kind is TimerKind.SECONDARY and not recipients:
         # No secondary configured: say so in the timeline instead of posting an empty page.
+        detail = "no secondary on call to page"
         incident, event = _event(
-            incident, IncidentAction.PAGE, TIMER_ACTOR, "no secondary on call to page", now
+            incident, IncidentAction.PAGE, TIMER_ACTOR, detail, now, timers=timers
         )
         return incident, [event]
-    incident = replace(
-        incident,
-        paged_user_ids=tuple(dict.fromkeys((*incident.paged_user_ids, *recipients))),
-        paged_channels=tuple(dict.fromkeys((*incident.paged_channels, *channels))),
-    )
     action = IncidentAction.PAGE if index == 0 else IncidentAction.ESCALATE
     who = ", ".join(recipients) or "nobody (no one holds this role)"
     detail = f"step {index} {target} -> {who} via {', '.join(channels)}"
-    incident, event = _event(incident, action, TIMER_ACTOR, detail, now)
+    incident, event = _event(
+        incident,
+        action,
+        TIMER_ACTOR,
+        detail,
+        now,
+        timers=timers,
+        paged_user_ids=tuple(dict.fromkeys((*incident.paged_user_ids, *recipients))),
+        paged_channels=tuple(dict.fromkeys((*incident.paged_channels, *channels))),
+    )
     page = Page(index, target, recipients, channels, incident.escalation_schedule())
     return incident, [event, page]
 
 
-def _ack_timed_out(incident: Incident, now: datetime) -> Outcome:
+def _ack_timed_out(incident: Incident, timers: tuple[Timer, ...], now: datetime) -> Outcome:
     acknowledger = incident.acked_by or ""
     check_transition(incident.status, IncidentStatus.TRIGGERED, "re-trigger")
     token = incident.escalation_token + 1
-    incident = replace(
+    # Step 0 of the new run is the acknowledger; later steps escalate from now if they stay quiet.
+    renewed = retoken(timers, RESOLUTION_KINDS, token) + step_timers(incident.policy, 1, now, token)
+    detail = f"no resolution {incident.policy.ack_timeout} after the ack; re-paging {acknowledger}"
+    incident, event = _event(
         incident,
+        IncidentAction.ACK_TIMEOUT,
+        TIMER_ACTOR,
+        detail,
+        now,
         status=IncidentStatus.TRIGGERED,
         escalation_token=token,
         escalation_started_at=now,
+        timers=renewed,
     )
-    # Step 0 of the new run is the acknowledger; later steps escalate from now if they stay quiet.
-    timers = retoken(incident.timers, RESOLUTION_KINDS, token)
-    incident = replace(incident, timers=timers + step_timers(incident, 1, now))
-    detail = f"no resolution {incident.policy.ack_timeout} after the ack; re-paging {acknowledger}"
-    incident, event = _event(incident, IncidentAction.ACK_TIMEOUT, TIMER_ACTOR, detail, now)
     schedule: StepDeadlines = (
         (f"user:{acknowledger}", now),
         *incident.escalation_schedule()[1:],
@@ -258,21 +271,21 @@ def _ack_timed_out(incident: Incident, now: datetime) -> Outcome:
     return incident, effects + _external(incident, "trigger")
 
 
-def _sla_alarm(incident: Incident, timer: Timer, now: datetime) -> Outcome:
+def _sla_alarm(
+    incident: Incident, timer: Timer, timers: tuple[Timer, ...], now: datetime
+) -> Outcome:
     which = SLA_KINDS[timer.kind]
     due = incident.response_due if which == "response" else incident.resolution_due
     deadline = due if due is not None else timer.due_at
     if timer.kind in (TimerKind.RESPONSE_BREACH, TimerKind.RESOLUTION_BREACH):
-        if which == "response":
-            incident = replace(incident, response_sla_breached=True)
-        else:
-            incident = replace(incident, resolution_sla_breached=True)
         incident, event = _event(
             incident,
             IncidentAction.SLA_BREACH,
             TIMER_ACTOR,
             f"{which} SLA breached (deadline {deadline.isoformat()})",
             now,
+            timers=timers,
+            **{f"{which}_sla_breached": True},
         )
         return incident, [event, SlaBreached(which, deadline)]
     incident, event = _event(
@@ -281,6 +294,7 @@ def _sla_alarm(incident: Incident, timer: Timer, now: datetime) -> Outcome:
         TIMER_ACTOR,
         f"{which} deadline in {deadline - now} ({deadline.isoformat()})",
         now,
+        timers=timers,
     )
     return incident, [event, SlaReminder(which, deadline)]
 

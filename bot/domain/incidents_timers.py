@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.domain.escalation import EscalationPolicy
 from bot.domain.incidents_model import Incident, IncidentStatus, Timer, TimerKind
 
 SLA_KINDS: dict[TimerKind, str] = {
@@ -35,12 +36,13 @@ def sla_timers(incident: Incident, now: datetime, include_response: bool) -> tup
     return tuple(timers)
 
 
-def step_timers(incident: Incident, first: int, anchor: datetime) -> tuple[Timer, ...]:
+def step_timers(
+    policy: EscalationPolicy, first: int, anchor: datetime, token: int
+) -> tuple[Timer, ...]:
     """Return escalation-step timers from step `first` on, counted from `anchor`."""
-    token = incident.escalation_token
     return tuple(
         Timer(TimerKind.ESCALATION_STEP, anchor + s.after, s.index, token)
-        for s in incident.policy.steps[first:]
+        for s in policy.steps[first:]
     )
 
 
