@@ -26,6 +26,7 @@ from bot.domain.monitoring import (
 from bot.monitoring.chart import render_chart
 from bot.monitoring.probes import run_poll
 from bot.monitoring.prometheus import PrometheusProbe
+from bot.monitoring.transport import probe_client
 from tests.monitoring.prometheus_server import PrometheusServer
 
 pytestmark = pytest.mark.prometheus
@@ -208,3 +209,11 @@ async def test_query_syntax_error_is_error_with_prometheus_message(
     assert m.error is not None
     assert "bad_data" in m.error
     assert "parse error" in m.error
+
+
+async def test_breach_through_the_aiohttp_transport(prometheus: PrometheusServer) -> None:
+    """Measure the same breach through the aiohttp-backed client the wiring should use."""
+    async with probe_client() as client:
+        m = await ratio_probe(client, prometheus, "checkout").measure(FakeClock().now())
+    assert m.verdict is Verdict.BREACH
+    assert m.value == pytest.approx(0.05, abs=0.005)
