@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.audit import AuditEvent
 from bot.domain.clock import Clock
 from bot.domain.ports import MessageRef
+from bot.store.monitoring_repo import SqlMonitoringRepository
 from bot.store.releases import SqlReleaseRepository, audit_event, audit_row
 from bot.store.tables import AuditRow, MessageRefRow
 from bot.store.timers import SqlOutbox, SqlTimers
@@ -107,6 +108,7 @@ class SqlUnitOfWork:
         self.messages = SqlMessageRefs(self._session)
         self.timers = SqlTimers(self._session, now)
         self.outbox = SqlOutbox(self._session, now)
+        self.monitoring = SqlMonitoringRepository(self._session, now)
         return self
 
     async def __aexit__(
