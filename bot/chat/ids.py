@@ -1,0 +1,58 @@
+"""Custom ids of the persistent controls: one place builds them and parses them back.
+
+Every control on a release-room message carries what it acts on in its `custom_id`, so a
+click on a message posted days ago (before any number of restarts) still reaches the right
+release, phase and chunk. Ids use indexes, not keys: a release's template snapshot never
+changes, so indexes are stable, and they keep every id far below Discord's 100 characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_CUSTOM_ID = 100
+
+TICK_TEMPLATE = r"rb:tick:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
+UNTICK_TEMPLATE = r"rb:untick:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
+WAIVE_TEMPLATE = r"rb:waive:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
+ADVANCE_TEMPLATE = r"rb:advance:(?P<release>\d+):(?P<phase>\d+)"
+REFRESH_TEMPLATE = r"rb:refresh:(?P<release>\d+)"
+WAIVE_REASON_TEMPLATE = r"rb:waive-reason:(?P<release>\d+):(?P<phase>\d+):(?P<item>\d+)"
+
+_SELECT_TEMPLATES = {"tick": TICK_TEMPLATE, "untick": UNTICK_TEMPLATE, "waive": WAIVE_TEMPLATE}
+
+
+def _checked(custom_id: str) -> str:
+    if len(custom_id) > MAX_CUSTOM_ID:
+        raise ValueError(f"custom id {custom_id[:40]!r}… is longer than {MAX_CUSTOM_ID} characters")
+    return custom_id
+
+
+def select_id(action: str, release_id: int, phase: int, chunk: int) -> str:
+    """Return the custom id of the `action` select ("tick", "untick" or "waive") of a chunk."""
+    if action not in _SELECT_TEMPLATES:
+        raise ValueError(f"unknown select action {action!r} (expected tick, untick or waive)")
+    return _checked(f"rb:{action}:{release_id}:{phase}:{chunk}")
+
+
+def advance_id(release_id: int, phase: int) -> str:
+    """Return the custom id of the Advance button under phase `phase`."""
+    return _checked(f"rb:advance:{release_id}:{phase}")
+
+
+def refresh_id(release_id: int) -> str:
+    """Return the custom id of the Refresh button of a release."""
+    return _checked(f"rb:refresh:{release_id}")
+
+
+def waive_reason_id(release_id: int, phase: int, item: int) -> str:
+    """Return the custom id of the modal asking why an item is waived."""
+    return _checked(f"rb:waive-reason:{release_id}:{phase}:{item}")
+
+
+def parse(template: str, custom_id: str) -> dict[str, int]:
+    """Return the integer fields of `custom_id` matched against `template`, or raise ValueError."""
+    match = re.fullmatch(template, custom_id)
+    if match is None:
+        raise ValueError(f"custom id {custom_id!r} does not match {template!r}")
+    return {name: int(value) for name, value in match.groupdict().items()}
