@@ -52,16 +52,15 @@ class SqlOutboxStore:
             if not ids:
                 return []
             # A lease, not a lock: if we crash mid-send the message becomes due again later.
-            await session.execute(
+            # RETURNING gives exactly the rows this pass won; a concurrent pass gets the others.
+            claimed = await session.scalars(
                 update(OutboxRow)
                 .where(OutboxRow.id.in_(ids), due, OutboxRow.next_attempt_at <= now)
                 .values(status=SENDING, next_attempt_at=now + self._lease)
+                .returning(OutboxRow)
+                .execution_options(populate_existing=True)
             )
-            rows = await session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.id.in_(ids), OutboxRow.status == SENDING)
-                .order_by(OutboxRow.id)
-            )
+            rows = sorted(claimed.all(), key=lambda row: row.id)
             return [_message(row) for row in rows]
 
     async def _finish(self, msg_id: int, **values: Any) -> None:
