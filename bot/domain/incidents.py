@@ -150,7 +150,9 @@ def open_incident(
     return incident, effects + fired
 
 
-def retrigger(incident: Incident, value: float | None, now: datetime) -> Outcome:
+def retrigger(
+    incident: Incident, value: float | None, now: datetime, source: str = "monitoring"
+) -> Outcome:
     """Count a repeat of the same condition on an open incident: no new incident, no re-page."""
     _aware(now, "retrigger")
     if not incident.is_open:
@@ -158,7 +160,7 @@ def retrigger(incident: Incident, value: float | None, now: datetime) -> Outcome
     count = incident.trigger_count + 1
     detail = f"seen again (#{count})" + ("" if value is None else f", value {value:g}")
     incident, event = _event(
-        incident, IncidentAction.RETRIGGER, TIMER_ACTOR, detail, now,
+        incident, IncidentAction.RETRIGGER, source, detail, now,
         trigger_count=count, latest_value=value,
     )  # fmt: skip
     return incident, [event]

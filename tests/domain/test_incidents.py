@@ -293,10 +293,11 @@ def test_resolved_incident_rejects_changes(action: str, call: Callable[[Incident
 
 def test_retrigger_counts_without_repaging() -> None:
     """Count a repeated breach on the open incident; no page, latest value kept."""
-    incident, effects = retrigger(open_p(), 0.05, T0 + minutes(3))
+    incident, effects = retrigger(open_p(), 0.05, T0 + minutes(3), source="alertmanager")
     assert (incident.trigger_count, incident.latest_value) == (2, 0.05)
     assert pages(effects) == []
     assert incident.events[-1].action is IncidentAction.RETRIGGER
+    assert incident.events[-1].actor == "alertmanager"
     assert "0.05" in incident.events[-1].detail
 
 
