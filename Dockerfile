@@ -9,6 +9,7 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY bot ./bot
 COPY migrations ./migrations
 COPY config ./config
+COPY k8s ./k8s
 RUN uv sync --frozen --no-dev
 
 # Runtime stage: the virtualenv and the code, run as an unprivileged user.
@@ -26,8 +27,8 @@ EXPOSE 8080
 # /healthz is served by the bot's web server (Alertmanager webhook, /metrics) on port 8080.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
-# Mount your settings at /config/releasebot.toml (set database.url to
+# Mount your settings at /etc/releasebot/releasebot.toml (deploy/k8s does; set database.url to
 # "sqlite+aiosqlite:////data/releasebot.db" and web.host to "0.0.0.0"); the token comes from
 # RELEASEBOT_DISCORD_TOKEN or RELEASEBOT_DISCORD_TOKEN_FILE.
 ENTRYPOINT ["releasebot"]
-CMD ["run", "--config", "/config/releasebot.toml"]
+CMD ["run", "--config", "/etc/releasebot/releasebot.toml"]
