@@ -194,9 +194,12 @@ def fire_timer(incident: Incident, timer: Timer, now: datetime, roster: Roster |
     """Act on `timer` exactly once; a stale, fired, early or out-of-state timer does nothing."""
     _aware(now, "fire_timer")
     position = next((i for i, t in enumerate(incident.timers) if t.same_as(timer)), None)
+    if position is None:
+        return incident, []
+    # From here on use the incident's own copy: the caller's may have lost its timezone.
+    timer = incident.timers[position]
     if (
-        position is None
-        or incident.timers[position].fired
+        timer.fired
         or timer.token != incident.escalation_token
         or now < timer.due_at
         or not in_state_for(incident, timer.kind)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.escalation import EscalationPolicy
@@ -68,13 +68,23 @@ class Timer:
         return f"{self.kind.value}:{step}:{self.token}:{int(self.due_at.timestamp() * 1000)}"
 
     def same_as(self, other: Timer) -> bool:
-        """Return True if `other` is this timer, whether or not either copy has fired."""
-        return (self.kind, self.due_at, self.step_index, self.token) == (
-            other.kind,
-            other.due_at,
+        """Return True if `other` is this timer, whether or not either copy has fired.
+
+        Due times match to within a second, and a naive one is read as UTC: a copy that went
+        through a database (lost microseconds or tzinfo) must still be recognised.
+        """
+        if (self.kind, self.step_index, self.token) != (
+            TimerKind(other.kind),
             other.step_index,
             other.token,
-        )
+        ):
+            return False
+        return abs(_epoch(self.due_at) - _epoch(other.due_at)) < 1.0
+
+
+def _epoch(moment: datetime) -> float:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.timestamp()
 
 
 class IncidentAction(StrEnum):

@@ -405,3 +405,15 @@ def test_without_external_pages_ack_and_resolve_stay_internal() -> None:
     incident, acked = acknowledge(incident, "100", T0 + minutes(1))
     incident, resolved = resolve(incident, "100", "ok", T0 + minutes(2))
     assert not any(isinstance(e, ExternalUpdate) for e in acked + resolved)
+
+
+def test_timer_copy_from_a_database_still_matches() -> None:
+    """Recognise a timer whose due time lost its microseconds and timezone in storage."""
+    incident = open_p()
+    step1 = next(t for t in incident.timers if t.step_index == 1)
+    stored = replace(
+        step1, due_at=(step1.due_at + timedelta(microseconds=250)).replace(tzinfo=None)
+    )
+    stored = replace(stored, due_at=stored.due_at.replace(microsecond=0))
+    incident, effects = fire_timer(incident, stored, T0 + minutes(15), ROSTER)
+    assert [p.target for p in pages(effects)] == ["tech_lead"]
