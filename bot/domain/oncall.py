@@ -86,7 +86,10 @@ class Roster:
         if override is not None:
             return (override.user_id,)
         if target == ONCALL:
-            return (self.primary,) if self.primary else ()
+            if self.primary:
+                return (self.primary,)
+            # No primary named in the config: whoever holds the on-call role is on call.
+            return tuple(dict.fromkeys(self.role_members.get(ONCALL, ())))
         if target == SECONDARY:
             return (self.secondary,) if self.secondary else ()
         return tuple(dict.fromkeys(self.role_members.get(target, ())))

@@ -12,6 +12,7 @@ from bot.domain.audit import AuditEvent
 from bot.domain.clock import Clock
 from bot.domain.ports import MessageRef
 from bot.store.monitoring_repo import SqlMonitoringRepository
+from bot.store.incident_repo import SqlIncidentRepository
 from bot.store.releases import SqlReleaseRepository, audit_event, audit_row
 from bot.store.rollout_repo import SqlRolloutRecords
 from bot.store.tables import AuditRow, MessageRefRow
@@ -109,6 +110,7 @@ class SqlUnitOfWork:
         self.messages = SqlMessageRefs(self._session)
         self.timers = SqlTimers(self._session, now)
         self.outbox = SqlOutbox(self._session, now)
+        self.incidents = SqlIncidentRepository(self._session, now)
         self.monitoring = SqlMonitoringRepository(self._session, now)
         self.rollouts = SqlRolloutRecords(self._session, now)
         return self
