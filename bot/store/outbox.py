@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.paging.outbox import OutboxMessage
 from bot.store.tables import OutboxRow
@@ -40,11 +41,17 @@ class SqlOutboxStore:
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """Lease up to `limit` due messages so no concurrent pass sends them too."""
         due = or_(OutboxRow.status == "pending", OutboxRow.status == SENDING)
+        older = aliased(OutboxRow)
+        waits_for_older = exists().where(
+            older.order_key == OutboxRow.order_key,
+            older.id < OutboxRow.id,
+            older.status.in_(("pending", SENDING)),
+        )
         async with self._sessions() as session, session.begin():
             ids = list(
                 await session.scalars(
                     select(OutboxRow.id)
-                    .where(due, OutboxRow.next_attempt_at <= now)
+                    .where(due, OutboxRow.next_attempt_at <= now, ~waits_for_older)
                     .order_by(OutboxRow.id)
                     .limit(limit)
                 )
@@ -88,11 +95,19 @@ class SqlOutboxStore:
         await self._finish(msg_id, status="dead", last_error=error[:2000])
 
     async def enqueue(
-        self, kind: str, payload: Mapping[str, Any], idempotency_key: str, now: datetime
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        now: datetime,
+        *,
+        order_key: str | None = None,
     ) -> int:
         """Store a message (a repeated key returns the existing id)."""
         async with self._sessions() as session, session.begin():
-            new_id = await SqlOutbox(session, now).enqueue(kind, payload, idempotency_key, now)
+            new_id = await SqlOutbox(session, now).enqueue(
+                kind, payload, idempotency_key, now, order_key=order_key
+            )
             if new_id is not None:
                 return new_id
             existing = await session.scalar(

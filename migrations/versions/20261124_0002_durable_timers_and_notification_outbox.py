@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=255), nullable=False),
+    sa.Column('order_key', sa.String(length=255), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', bot.store.tables.UtcDateTime(timezone=True), nullable=False),
@@ -40,6 +41,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_order_key', ['order_key'], unique=False)
         batch_op.create_index('ix_outbox_status_next_attempt_at', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('timers',
@@ -73,6 +75,7 @@ def downgrade() -> None:
     op.drop_table('timers')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_next_attempt_at')
+        batch_op.drop_index('ix_outbox_order_key')
 
     op.drop_table('outbox')
     # ### end Alembic commands ###

@@ -80,3 +80,19 @@ async def test_lease_expiry_makes_a_crashed_send_due_again(engine, clock):
     assert await store.claim_due(clock.now(), 10) == []
     clock.advance(timedelta(minutes=3))
     assert [m.idempotency_key for m in await store.claim_due(clock.now(), 10)] == ["k"]
+
+
+async def test_same_order_key_waits_for_the_older_message(engine, clock):
+    """Hold a PagerDuty resolve back while its trigger waits for a retry."""
+    store = SqlOutboxStore(make_session_factory(engine))
+    await store.enqueue("pagerduty", {"action": "trigger"}, "t", clock.now(), order_key="dedup-1")
+    await store.enqueue("pagerduty", {"action": "resolve"}, "r", clock.now(), order_key="dedup-1")
+    await store.enqueue("pagerduty", {"action": "trigger"}, "o", clock.now(), order_key="dedup-2")
+    sender = RecordingSender(fail_first=1)
+    dispatcher = OutboxDispatcher(store, {"pagerduty": sender}, clock)
+    await dispatcher.dispatch_due()  # "t" fails and waits; "r" must not overtake it
+    assert sender.sent == ["o"]
+    clock.advance(timedelta(minutes=1))
+    await dispatcher.dispatch_due()
+    await dispatcher.dispatch_due()
+    assert sender.sent == ["o", "t", "r"]
