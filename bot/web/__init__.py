@@ -1,0 +1,1 @@
+"""The bot's small HTTP server: Alertmanager webhook, /healthz and /metrics."""
