@@ -139,12 +139,18 @@ class SqlOutbox:
         payload: Mapping[str, Any],
         idempotency_key: str,
         now: datetime | None = None,
+        *,
+        order_key: str | None = None,
     ) -> int | None:
-        """Store a message to deliver; a repeated key is ignored. Return the id if new."""
+        """Store a message to deliver; a repeated key is ignored. Return the id if new.
+
+        Messages sharing an `order_key` are delivered strictly one after another.
+        """
         values = {
             "kind": kind,
             "payload": dict(payload),
             "idempotency_key": idempotency_key[:255],
+            "order_key": order_key[:255] if order_key else None,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now or self._now,
