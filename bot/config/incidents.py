@@ -51,8 +51,17 @@ class EscalationSettings(SectionModel):
     reminder_before: Duration = timedelta(minutes=5)
 
     def problems(self) -> list[ConfigProblem]:
-        """Reject steps whose deadlines go back in time."""
+        """Reject a late first step and steps whose deadlines go back in time."""
         found: list[ConfigProblem] = []
+        if self.steps and self.steps[0].after != timedelta(0):
+            # Deadlines count from the page itself, so the first step is the page.
+            found.append(
+                ConfigProblem(
+                    "steps[0].after",
+                    f'the first step pages at once: expected "0m", got '
+                    f"{format_duration(self.steps[0].after)}",
+                )
+            )
         for index in range(1, len(self.steps)):
             previous = self.steps[index - 1].after
             if self.steps[index].after < previous:

@@ -41,6 +41,12 @@ BROKEN: list[tuple[str, str, str, str]] = [
         'expected a duration like "15m"',
     ),
     (
+        "late-first-step",
+        '[[escalation.steps]]\ntarget = "oncall"\nafter = "5m"\n',
+        "escalation.steps[0].after",
+        'the first step pages at once: expected "0m"',
+    ),
+    (
         "business-days-outside-sla",
         '[oncall]\nsecondary_after = "1bd"\n',
         "oncall.secondary_after",
