@@ -210,7 +210,7 @@ class NoticePlan:
         if PAGERDUTY in page.channels:
             body = trigger_event(
                 self.incident,
-                source=self.source,
+                source=self.release.service if self.release else self.source,
                 release_version=self.release.version if self.release else None,
             )
             out.append(Outgoing(PAGERDUTY, body, self.key("pagerduty", "trigger", step_key)))
@@ -255,7 +255,9 @@ class NoticePlan:
         out: list[Outgoing] = []
         if PAGERDUTY in effect.channels:
             body = (
-                trigger_event(self.incident, source=self.source)
+                trigger_event(
+                    self.incident, source=self.release.service if self.release else self.source
+                )
                 if effect.action == "trigger"
                 else status_event(effect.action, self.incident)
             )
