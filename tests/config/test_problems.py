@@ -10,9 +10,12 @@ from tests.config.conftest import SERVICE, WriteConfig
 STEPS_15_THEN_5 = """
 [[escalation.steps]]
 target = "oncall"
-after = "15m"
+after = "0m"
 [[escalation.steps]]
 target = "tech_lead"
+after = "15m"
+[[escalation.steps]]
+target = "eng_manager"
 after = "5m"
 """
 
@@ -86,8 +89,8 @@ BROKEN: list[tuple[str, str, str, str]] = [
     (
         "decreasing-steps",
         STEPS_15_THEN_5,
-        "escalation.steps[1].after",
-        "must not be earlier than steps[0].after (15m)",
+        "escalation.steps[2].after",
+        "must not be earlier than steps[1].after (15m)",
     ),
     (
         "no-steps",
