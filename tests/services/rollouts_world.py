@@ -172,8 +172,23 @@ class World:
             return [audit_event(row) for row in await uow.session.scalars(query)]
 
 
+def manifests_for(tmp_path: Path, version: str) -> Path:
+    """Copy the repo's k8s/ manifests with nexis-gateway's image tag set to `version`."""
+    root = tmp_path / "manifests"
+    for env in ("staging", "production"):
+        (root / env).mkdir(parents=True, exist_ok=True)
+        for source in (ROOT / "k8s" / env).iterdir():
+            text = source.read_text(encoding="utf-8").replace(
+                f"{IMAGE}:v1.0.0", f"{IMAGE}:{version}"
+            )
+            (root / env / source.name).write_text(text, encoding="utf-8")
+    return root
+
+
 @contextlib.asynccontextmanager
-async def build_world(tmp_path: Path, recorder: Recorder) -> AsyncIterator[World]:
+async def build_world(
+    tmp_path: Path, recorder: Recorder, manifests: Path = ROOT / "k8s"
+) -> AsyncIterator[World]:
     """Build the world on a fresh database and fake cluster; tear both down afterwards."""
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollouts.db'}")
     await migrate.upgrade(engine)
@@ -200,7 +215,7 @@ async def build_world(tmp_path: Path, recorder: Recorder) -> AsyncIterator[World
             clock=clock,
             releases=releases,
             policy=AccessPolicy(),
-            targets=targets(),
+            targets=targets(manifests),
             cluster=cluster,
             poll_seconds=1.0,
         )
