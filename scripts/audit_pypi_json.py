@@ -20,7 +20,9 @@ from typing import Any
 
 def _pins(path: str) -> list[tuple[str, str]]:
     pins = []
-    for raw in open(path, encoding="utf-8"):
+    with open(path, encoding="utf-8") as lines:
+        text = lines.read().splitlines()
+    for raw in text:
         line = raw.split(";")[0].split("#")[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
