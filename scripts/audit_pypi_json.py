@@ -47,8 +47,9 @@ def _verdict(pin: tuple[str, str]) -> tuple[str, str, str]:
     if version != latest:
         return name, version, f"UNVERIFIABLE: pinned {version}, advisories known only for {latest}"
     if advisories:
-        ids = ", ".join(f"{v['id']} (fixed in {', '.join(v.get('fixed_in') or ['?'])})"
-                        for v in advisories)
+        ids = ", ".join(
+            f"{v['id']} (fixed in {', '.join(v.get('fixed_in') or ['?'])})" for v in advisories
+        )
         return name, version, f"VULNERABLE: {ids}"
     return name, version, "ok"
 
@@ -61,8 +62,10 @@ def main(path: str) -> int:
     problems = [v for v in verdicts if v[2] != "ok"]
     for name, version, verdict in problems:
         print(f"{name}=={version}: {verdict}")
-    print(f"audited {len(pins)} pinned packages via PyPI project JSON: "
-          f"{len(pins) - len(problems)} clean, {len(problems)} with problems")
+    print(
+        f"audited {len(pins)} pinned packages via PyPI project JSON: "
+        f"{len(pins) - len(problems)} clean, {len(problems)} with problems"
+    )
     return 1 if problems or not pins else 0
 
 
