@@ -169,6 +169,70 @@ class World:
         field = shown.modal["components"][0]["components"][0]["custom_id"]
         return await member.submit_modal(shown, {field: reason})
 
+    async def phase_messages(self, phase: int, release_id: int = 1) -> list[discord.Message]:
+        """Return the messages of phase `phase`, in order, as Discord shows them now."""
+        refs = await self.bot.releases.messages(release_id)
+        wanted = sorted(
+            (int(r.key.split(":")[1]), r.message_id)
+            for r in refs
+            if r.kind == "phase" and r.key.startswith(f"{phase}:")
+        )
+        history = {m.id: m for m in self.thread().history()}
+        return [history[message_id] for _chunk, message_id in wanted]
+
+    async def tick_all(self, member: MemberActor, release_id: int = 1) -> None:
+        """Tick every open, unlocked item of the current phase through the Tick selects."""
+        release = await self.release(release_id)
+        for message in await self.phase_messages(release.phase_index, release_id):
+            for row in message.components:
+                for select in getattr(row, "children", []):
+                    if not (getattr(select, "custom_id", "") or "").startswith("rb:tick:"):
+                        continue
+                    values = [
+                        o.value
+                        for o in select.options
+                        if not (o.description or "").startswith("🔒")
+                    ]
+                    if values:
+                        result = await member.select(message, values, custom_id=select.custom_id)
+                        assert not result.followups, result.followups[0].content
+
+    async def sign(self, member: MemberActor, key: str, release_id: int = 1) -> None:
+        """React with ✅ on sign-off `key` as `member`."""
+        await member.react(await self.message("signoff", key, release_id), "✅")
+
+    async def advance(self, member: MemberActor, release_id: int = 1) -> InteractionResult:
+        """Click Advance under the current phase as `member`."""
+        release = await self.release(release_id)
+        last = (await self.phase_messages(release.phase_index, release_id))[-1]
+        return await member.click(last, label="Advance")
+
+    async def run_whole_release_until(self, phase_key: str, release_id: int = 1) -> None:
+        """Move the seed release forward until phase `phase_key` is the current one."""
+        await self.run_whole_release(release_id, until=phase_key)
+
+    async def run_whole_release(self, release_id: int = 1, until: str | None = None) -> None:
+        """Take the seed release from its first phase to Completed, each step by the right person."""
+        steps: list[tuple[list[MemberActor], list[tuple[MemberActor, str]]]] = [
+            ([self.ann], [(self.ann, "pre-release")]),
+            ([self.ann], []),
+            ([self.dora], [(self.tom, "approval")]),
+            ([self.dora], [(self.dora, "production-deployed")]),
+            ([self.omar], [(self.omar, "monitoring-complete")]),
+        ]
+        for tickers, signers in steps:
+            current = (await self.release(release_id)).current_phase
+            if until is not None and current is not None and current.key == until:
+                return
+            for member in tickers:
+                await self.tick_all(member, release_id)
+            for member, key in signers:
+                await self.sign(member, key, release_id)
+            release = await self.release(release_id)
+            if not release.open_gates():
+                result = await self.advance(self.ann, release_id)
+                assert not result.followups, result.followups[0].content
+
     def errors(self) -> list[type[BaseException]]:
         """Return (and acknowledge) the types of the errors the command tree handled."""
         return [type(unwrap(error)) for error in self.env.errors]
@@ -188,9 +252,13 @@ async def world(simcord_env: Env) -> AsyncIterator[World]:
         return guild.add_member(simcord_env.create_user(name), roles=[roles[role]])
 
     yield World(
-        simcord_env, guild, channel,
-        ann=person("ann", "Release Lead"), tom=person("tom", "Tech Lead"),
-        dora=person("dora", "DevOps"), omar=person("omar", "On-call"),
+        simcord_env,
+        guild,
+        channel,
+        ann=person("ann", "Release Lead"),
+        tom=person("tom", "Tech Lead"),
+        dora=person("dora", "DevOps"),
+        omar=person("omar", "On-call"),
         eve=person("eve", "Developers"),
     )
     await simcord_env.bot.close()
