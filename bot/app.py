@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,9 +16,14 @@ from bot.config import PermissionSettings, Settings
 from bot.domain.actors import AccessPolicy
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.ports import UnitOfWork, UnitOfWorkFactory
+from bot.monitoring.wiring import wire_monitoring
+from bot.paging.outbox import OutboxMessage
+from bot.runtime.background import Background
 from bot.services.releases import ReleaseService, TemplateSource
+from bot.services.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
+from bot.store.outbox import SqlOutboxStore
 from bot.store.uow import SqlUnitOfWorkFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +42,9 @@ class Database:
         self.clock = clock
         self.engine = engine
         self._units: SqlUnitOfWorkFactory | None = None
+        # Called after every commit once started (the background wakes timers and the outbox).
+        self.after_commit: list[Callable[[Any], None]] = []
+        self.outbox: SqlOutboxStore | None = None
 
     async def start(self) -> None:
         """Create the engine if needed and upgrade the schema to the newest migration."""
@@ -43,6 +52,8 @@ class Database:
             self.engine = make_engine(self.url)
         await migrate.upgrade(self.engine)
         self._units = SqlUnitOfWorkFactory(make_session_factory(self.engine), self.clock)
+        self._units.after_commit.extend(self.after_commit)
+        self.outbox = SqlOutboxStore(self._units.sessions)
 
     async def close(self) -> None:
         """Dispose the engine's connections."""
@@ -81,6 +92,42 @@ class TemplateFile:
     async def check(self) -> None:
         """Load the template now, so a broken one stops the bot at start-up."""
         self()
+
+
+class DatabaseOutbox:
+    """The started database's outbox store (the dispatcher only runs once the bot started)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def _store(self) -> SqlOutboxStore:
+        if self._database.outbox is None:
+            raise RuntimeError("the database is not started yet: the bot starts it in setup_hook")
+        return self._database.outbox
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Return up to `limit` due messages (leased)."""
+        return await self._store().claim_due(now, limit)
+
+    async def mark_delivered(self, msg_id: int, now: datetime, detail: str | None) -> None:
+        """Record a delivery."""
+        await self._store().mark_delivered(msg_id, now, detail)
+
+    async def mark_retry(
+        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Record a failed attempt and when to try again."""
+        await self._store().mark_retry(msg_id, now, next_attempt_at, error)
+
+    async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
+        """Record that a message will never be delivered."""
+        await self._store().mark_dead(msg_id, now, error)
+
+    async def enqueue(
+        self, kind: str, payload: Mapping[str, Any], idempotency_key: str, now: datetime
+    ) -> int:
+        """Store a new message (or return the existing id for the key)."""
+        return await self._store().enqueue(kind, payload, idempotency_key, now)
 
 
 def access_policy(permissions: PermissionSettings) -> AccessPolicy:
@@ -141,13 +188,65 @@ def create_bot(
     )
     if http_client is not None:
         collaborators["http_client"] = http_client
-    return ReleaseBot(
+    # Background work (timers, outbox) and the web server start with the bot unless a clock
+    # was injected (tests and the demo drive time themselves and call background.pump());
+    # `background_autostart` / `web_autostart` collaborators override that either way.
+    autostart = isinstance(clock, SystemClock)
+    timers = TimerService(uow_factory, clock)
+    outbox = collaborators.pop("outbox_store", None) or (
+        DatabaseOutbox(database) if database else None
+    )
+    background = Background(timers, cast(Any, outbox), clock) if outbox is not None else None
+    if database is not None and background is not None:
+        database.after_commit.append(background.after_commit)
+    policy = releases.policy
+    monitoring = wire_monitoring(
+        settings,
+        uow_factory,
+        clock,
+        policy,
+        releases,
+        timers,
+        collaborators,
+        start_web=bool(collaborators.pop("web_autostart", autostart)),
+    )
+    start_background = bool(collaborators.pop("background_autostart", autostart))
+    starts: list[Callable[[], Any]] = [monitoring.start]
+    closes: list[Callable[[], Any]] = [monitoring.close]
+    if background is not None:
+        closes.append(background.stop)
+    collaborators.update(
+        timers=timers,
+        background=background,
+        monitoring=monitoring.service,
+        monitoring_metrics=monitoring.metrics,
+        web=monitoring.web,
+    )
+    bot = ReleaseBot(
         releases=releases,
         config=config,
         clock=clock,
         extensions=list(extensions) if extensions is not None else discover_extensions(),
-        on_start=[database.start, template.check] if database else [template.check],
-        on_close=[database.close] if database else [],
+        on_start=[*([database.start] if database else []), template.check, *starts],
+        on_close=[*([database.close] if database else []), *closes],  # closed in reverse
         intents=intents,
         collaborators={"settings": settings, "database": database, **collaborators},
     )
+    # Shared by every feature: senders register on it; tests call `bot.background.pump()`.
+    bot.background = background  # type: ignore[attr-defined]
+    if background is not None and start_background:
+        bot.add_listener(_once(background.start), "on_ready")  # after every sender registered
+    return bot
+
+
+def _once(start: Callable[[], Any]) -> Callable[[], Any]:
+    """Return a listener that awaits `start` the first time only (on_ready repeats)."""
+    started = False
+
+    async def listener() -> None:
+        nonlocal started
+        if not started:
+            started = True
+            await start()
+
+    return listener
