@@ -99,6 +99,9 @@ class ReleaseBot(commands.Bot):
         self.extension_names = list(extensions)
         self.on_start = list(on_start)
         self.on_close = list(on_close)
+        # Run once every extension is loaded, before the commands sync: features whose
+        # extensions load before bot.chat.releases add their /release subcommands here.
+        self.after_extensions: list[Hook] = []
         self._closed = False
 
     async def setup_hook(self) -> None:
@@ -110,6 +113,8 @@ class ReleaseBot(commands.Bot):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in self.extension_names:
             await self.load_extension(name)
+        for hook in self.after_extensions:
+            await hook()
         self.releases.listeners.append(self.room.changed)
         await self.sync_commands()
 
