@@ -230,6 +230,8 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--minute-ms", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=20260105)
+    parser.add_argument("--no-store", dest="store", action="store_false",
+                        help="skip the start-up benchmark through the SQLite store")  # fmt: skip
     args = parser.parse_args()
     plans = make_plans(args.incidents, random.Random(args.seed))
 
@@ -248,6 +250,11 @@ def main() -> None:
     print(f"lateness, pages only  (real ms  p50/p99/max): {percentiles(day.page_lateness, 1000)}")
     print(f"fire_timer cost       (µs       p50/p99/max): {percentiles(day.fire_cost, 1e6)}")
     bench_catch_up(incidents)
+    if args.store:
+        # The same start-up through the real SQLite store (bench/bench_incident_store.py).
+        from bench.bench_incident_store import run as run_store
+
+        asyncio.run(run_store(args.incidents))
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ class ConditionMet(Protocol):
     """Say that a rollback condition holds for a release (from a poll or Alertmanager)."""
 
     @property
-    def release_id(self) -> int:
-        """Return the release being watched."""
+    def release_id(self) -> int | None:
+        """Return the release being watched (None for a service-wide condition)."""
         ...
 
     @property
