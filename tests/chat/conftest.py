@@ -212,26 +212,29 @@ class World:
         await self.run_whole_release(release_id, until=phase_key)
 
     async def run_whole_release(self, release_id: int = 1, until: str | None = None) -> None:
-        """Take the seed release from its first phase to Completed, each step by the right person."""
-        steps: list[tuple[list[MemberActor], list[tuple[MemberActor, str]]]] = [
-            ([self.ann], [(self.ann, "pre-release")]),
-            ([self.ann], []),
-            ([self.dora], [(self.tom, "approval")]),
-            ([self.dora], [(self.dora, "production-deployed")]),
-            ([self.omar], [(self.omar, "monitoring-complete")]),
-        ]
-        for tickers, signers in steps:
+        """Take the seed release to Completed (or to phase `until`), each step by the right role."""
+        Step = tuple[list[MemberActor], list[tuple[MemberActor, str]]]
+        plan: dict[str, list[Step]] = {
+            "pre-release": [([self.ann], [(self.ann, "pre-release")])],
+            "release": [([self.ann], [])],
+            # Production items stay locked until the approval: tick, approve, tick the rest.
+            "deployment": [
+                ([self.dora], [(self.tom, "approval")]),
+                ([self.dora], [(self.dora, "production-deployed")]),
+            ],
+            "post-release": [([self.omar], [(self.omar, "monitoring-complete")])],
+        }
+        while True:
             current = (await self.release(release_id)).current_phase
-            if until is not None and current is not None and current.key == until:
+            if current is None or current.key == until:
                 return
-            for member in tickers:
-                await self.tick_all(member, release_id)
-            for member, key in signers:
-                await self.sign(member, key, release_id)
-            release = await self.release(release_id)
-            if not release.open_gates():
-                result = await self.advance(self.ann, release_id)
-                assert not result.followups, result.followups[0].content
+            for tickers, signers in plan[current.key]:
+                for member in tickers:
+                    await self.tick_all(member, release_id)
+                for member, key in signers:
+                    await self.sign(member, key, release_id)
+            result = await self.advance(self.ann, release_id)
+            assert not result.followups, result.followups[0].content
 
     def errors(self) -> list[type[BaseException]]:
         """Return (and acknowledge) the types of the errors the command tree handled."""
