@@ -20,6 +20,7 @@ from bot.monitoring.wiring import wire_monitoring
 from bot.paging.outbox import OutboxMessage
 from bot.runtime.background import Background
 from bot.services.releases import ReleaseService, TemplateSource
+from bot.services.rollouts_wiring import wire_rollouts
 from bot.services.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
@@ -210,9 +211,20 @@ def create_bot(
         collaborators,
         start_web=bool(collaborators.pop("web_autostart", autostart)),
     )
+    rollouts = wire_rollouts(
+        settings,
+        uow_factory,
+        clock,
+        policy,
+        releases,
+        timers,
+        collaborators,
+        database.after_commit if database is not None else None,
+    )
+    monitoring.service.on_condition_met(rollouts.auto_rollback.on_condition_met)
     start_background = bool(collaborators.pop("background_autostart", autostart))
-    starts: list[Callable[[], Any]] = [monitoring.start]
-    closes: list[Callable[[], Any]] = [monitoring.close]
+    starts: list[Callable[[], Any]] = [monitoring.start, rollouts.start]
+    closes: list[Callable[[], Any]] = [monitoring.close, rollouts.close]
     if background is not None:
         closes.append(background.stop)
     collaborators.update(
@@ -221,6 +233,8 @@ def create_bot(
         monitoring=monitoring.service,
         monitoring_metrics=monitoring.metrics,
         web=monitoring.web,
+        rollbacks=rollouts.rollbacks,
+        deploys=rollouts.deploys,
     )
     bot = ReleaseBot(
         releases=releases,

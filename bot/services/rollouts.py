@@ -33,6 +33,7 @@ from bot.k8s import (
 from bot.services.rollouts_base import (
     OUTBOX_KIND,
     ClusterAccess,
+    ControllerFactory,
     OperationRunner,
     RolloutTarget,
     actor_of,
@@ -44,6 +45,7 @@ from bot.services.rollouts_base import (
 __all__ = [
     "OUTBOX_KIND",
     "ClusterAccess",
+    "ControllerFactory",
     "RollbackPlan",
     "RollbackService",
     "RolloutTarget",
