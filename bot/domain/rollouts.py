@@ -53,6 +53,10 @@ class RolloutInFlight(DomainError):
     """Refuse an operation while another of the same kind runs on the same Deployment."""
 
 
+class ClusterRefusal(DomainError):
+    """Refuse an operation for a reason the cluster gave (paused, no such revision, API error)."""
+
+
 def check_environment(environment: str) -> str:
     """Return `environment` if it is staging or production, else raise InvalidInput."""
     if environment not in ENVIRONMENTS:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.actors import Actor, Source
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, InvalidTransition
 from bot.domain.release import Release, ReleaseStatus
 from bot.domain.rollouts import (
+    ClusterRefusal,
     OperationKind,
     OperationStatus,
     RolloutInFlight,
@@ -96,14 +97,17 @@ class RollbackService(OperationRunner):
         target = self.target(release.service, environment)
         await self.authorize(release, actor, "rollback", source, str(target.deployment))
         await self._refuse_early(release, target, bool(to_revision))
-        controller = await self.cluster.controller()
-        status = await controller.status(target.deployment)
-        if status.paused:
-            raise RolloutRefused(
-                f"deployment {target.deployment} is paused; resume it before rolling back"
-            )
-        history = await controller.history(target.deployment)
-        to = pick_revision(str(target.deployment), status.revision, history, to_revision)
+        try:
+            controller = await self.cluster.controller()
+            status = await controller.status(target.deployment)
+            if status.paused:
+                raise RolloutRefused(
+                    f"deployment {target.deployment} is paused; resume it before rolling back"
+                )
+            history = await controller.history(target.deployment)
+            to = pick_revision(str(target.deployment), status.revision, history, to_revision)
+        except KubernetesError as exc:
+            raise ClusterRefusal(exc.message) from exc
         images = {rev.number: rev.images for rev in history}
         return RollbackPlan(
             release_id,
@@ -154,7 +158,7 @@ class RollbackService(OperationRunner):
     async def _refuse_early(self, release: Release, target: RolloutTarget, explicit: bool) -> None:
         if release.status is ReleaseStatus.ROLLED_BACK and not explicit:
             # A second plain undo would bring back the very revision that was rolled back.
-            raise RolloutRefused(
+            raise InvalidTransition(
                 f"{release.name} is already rolled back; another undo would restore the "
                 "version it rolled back from. Name a revision (to_revision) if you mean it."
             )

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.domain.actors import Source
-from bot.domain.errors import NotAuthorized
+from bot.domain.errors import InvalidTransition, NotAuthorized
 from bot.domain.release import Release, ReleaseSignal, ReleaseStatus
-from bot.domain.rollouts import OperationStatus, RolloutInFlight
-from bot.k8s import RolloutRefused
+from bot.domain.rollouts import ClusterRefusal, OperationStatus, RolloutInFlight
 from bot.services.rollouts import RollbackService
 from tests.k8s.fakeapi import Recorder
 from tests.services.rollouts_world import (
@@ -131,7 +130,7 @@ async def test_unknown_revision_is_refused_with_the_available_ones(world: World)
     """Refuse a revision the Deployment never had, listing the ones it has."""
     release = await world.start_release()
     assert release.id is not None
-    with pytest.raises(RolloutRefused, match=r"has no revision 7; available revisions: 1, 2, 3"):
+    with pytest.raises(ClusterRefusal, match=r"has no revision 7; available revisions: 1, 2, 3"):
         await world.rollbacks.preview(release.id, DEVOPS, Source.SLASH, to_revision=7)
 
 
@@ -141,7 +140,7 @@ async def test_paused_deployment_is_refused_and_left_alone(world: World) -> None
     assert release.id is not None
     plan = await world.rollbacks.preview(release.id, DEVOPS, Source.BUTTON)
     world.api.cluster.pause("production", SERVICE)
-    with pytest.raises(RolloutRefused, match="is paused; resume it before rolling back"):
+    with pytest.raises(ClusterRefusal, match="is paused; resume it before rolling back"):
         await world.rollbacks.preview(release.id, DEVOPS, Source.BUTTON)
     op = await world.rollbacks.request(
         release.id, DEVOPS, Source.BUTTON, from_revision=3, to_revision=plan.to_revision
@@ -160,7 +159,7 @@ async def test_no_earlier_revision_is_refused(tmp_path: Path, rollout_rbac: Reco
     async with build_world(tmp_path, rollout_rbac) as fresh:
         release = await fresh.start_release()
         assert release.id is not None
-        with pytest.raises(RolloutRefused, match="no earlier revision to roll back to"):
+        with pytest.raises(ClusterRefusal, match="no earlier revision to roll back to"):
             await fresh.rollbacks.preview(release.id, DEVOPS, Source.BUTTON)
         assert fresh.api.requests("PATCH") == []
 
@@ -317,7 +316,7 @@ async def test_second_plain_undo_of_a_rolled_back_release_is_refused(world: Worl
     release = await world.start_release()
     assert release.id is not None
     await rolled_back(world, release)
-    with pytest.raises(RolloutRefused, match="already rolled back"):
+    with pytest.raises(InvalidTransition, match="already rolled back"):
         await world.rollbacks.preview(release.id, DEVOPS, Source.BUTTON)
     plan = await world.rollbacks.preview(release.id, DEVOPS, Source.SLASH, to_revision=1)
     assert (plan.from_revision, plan.to_revision) == (4, 1)
