@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chat.client import ReleaseBot, discover_extensions
 from bot.chat.room_config import RoomConfig
+from bot.chat.senders import GuildDirectory
 from bot.config import PermissionSettings, Settings
 from bot.domain.actors import AccessPolicy
 from bot.domain.clock import Clock, SystemClock
@@ -19,6 +20,7 @@ from bot.domain.ports import UnitOfWork, UnitOfWorkFactory
 from bot.monitoring.wiring import wire_monitoring
 from bot.paging.outbox import OutboxMessage
 from bot.runtime.background import Background
+from bot.services.incident_wiring import wire_incidents
 from bot.services.releases import ReleaseService, TemplateSource
 from bot.services.rollouts_wiring import wire_rollouts
 from bot.services.timers import TimerService
@@ -222,9 +224,15 @@ def create_bot(
         database.after_commit if database is not None else None,
     )
     monitoring.service.on_condition_met(rollouts.auto_rollback.on_condition_met)
+    member_directory = GuildDirectory(config.role_refs, config.guild_id)
+    incidents = wire_incidents(
+        settings, uow_factory, clock, policy, releases, timers, member_directory,
+        monitoring=monitoring.service, background=background, collaborators=collaborators,
+    )  # fmt: skip
     start_background = bool(collaborators.pop("background_autostart", autostart))
     starts: list[Callable[[], Any]] = [monitoring.start, rollouts.start]
     closes: list[Callable[[], Any]] = [monitoring.close, rollouts.close]
+    closes.append(incidents.close)
     if background is not None:
         closes.append(background.stop)
     collaborators.update(
@@ -235,6 +243,9 @@ def create_bot(
         web=monitoring.web,
         rollbacks=rollouts.rollbacks,
         deploys=rollouts.deploys,
+    )
+    collaborators.update(
+        incidents=incidents.service, oncall=incidents.oncall, member_directory=member_directory
     )
     bot = ReleaseBot(
         releases=releases,

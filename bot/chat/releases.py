@@ -145,10 +145,7 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
         assert found.id is not None
-        thread_id = await self.bot.room.thread_id(found.id)
-        thread = self.bot.get_channel(thread_id) if thread_id else None
-        if isinstance(thread, discord.Thread):
-            await self.bot.room.complete(found, thread)
+        thread_id = await self.bot.room.repair(found, interaction.guild)
         timeline = await self.bot.releases.timeline(found.id, 10)
         spec = render_status(found, self.bot.room.render_context, timeline, thread_id)
         await interaction.edit_original_response(embeds=[to_embed(e) for e in spec.embeds])

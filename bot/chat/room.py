@@ -102,6 +102,23 @@ class ReleaseRoom:
                 await sent.add_reaction(emoji)
         return posted
 
+    async def repair(self, release: Release, guild: discord.Guild | None) -> int | None:
+        """Finish a room whose opening failed half-way; return the thread id (None: no room).
+
+        An active release without a thread gets one in the release channel; a thread missing
+        some messages gets them appended.
+        """
+        assert release.id is not None, "repair the room of a stored release"
+        thread_id = await self.thread_id(release.id)
+        if thread_id is None:
+            if not release.is_active or guild is None:
+                return None
+            return (await self.open(release, self.release_channel(guild))).id
+        thread = self.client.get_channel(thread_id) or await self.client.fetch_channel(thread_id)
+        if isinstance(thread, discord.Thread):
+            await self.complete(release, thread)
+        return thread_id
+
     async def _pin(self, message: discord.Message) -> None:
         try:
             await message.pin(reason="release summary")

@@ -23,6 +23,9 @@ from bot.domain.clock import FakeClock
 from bot.domain.release import Release
 
 ROOT = Path(__file__).resolve().parents[2]
+# The extensions of issue 3. Other features add theirs to bot/chat while these tests run;
+# pinning the list keeps these tests about the release room (discovery is tested apart).
+ROOM_EXTENSIONS = ["bot.chat.releases", "bot.chat.signoffs"]
 SERVICE = {
     "name": "nexis-gateway",
     "prometheus_url": "http://127.0.0.1:9090",
@@ -56,7 +59,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
     """Return the bot under test (SimCord's pytest plugin starts it)."""
-    return create_bot(settings, clock=clock)
+    return create_bot(settings, clock=clock, extensions=ROOM_EXTENSIONS)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.app import create_bot
 from bot.domain.release import ItemState, ReleaseStatus
+from tests.chat.conftest import ROOM_EXTENSIONS
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 async def _restart(world: World, settings: Settings, clock: FakeClock) -> None:
     old = world.bot
     await old.close()  # restart_bot does not close the old client
-    await world.env.restart_bot(create_bot(settings, clock=clock))
+    await world.env.restart_bot(create_bot(settings, clock=clock, extensions=ROOM_EXTENSIONS))
     assert world.bot is not old
 
 

@@ -11,7 +11,7 @@ from bot.app import create_bot
 from bot.chat.render import plan_phase
 from bot.domain.clock import FakeClock
 from bot.domain.errors import DuplicateRelease, InvalidInput, NotAuthorized
-from tests.chat.conftest import make_settings
+from tests.chat.conftest import ROOM_EXTENSIONS, make_settings
 
 if TYPE_CHECKING:
     from tests.chat.conftest import World
@@ -136,7 +136,7 @@ async def test_a_missing_release_channel_is_named_and_nothing_is_created(
     """Name the missing release channel instead of creating a release without a room."""
     settings = make_settings(tmp_path / "other.db", discord={"release_channel": "deploys"})
     await world.bot.close()
-    await world.env.restart_bot(create_bot(settings, clock=clock))
+    await world.env.restart_bot(create_bot(settings, clock=clock, extensions=ROOM_EXTENSIONS))
 
     result = await world.start()
 
