@@ -58,6 +58,8 @@ from bot.services.timers import TimerHandler
 
 log = logging.getLogger(__name__)
 
+_PAST = {"pause": "paused", "resume": "resumed", "extend": "extended"}
+
 
 class SignalSource(Protocol):
     """Where release signals come from (the release service)."""
@@ -194,7 +196,7 @@ class MonitoringService(MonitoringQueries):
             await self._audit(uow, actor, f"monitor_{verb}", window, now, source, **detail)
             await uow.outbox.enqueue(
                 WINDOW_KIND,
-                {"window_id": window.key, "event": f"{verb}d", "actor": actor.name},
+                {"window_id": window.key, "event": _PAST[verb], "actor": actor.name},
                 f"monitor-window:{window.key}:{verb}:{window.schedule_token}",
             )
             await repo.save_window(window)
@@ -310,6 +312,14 @@ class MonitoringService(MonitoringQueries):
             return silence
 
         return await in_transaction(self.uow, work)
+
+    async def require_alert_permission(
+        self, alert_id: int, actor: Actor, action: str, source: Source
+    ) -> AlertRecord:
+        """Return the alert if `actor` may take `action` on it; else audit and refuse."""
+        alert = await self._alert(alert_id)
+        await self._authorize(actor, action, alert.release_id, f"alert #{alert_id}", source)
+        return alert
 
     async def _enqueue_alert(self, uow: UnitOfWork, alert: AlertRecord, event: str) -> None:
         name = event.split(":", 1)[0]
