@@ -1,0 +1,115 @@
+"""The app factory: no side effects until start, migrations at start, clean close, wiring."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import simcord
+
+from bot.app import Database, create_bot
+from bot.chat.client import ReleaseBot, discover_extensions
+from bot.checklist import TemplateError
+from bot.store import migrate
+from tests.chat.conftest import ROOM_EXTENSIONS, make_settings
+
+if TYPE_CHECKING:
+    from bot.domain.clock import FakeClock
+
+
+async def test_create_bot_touches_nothing_until_the_bot_starts(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Create no database file at build time; upgrade it to the newest migration at start."""
+    db = tmp_path / "state" / "releasebot.db"
+    bot = create_bot(make_settings(db), clock=clock, extensions=ROOM_EXTENSIONS)
+    assert isinstance(bot, ReleaseBot)
+    assert not db.parent.exists()
+
+    async with simcord.run(bot):
+        assert db.exists()
+        database = bot.collaborators["database"]
+        assert isinstance(database, Database) and database.engine is not None
+        heads = migrate.alembic_config(str(database.engine.url))
+        from alembic.script import ScriptDirectory
+
+        assert (
+            await migrate.current(database.engine)
+            == ScriptDirectory.from_config(heads).get_current_head()
+        )
+        pool = database.engine.pool
+        await bot.close()
+        assert database.engine.pool is not pool  # disposed: a fresh pool replaces it
+        await bot.close()  # closing twice is harmless
+
+
+async def test_a_broken_checklist_template_stops_the_bot_at_start(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Refuse to start with a checklist that does not parse, naming the file."""
+    broken = tmp_path / "checklist.md"
+    broken.write_text("# Release\n\n- [ ] an item before any phase\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "db.sqlite", checklist={"path": str(broken)})
+    bot = create_bot(settings, clock=clock, extensions=ROOM_EXTENSIONS)
+
+    with pytest.raises(TemplateError) as raised:
+        async with simcord.run(bot):
+            pass
+    assert str(broken) in str(raised.value)
+    await bot.close()
+
+
+async def test_commands_sync_to_the_configured_guild(tmp_path: Path, clock: FakeClock) -> None:
+    """Sync the /release commands to discord.guild_id only, and serve them there."""
+    guild_id = 1234567890123456789
+    settings = make_settings(tmp_path / "db.sqlite", discord={"guild_id": guild_id})
+    bot = create_bot(settings, clock=clock, extensions=ROOM_EXTENSIONS)
+    async with simcord.run(bot) as env:
+        puts = [r.path for r in env.http_requests if r.method == "PUT"]
+        assert puts == [f"/applications/{env.bot.application_id}/guilds/{guild_id}/commands"]
+        guild = env.create_guild("Nexis", id=guild_id)
+        channel = guild.create_text_channel("releases")
+        lead = guild.add_member(env.create_user("ann"), roles=[guild.create_role("Release Lead")])
+        assert "release start" in lead.available_commands(channel)
+        result = await lead.slash(channel, "release list")
+        assert result.ephemeral
+        await bot.close()
+
+
+def test_other_keywords_are_kept_for_later_features(tmp_path: Path) -> None:
+    """Keep unknown keyword arguments (and the HTTP client) in bot.collaborators."""
+    scheduler, client = object(), object()
+    bot = create_bot(
+        make_settings(tmp_path / "db.sqlite"),
+        extensions=[],
+        scheduler=scheduler,
+        http_client=client,
+    )
+    assert bot.collaborators["scheduler"] is scheduler
+    assert bot.collaborators["http_client"] is client
+    assert bot.extension_names == []
+
+
+def test_extensions_are_the_public_modules_with_a_setup_coroutine(tmp_path: Path) -> None:
+    """Discover `feature` (async setup), skip `_private` and modules without setup."""
+    package = tmp_path / "fakechat"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "feature.py").write_text("async def setup(bot):\n    pass\n", encoding="utf-8")
+    (package / "_private.py").write_text("async def setup(bot):\n    pass\n", encoding="utf-8")
+    (package / "render.py").write_text("def setup(bot):\n    pass\n", encoding="utf-8")
+    (package / "helpers.py").write_text("X = 1\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert discover_extensions("fakechat") == ["fakechat.feature"]
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("fakechat")]:
+            del sys.modules[name]
+
+
+def test_the_release_room_extensions_are_discovered() -> None:
+    """Find the /release commands and the sign-off reactions among bot.chat's extensions."""
+    assert set(ROOM_EXTENSIONS) <= set(discover_extensions())
