@@ -46,11 +46,11 @@ SEVERITIES = ("P0", "P1", "P1", "P2", "P3")
 class Directory:
     """Role holders for the benchmark (no chat platform here)."""
 
-    def role_members(self, role_key: str) -> Sequence[str]:
+    async def role_members(self, role_key: str) -> Sequence[str]:
         """Return one holder per role."""
         return {"tech_lead": ("300",), "eng_manager": ("400",)}.get(role_key, ())
 
-    def user_id(self, ref: str) -> str | None:
+    async def user_id(self, ref: str) -> str | None:
         """Return the on-call primary's id."""
         return "100" if ref == "omar" else None
 

@@ -94,7 +94,8 @@ def escalation_lines(incident: Incident, now: datetime, names: Mapping[str, str]
             state = "if no ack by then"
         else:
             state = "stopped"
-        lines.append(f"{index}. {who(target, names)} — {when(due)} ({state})")
+        # Numbered from 1, as the seed's escalation path is.
+        lines.append(f"{index + 1}. {who(target, names)} — {when(due)} ({state})")
     return lines
 
 
@@ -219,7 +220,7 @@ def oncall_text(view: OncallView, names: Mapping[str, str]) -> str:
     anchor = view.at
     lines = [f"**Who an incident opened now ({when(anchor)}) would page:**"]
     for row in view.coverage:
-        label = "—" if row.step_index is None else str(row.step_index)
+        label = "1b" if row.step_index is None else str(row.step_index + 1)
         people = ", ".join(f"<@{u}>" for u in row.user_ids) or "nobody"
         until = f" (override until {when(row.override.until)})" if row.override else ""
         lines.append(

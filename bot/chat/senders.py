@@ -72,20 +72,32 @@ class GuildDirectory:
             return guild.get_role(int(ref))
         return next((r for r in guild.roles if r.name.casefold() == ref.casefold()), None)
 
-    def role_members(self, role_key: str) -> Sequence[str]:
+    async def _complete(self, guild: discord.Guild) -> discord.Guild:
+        # Right after a start-up the member cache may not be filled yet, and overdue pages
+        # fire exactly then: ask for the member list once (needs the Server Members intent).
+        if self.client is not None and self.client.intents.members and not guild.chunked:
+            try:
+                await guild.chunk()
+            except (discord.ClientException, discord.HTTPException) as error:
+                log.warning("could not load the members of %s: %s", guild.name, error)
+        return guild
+
+    async def role_members(self, role_key: str) -> Sequence[str]:
         """Return the ids of the (human) members holding the role mapped from `role_key`."""
         found: list[str] = []
         for guild in self.guilds():
+            await self._complete(guild)
             role = self.role(guild, role_key)
             if role is not None:
                 found += [str(m.id) for m in role.members if not m.bot]
         return tuple(dict.fromkeys(found))
 
-    def user_id(self, ref: str) -> str | None:
+    async def user_id(self, ref: str) -> str | None:
         """Return the id of a member named `ref` (user name or display name)."""
         if ref.isdigit():
             return ref
         for guild in self.guilds():
+            await self._complete(guild)
             member = guild.get_member_named(ref.lstrip("@"))
             if member is not None:
                 return str(member.id)

@@ -92,11 +92,11 @@ class IncidentUnitOfWork(UnitOfWork, Protocol):
 class MemberDirectory(Protocol):
     """Answer who holds a role and who a configured name is, from the chat platform."""
 
-    def role_members(self, role_key: str) -> Sequence[str]:
+    async def role_members(self, role_key: str) -> Sequence[str]:
         """Return the user ids holding the chat role mapped from `role_key` (empty if none)."""
         ...
 
-    def user_id(self, ref: str) -> str | None:
+    async def user_id(self, ref: str) -> str | None:
         """Return the user id of `ref` (a numeric id or a member name), or None if unknown."""
         ...
 

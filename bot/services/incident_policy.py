@@ -49,16 +49,16 @@ def sla_table(settings: Settings) -> SlaTable:
     return SlaTable(policies, settings.severities.timezone)
 
 
-def _target(raw: str, directory: MemberDirectory) -> str | None:
+async def _target(raw: str, directory: MemberDirectory) -> str | None:
     """Return the domain target for a configured one; a named user becomes "user:<id>"."""
     if not raw.startswith("user:"):
         return raw
     ref = raw.removeprefix("user:").strip()
-    user_id = ref if ref.isdigit() else directory.user_id(ref)
+    user_id = ref if ref.isdigit() else await directory.user_id(ref)
     return None if user_id is None else f"user:{user_id}"
 
 
-def escalation_policy(settings: Settings, directory: MemberDirectory) -> EscalationPolicy:
+async def escalation_policy(settings: Settings, directory: MemberDirectory) -> EscalationPolicy:
     """Return the escalation policy of the settings, named users resolved to ids.
 
     A "user:<name>" step whose member cannot be found is left out (and logged) rather than
@@ -66,7 +66,7 @@ def escalation_policy(settings: Settings, directory: MemberDirectory) -> Escalat
     """
     steps: list[EscalationStep] = []
     for position, configured in enumerate(settings.escalation.steps):
-        target = _target(configured.target, directory)
+        target = await _target(configured.target, directory)
         if target is None:
             log.warning(
                 "escalation.steps[%d]: no member %r; the step is skipped",

@@ -323,7 +323,7 @@ class IncidentService:
             title,
             value,
             now,
-            self.oncall.policy(),
+            await self.oncall.policy(),
             sla_table(self.settings),
             origin,
             actor.id,

@@ -8,7 +8,6 @@ record is what lets a paged person acknowledge without holding an incident role.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -59,24 +58,6 @@ def parse_until(text: str, now: datetime) -> datetime:
     return until
 
 
-class _RoleMembers(Mapping[str, Sequence[str]]):
-    """Look role holders up in the directory only when a step actually needs them."""
-
-    def __init__(self, directory: MemberDirectory) -> None:
-        self._directory = directory
-
-    def __getitem__(self, role_key: str) -> Sequence[str]:
-        if role_key not in ROLE_KEYS:
-            raise KeyError(role_key)
-        return tuple(self._directory.role_members(role_key))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(ROLE_KEYS)
-
-    def __len__(self) -> int:
-        return len(ROLE_KEYS)
-
-
 @dataclass(frozen=True)
 class OncallView:
     """Say whom each step of the current policy pages right now, and which overrides hold."""
@@ -97,23 +78,24 @@ class OncallService:
     settings: Settings
     directory: MemberDirectory
 
-    def policy(self) -> EscalationPolicy:
+    async def policy(self) -> EscalationPolicy:
         """Return the escalation policy as configured now (incidents keep their snapshot)."""
-        return escalation_policy(self.settings, self.directory)
+        return await escalation_policy(self.settings, self.directory)
 
-    def _ref(self, ref: str | None) -> str | None:
+    async def _ref(self, ref: str | None) -> str | None:
         if ref is None:
             return None
-        return ref if ref.isdigit() else self.directory.user_id(ref)
+        return ref if ref.isdigit() else await self.directory.user_id(ref)
 
     async def roster(self, uow: UnitOfWork, now: datetime) -> Roster:
         """Return the roster at `now`: config primary/secondary, role holders, overrides."""
         stored = await cast(IncidentUnitOfWork, uow).incidents.overrides(now)
+        members = {key: tuple(await self.directory.role_members(key)) for key in ROLE_KEYS}
         return Roster(
-            primary=self._ref(self.settings.oncall.primary),
-            secondary=self._ref(self.settings.oncall.secondary),
+            primary=await self._ref(self.settings.oncall.primary),
+            secondary=await self._ref(self.settings.oncall.secondary),
             overrides=tuple(s.override for s in stored),
-            role_members=_RoleMembers(self.directory),
+            role_members=members,
         )
 
     async def show(self) -> OncallView:
@@ -122,7 +104,7 @@ class OncallService:
         async with self.uow() as uow:
             roster = await self.roster(uow, now)
             stored = await cast(IncidentUnitOfWork, uow).incidents.overrides(now)
-        policy = self.policy()
+        policy = await self.policy()
         return OncallView(now, policy, roster.describe(now, policy), tuple(stored))
 
     async def set_override(

@@ -43,11 +43,11 @@ class FakeDirectory:
         self.roles = {key: list(ids) for key, ids in roles.items()}
         self.names = dict(names or {})
 
-    def role_members(self, role_key: str) -> Sequence[str]:
+    async def role_members(self, role_key: str) -> Sequence[str]:
         """Return the ids holding `role_key`."""
         return tuple(self.roles.get(role_key, ()))
 
-    def user_id(self, ref: str) -> str | None:
+    async def user_id(self, ref: str) -> str | None:
         """Return the id of a member name."""
         return self.names.get(ref)
 

@@ -80,7 +80,7 @@ async def test_no_primary_configured_pages_the_oncall_role(engine, clock):
     assert view.coverage[0].user_ids == ("101", "102")
 
 
-def test_named_user_step_is_resolved_to_an_id(engine, clock):
+async def test_named_user_step_is_resolved_to_an_id(engine, clock):
     """Turn an escalation step "user:omar" into the member's id in the snapshot."""
     settings = make_settings(
         {"escalation": {"steps": [{"target": "user:omar", "after": "0m"},
@@ -88,7 +88,7 @@ def test_named_user_step_is_resolved_to_an_id(engine, clock):
                                   {"target": "tech_lead", "after": "10m"}]}}
     )  # fmt: skip
     world = World(engine, clock, settings)
-    steps = world.oncall.policy().steps
+    steps = (await world.oncall.policy()).steps
     assert [(s.target, s.after) for s in steps] == [
         ("user:100", timedelta(0)),
         ("tech_lead", timedelta(minutes=10)),
