@@ -244,7 +244,9 @@ class OutboxDispatcher:
             error = f"{error}; fell back to {kind} message #{new_id}"
         await self._store.mark_dead(msg.id, self._clock.now(), error)
         result.deliveries.append(Delivery(msg.id, msg.kind, DEAD, error))
-        log.error("outbox %s #%s dead: %s", msg.kind, msg.id, error)
+        # A message replaced by its fallback still reaches its person: a warning, not an error.
+        report = log.warning if replacement is not None else log.error
+        report("outbox %s #%s dead: %s", msg.kind, msg.id, error)
 
     def _idle_for(self, report: DispatchReport) -> float:
         now = self._clock.now()
