@@ -24,6 +24,10 @@ from bot.services.incident_timers import sync_timers
 
 log = logging.getLogger(__name__)
 
+# How a refused action reads in "You may not <verb> <target>".
+_VERBS = {"ack": "acknowledge", "severity": "change the severity of", "open": "open"}
+_NOT_PAGED = " (you were not paged for it)"
+
 # What the thread is told when a person acts (timer-driven changes bring their own notices).
 _ACTION_TEXT = {
     "ack": "✅ Acknowledged by <@{actor}> — escalation stopped",
@@ -69,7 +73,10 @@ class IncidentChanges:
         allowed: frozenset[str],
     ) -> None:
         """Audit a refused attempt, commit it, and raise NotAuthorized."""
-        denied = NotAuthorized(action, actor.name, allowed, target)
+        what = f"{_VERBS.get(action, action)} {target}"
+        if action in ("ack", "resolve"):
+            what += _NOT_PAGED
+        denied = NotAuthorized(what, actor.name, allowed)
         event = AuditEvent.record(
             actor,
             "denied",

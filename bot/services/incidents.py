@@ -186,7 +186,7 @@ class IncidentService:
             async with self.uow() as uow:
                 if not set(actor.roles) & set(ROLE_KEYS):
                     await self.changes.deny(
-                        uow, actor, "open", "incident", release_id, source, frozenset(ROLE_KEYS)
+                        uow, actor, "open", "an incident", release_id, source, frozenset(ROLE_KEYS)
                     )
                 if release_id is not None:
                     await uow.releases.get(release_id)  # UnknownTarget names a wrong id

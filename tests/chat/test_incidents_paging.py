@@ -113,7 +113,7 @@ async def test_ack_by_member_without_role_is_denied_and_escalation_continues(
     [page] = mentioning(world.thread(), world.omar)
     result = await world.eve.click(page, label="Acknowledge")
     assert result.ephemeral
-    assert said(result).startswith("⛔ You may not ack on incident #1")
+    assert said(result).startswith("⛔ You may not acknowledge incident #1 (you were not paged")
     _, events = await incidents(world).status(1)
     assert [e.actor_name for e in events if e.action == "denied"] == ["eve"]
     world.bot.clock.advance(15 * MIN)  # type: ignore[attr-defined]

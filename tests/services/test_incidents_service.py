@@ -130,7 +130,9 @@ async def test_ack_by_member_without_role_is_denied_audited_and_escalation_conti
 ):
     """Refuse an ack from a developer, audit it, and still page the Tech Lead at +15."""
     incident_id = await breach(world, await start_release(service))
-    with pytest.raises(NotAuthorized, match="Sam may not ack"):
+    with pytest.raises(
+        NotAuthorized, match=r"Sam may not acknowledge incident #1 \(you were not paged"
+    ):
         await world.incidents.acknowledge(incident_id, NOBODY, Source.BUTTON)
     assert "denied" in await actions(world, incident_id)
     world.clock.advance(15 * MIN)
