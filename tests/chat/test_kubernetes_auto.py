@@ -111,3 +111,8 @@ async def test_met_condition_rolls_back_by_itself_and_still_pages(
     )
     paged = [m.content for m in world.channel.history() + thread if "incident #1" in m.content]
     assert paged, "the incident was not announced"
+    recorded = [e for e in await world.audit() if e.action == "incident_rollback"]
+    assert len(recorded) == 1  # the incident's timeline records the rollback
+    assert (
+        "release rolled back: rolled back production/nexis-gateway" in recorded[0].detail["detail"]
+    )
