@@ -181,7 +181,7 @@ class RollbackService(OperationRunner):
             await self._check_unchanged(controller, target, op)
             undone = await controller.undo(target, op.to_revision, actor=op.requested_by_name)
         except RolloutRefused as exc:
-            await self.finish(op.id, OperationStatus.REFUSED, f"refused: {exc}")
+            await self.finish(op.id, OperationStatus.REFUSED, str(exc))
             return
         except KubernetesError as exc:
             await self.finish(op.id, OperationStatus.FAILED, f"rollback failed: {exc}")

@@ -206,7 +206,12 @@ class OperationRunner:
             self.run_requested(), name=f"releasebot-{self.kind}"
         )
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[int]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the %s runner stopped", self.kind, exc_info=task.exception())
 
     def after_commit(self, uow: object) -> None:
         """Kick the runner when a committed unit of work requested an operation."""
