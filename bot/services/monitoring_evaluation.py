@@ -9,7 +9,7 @@ Discord side edits one message per place instead of posting a new one each poll.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.domain.monitoring import (
@@ -78,12 +78,17 @@ class Evaluation:
     hooks: MonitoringHooks
     source: str
     now: datetime
+    _open: dict[tuple[str, AlertKind], AlertRecord] = field(default_factory=dict, init=False)
 
     async def run(
         self, measurements: list[Measurement], extra: dict[str, WatchedCondition] | None = None
     ) -> list[MonitoringEvent]:
         """Store and observe every measurement; return the tracker events raised."""
         states = await self.repo.conditions(self.window.key)
+        self._open = {
+            (alert.condition, alert.kind): alert
+            for alert in await self.repo.open_alerts(self.window.key)
+        }
         raised: list[MonitoringEvent] = []
         for measurement in measurements:
             watched = self.window.condition(measurement.condition) or (extra or {}).get(
@@ -127,12 +132,13 @@ class Evaluation:
         self, watched: WatchedCondition, event: MonitoringEvent, measurement_id: int
     ) -> AlertKind:
         kind, status = _TRANSITIONS[type(event)]
-        alert = await self.repo.current_alert(self.window.key, watched.name, kind)
+        alert = self._open.get((watched.name, kind))
         if alert is None and not status.open:
             return kind  # recovery of an episode that was never alerted (nothing to update)
         if alert is None:
             alert = self._new_alert(watched, kind, status, event, measurement_id)
             await self.repo.add_alert(alert)
+            self._open[(watched.name, kind)] = alert
         else:
             alert.status, alert.last_event = status, event.kind
             alert.measurement, alert.measurement_id = event.measurement, measurement_id
@@ -140,6 +146,7 @@ class Evaluation:
             alert.source = self.source
             if not status.open:
                 alert.ended_at = self.now
+                del self._open[(watched.name, kind)]
             await self.repo.save_alert(alert)
         await self._enqueue(alert, EVENT_NAMES[event.kind], measurement_id)
         await self._hand_off(watched, event, alert)
@@ -174,7 +181,7 @@ class Evaluation:
         self, condition: str, kind: AlertKind, measurement: Measurement, measurement_id: int
     ) -> None:
         """Update an open episode with a measurement that raised nothing new."""
-        alert = await self.repo.current_alert(self.window.key, condition, kind)
+        alert = self._open.get((condition, kind))
         if alert is None:
             return
         if kind is AlertKind.BLIND and measurement.verdict.conclusive:

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import ConcurrentUpdate
@@ -261,23 +263,32 @@ class SqlMonitoringRepository:
     ) -> None:
         """Insert or replace one condition's state."""
         state, silence = stored.state, stored.silence
-        await self._session.merge(
-            ConditionStateRow(
-                window_id=window_id,
-                condition=state.name,
-                consecutive_breaches=state.consecutive_breaches,
-                consecutive_blind=state.consecutive_blind,
-                met=state.met,
-                warned=state.warned,
-                blind=state.blind,
-                last_measurement_id=last_measurement_id,
-                silenced_until=silence.until if silence else None,
-                silence_reason=silence.reason if silence else None,
-                silenced_by_id=silence.by_id if silence else None,
-                silenced_by_name=silence.by_name if silence else None,
+        values = {
+            "consecutive_breaches": state.consecutive_breaches,
+            "consecutive_blind": state.consecutive_blind,
+            "met": state.met,
+            "warned": state.warned,
+            "blind": state.blind,
+            "last_measurement_id": last_measurement_id,
+            "silenced_until": silence.until if silence else None,
+            "silence_reason": silence.reason if silence else None,
+            "silenced_by_id": silence.by_id if silence else None,
+            "silenced_by_name": silence.by_name if silence else None,
+        }
+        # One upsert statement: cheaper than merge()'s SELECT-then-write on every poll.
+        insert = postgresql_insert if self._dialect() == "postgresql" else sqlite_insert
+        statement = insert(ConditionStateRow).values(
+            window_id=window_id, condition=state.name, **values
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ConditionStateRow.window_id, ConditionStateRow.condition],
+                set_=values,
             )
         )
-        await self._session.flush()
+
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
 
     # ----- measurements ----------------------------------------------------------------------
 
@@ -340,6 +351,20 @@ class SqlMonitoringRepository:
             .execution_options(populate_existing=True)
         )
         return await self._with_measurement(row) if row is not None else None
+
+    async def open_alerts(self, window_id: int) -> Sequence[AlertRecord]:
+        """Return the window's open alert episodes (at most one per condition and kind)."""
+        rows = await self._session.execute(
+            select(MonitoringAlertRow, MeasurementRow)
+            .join(MeasurementRow, MeasurementRow.id == MonitoringAlertRow.measurement_id)
+            .where(
+                MonitoringAlertRow.window_id == window_id,
+                MonitoringAlertRow.status.in_(_OPEN_ALERT_STATUSES),
+            )
+            .order_by(MonitoringAlertRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_alert(alert, _measurement(measurement)) for alert, measurement in rows]
 
     async def add_alert(self, alert: AlertRecord) -> int:
         """Insert an alert and return its id (also set on `alert`)."""

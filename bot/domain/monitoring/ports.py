@@ -64,6 +64,10 @@ class MonitoringRepository(Protocol):
         """Return the open alert episode of `condition` and `kind`, if there is one."""
         ...
 
+    async def open_alerts(self, window_id: int) -> Sequence[AlertRecord]:
+        """Return the window's open alert episodes (at most one per condition and kind)."""
+        ...
+
     async def add_alert(self, alert: AlertRecord) -> int:
         """Insert an alert and return its id (also set on `alert`)."""
         ...
