@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -87,13 +87,14 @@ async def test_met_condition_rolls_back_by_itself_and_still_pages(
     world: World, clock: FakeClock, script: Script, k8s_api: FakeKubeApi
 ) -> None:
     """Roll production back as soon as error_rate is met, say so, and open the incident."""
+    background: Any = world.bot.background  # type: ignore[attr-defined]
     await world.start()
     await world.run_whole_release_until("post-release")
-    await world.bot.background.pump()
+    await background.pump()
     script.values["error_rate"] = 0.052
     for _ in range(2):  # breaches=2: the second poll meets the condition
         clock.advance(timedelta(minutes=5))
-        await world.bot.background.pump()
+        await background.pump()
     await settle(world)
 
     (op,) = await rollbacks(world).for_release(1)

@@ -43,11 +43,11 @@ async def world(tmp_path: Path, rollout_rbac: Recorder) -> AsyncIterator[World]:
 
 async def in_deployment(world: World, *, approved: bool = True) -> Release:
     """Start v1.2.0 and walk it into the Deployment phase (approved by the Tech Lead)."""
-    release = await world.start_release()
-    assert release.id is not None
-    release = await world.advance_to(release.id, "deployment")
+    started = await world.start_release()
+    assert started.id is not None
+    release = await world.advance_to(started.id, "deployment")
     if approved:
-        release = await world.releases.sign(release.id, "approval", TECH_LEAD, Source.REACTION)
+        release = await world.releases.sign(started.id, "approval", TECH_LEAD, Source.REACTION)
     return release
 
 
@@ -55,6 +55,7 @@ async def deployed(world: World, release: Release, environment: str, **options: 
     """Request a deploy as DevOps (or the given actor), let it finish; return its id."""
     assert release.id is not None
     actor = options.pop("actor", DEVOPS)
+    assert isinstance(actor, Actor)
     op = await world.deploys.request(
         release.id,
         actor,

@@ -173,7 +173,7 @@ async def test_database_refuses_two_in_flight_rollbacks_of_one_deployment(tmp_pa
             async def nothing_in_flight(*args: object) -> None:
                 return None  # what a transaction that checked before the winner committed saw
 
-            work.rollouts.in_flight = nothing_in_flight  # type: ignore[method-assign]
+            work.rollouts.in_flight = nothing_in_flight  # type: ignore[method-assign,assignment]
             with pytest.raises(RolloutInFlight, match="already in progress"):
                 await work.rollouts.add(operation())
             # The transaction is still usable: a deploy may be in flight next to the rollback.
