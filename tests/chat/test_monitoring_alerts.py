@@ -126,6 +126,13 @@ async def test_breach_posts_one_alert_per_place_then_edits_it(world, clock, scri
     assert custom_ids[1] == "rb:rollback:1"
     pings = [m for m in world.channel.history() if "updated above" in m.content]
     assert len(pings) == 1 and f"<@&{role_id(world, 'DevOps')}>" in pings[0].content
+    registry = world.bot.collaborators["monitoring_metrics"].registry
+    sent = {
+        k: registry.get_sample_value("releasebot_alerts_sent_total", {"kind": k})
+        for k in ("first_breach", "met")
+    }
+    assert sent == {"first_breach": 2.0, "met": 2.0}  # alerts channel and thread each
+    assert registry.get_sample_value("releasebot_polls_total") == 2.0
     await poll(world, clock)
     await poll(world, clock)
     assert len(alerts_in(world.channel)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from bot.domain.actors import Source
 from bot.domain.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
 from bot.domain.monitoring import DEFAULT_STAGES, Verdict, poll_times
 from bot.domain.monitoring.records import AlertKind, AlertStatus, WindowStatus
+from bot.monitoring.alertmanager import parse_alertmanager_webhook
 from bot.services.monitoring_types import POLL_TIMER, RETRY_TIMER
 from tests.domain.conftest import DEV, LEAD, NOW, ONCALL, STRANGER
 from tests.services.monitoring_harness import ERROR, build_bench, minutes
@@ -312,3 +314,43 @@ async def test_no_window_before_the_production_deploy(bench):
     release = await bench.releases.start(LEAD, service="gw", version="v9.0.0")
     with pytest.raises(UnknownTarget, match="no monitoring window yet"):
         await bench.monitoring.pause(release.id, ONCALL, Source.SLASH)
+
+
+async def test_push_during_a_poll_in_flight_is_kept_and_the_poll_builds_on_it(bench):
+    """Evaluate a push while a poll probes; the poll's results then build on the pushed state."""
+    release_id = await bench.deploy()
+    bench.script.values["error_rate"] = "hang"
+    bench.clock.set(NOW + minutes(5))
+    task = asyncio.create_task(bench.pump())
+    await bench.script.entered.wait()
+    report = await bench.monitoring.receive_alertmanager(pushed("error_rate"))
+    assert report.evaluated == (f"release #{release_id} error_rate: firing",)
+    bench.script.release.set()
+    await task
+    assert await bench.measurement_rows() == 3  # the push, then the poll's two conditions
+    view = await bench.monitoring.window_view(release_id=release_id)
+    line = next(c for c in view.conditions if c.name == "error_rate")
+    assert line.last is not None and line.last.verdict is Verdict.PASS  # the poll came last
+    assert [e.condition for e in bench.met] == ["error_rate"]
+    assert [e.condition for e in bench.recovered] == ["error_rate"]
+    assert view.record.polls_done == 1
+
+
+def pushed(condition: str, status: str = "firing"):
+    """Return a parsed Alertmanager payload for service gw."""
+    body = {
+        "version": "4",
+        "groupKey": "{}",
+        "status": status,
+        "receiver": "releasebot",
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"releasebot_condition": condition, "service": "gw"},
+                "annotations": {"value": "0.07"},
+                "startsAt": "2026-03-02T10:04:00Z",
+                "fingerprint": "fp1",
+            }
+        ],
+    }
+    return parse_alertmanager_webhook(json.dumps(body).encode())
