@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.domain.actors import AccessPolicy
 from bot.domain.clock import Clock
 from bot.domain.ports import UnitOfWorkFactory
+from bot.k8s import RolloutController
 from bot.services.releases import ReleaseService
 from bot.services.rollouts import (
     ClusterAccess,
@@ -60,11 +61,19 @@ def wire_rollouts(
 ) -> RolloutFeature:
     """Return the rollout feature; register its timer and its after-commit kick.
 
-    Collaborators read (and removed): `k8s_controller` (async factory of a RolloutController;
-    default: in-cluster config or the configured kubeconfig, connected on first use) and
-    `k8s_poll_seconds` (how often a rollout is polled while watched; default 2).
+    Collaborators read (and removed): `k8s_controller` (async factory of a RolloutController),
+    or `k8s_api_client` (a kubernetes-asyncio ApiClient the caller owns and closes); default:
+    in-cluster config or the configured kubeconfig and context, connected on first use. And
+    `k8s_poll_seconds` (how often a watched rollout is polled; default 2).
     """
     factory = collaborators.pop("k8s_controller", None)
+    api_client = collaborators.pop("k8s_api_client", None)
+    if factory is None and api_client is not None:
+
+        async def controller_on_client() -> RolloutController:
+            return RolloutController(api_client, clock=clock)
+
+        factory = controller_on_client
     if factory is not None:
         cluster = ClusterAccess(cast(ControllerFactory, factory))
     else:
