@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.audit import AuditEvent
 from bot.domain.clock import Clock
 from bot.domain.ports import MessageRef
-from bot.store.monitoring_repo import SqlMonitoringRepository
 from bot.store.incident_repo import SqlIncidentRepository
+from bot.store.monitoring_repo import SqlMonitoringRepository
 from bot.store.releases import SqlReleaseRepository, audit_event, audit_row
 from bot.store.rollout_repo import SqlRolloutRecords
 from bot.store.tables import AuditRow, MessageRefRow
