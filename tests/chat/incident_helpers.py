@@ -33,7 +33,8 @@ def incident_bot(settings: Settings, clock: FakeClock, **overrides: Any) -> Rele
     intents = default_intents()
     intents.members = True
     overrides.setdefault("intents", intents)
-    return create_bot(settings, clock=clock, extensions=EXTENSIONS, **overrides)
+    overrides.setdefault("extensions", EXTENSIONS)
+    return create_bot(settings, clock=clock, **overrides)
 
 
 @dataclass(frozen=True)

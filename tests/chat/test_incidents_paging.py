@@ -24,6 +24,7 @@ from tests.chat.incident_helpers import (
     pump,
     said,
 )
+from tests.services.monitoring_harness import Script, ScriptedProbes
 
 if TYPE_CHECKING:
     from tests.chat.conftest import World
@@ -119,3 +120,37 @@ async def test_ack_by_member_without_role_is_denied_and_escalation_continues(
     world.bot.clock.advance(15 * MIN)  # type: ignore[attr-defined]
     await pump(world)
     assert len(dms(world.tom)) == 1
+
+
+async def test_monitoring_breach_opens_p1_and_pages_in_the_same_pump(
+    world: World, settings: Settings, clock: FakeClock
+) -> None:
+    """Take a release to production, break error_rate twice: a P1 incident pages Omar at once."""
+    script = Script()
+    await world.bot.close()
+    # Every extension, as in production: the monitoring alerts are delivered too.
+    probes = ScriptedProbes(script)
+    await world.env.restart_bot(
+        incident_bot(settings, clock, monitoring_probes=probes, extensions=None)
+    )
+    await world.start()
+    await world.run_whole_release_until("post-release")
+    await pump(world)
+    script.values["error_rate"] = 0.052
+    clock.advance(5 * MIN)
+    await pump(world)
+    assert await incidents(world).list_incidents() == []  # one breach is a warning only
+    clock.advance(5 * MIN)
+    await pump(world)
+    [incident] = await incidents(world).list_incidents()
+    assert (incident.severity.value, incident.condition, incident.source) == (
+        "P1", "error_rate", "poll",
+    )  # fmt: skip
+    assert incident.opened_at == clock.now()
+    [dm] = dms(world.omar)
+    assert "Error rate 0.052" in dm.content
+    assert len(mentioning(world.thread(), world.omar)) == 1
+    clock.advance(5 * MIN)
+    await pump(world)
+    assert len(await incidents(world).list_incidents()) == 1
+    assert len(dms(world.omar)) == 1  # still breaching: counted, never re-paged
