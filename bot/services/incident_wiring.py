@@ -48,6 +48,10 @@ class ConditionSource(Protocol):
         """Run `hook(uow, release_id, condition, actor)` when an alert is acknowledged."""
         ...
 
+    def on_recovered(self, hook: Any) -> None:
+        """Run `hook(uow, event)` when a met condition passes again."""
+        ...
+
 
 @dataclass
 class IncidentWiring:
@@ -107,6 +111,7 @@ def wire_incidents(
     if monitoring is not None:
         monitoring.on_condition_met(service.open_or_update)
         monitoring.on_alert_ack(service.on_alert_ack)
+        monitoring.on_recovered(service.on_recovered)
     wiring = IncidentWiring(service, oncall)
     if background is not None:
         given = (collaborators or {}).get("http_client")

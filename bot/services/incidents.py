@@ -114,6 +114,25 @@ class IncidentService:
         updated, effects = lifecycle.acknowledge(incident, actor.id, now)
         await self.changes.apply(uow, updated, effects, actor, Source.BUTTON, action="ack")
 
+    async def on_recovered(self, uow: UnitOfWork, event: ConditionMet) -> None:
+        """Note in the open incident's timeline that its condition passes again (not resolved)."""
+        incident = await incidents_of(uow).find_open(event.release_id, event.condition)
+        if incident is None or incident.id is None:
+            return
+        value = event.measurement.value
+        measured = "" if value is None else f" (value {value:.4g})"
+        await uow.audit.append(
+            AuditEvent.record(
+                BOT_ACTOR,
+                "incident_recovered",
+                audit_target(incident.id),
+                self.clock.now(),
+                _SOURCES.get(event.source, Source.SYSTEM),
+                incident.release_id,
+                detail=f"{event.condition} passes again{measured}; resolve when confirmed",
+            )
+        )
+
     async def on_rolled_back(
         self, uow: UnitOfWork, release: Release, signal: ReleaseSignal
     ) -> None:

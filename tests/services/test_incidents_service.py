@@ -285,6 +285,17 @@ async def test_rollback_is_recorded_in_open_incidents(world, service):
     assert world.channel.where(notice="rollback")[0]["where"] == "release"
 
 
+async def test_recovery_is_noted_but_does_not_resolve(world, service):
+    """Record a recovered condition in the timeline; the incident stays open for a person."""
+    release_id = await start_release(service)
+    incident_id = await breach(world, release_id)
+    async with world.uow() as uow:
+        await world.incidents.on_recovered(uow, met(release_id, world.clock.now(), value=0.001))
+        await uow.commit()
+    assert "incident_recovered" in await actions(world, incident_id)
+    assert (await world.incidents.get(incident_id)).is_open
+
+
 async def test_alert_ack_hook_acknowledges_the_open_incident(world, service):
     """Acknowledge the incident of a release+condition when its alert is acknowledged."""
     release_id = await start_release(service)
