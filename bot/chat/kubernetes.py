@@ -21,6 +21,7 @@ from bot.chat.client import ReleaseBot
 from bot.chat.controls import acting, release_bot, to_embed
 from bot.chat.failures import run_guarded, send_private
 from bot.chat.kubernetes_render import deploy_status_embed, operation_embed, outcome_line
+from bot.chat.layout import clip
 from bot.chat.releases import resolve_release
 from bot.chat.summary import release_choice
 from bot.domain.actors import Source
@@ -93,7 +94,7 @@ async def ask_to_confirm(
         release_id, actor, source, environment=environment, to_revision=to_revision
     )
     view = confirmation_view(plan, explicit=bool(to_revision))
-    await interaction.edit_original_response(content=plan.question(), view=view)
+    await interaction.edit_original_response(content=clip(plan.question(), 2000), view=view)
 
 
 class _RollbackControl(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rb:rb-abstract"):
