@@ -6,6 +6,8 @@ Run: .venv/bin/python -m bench.bench_probes
    to one probe's latency (serial would be ~200x), p50/p99 probe latency, client CPU.
    Once with httpx's default transport, once with bot.monitoring.transport.probe_client.
 2. CPU seconds for 1,000 monitoring windows over a simulated hour (schedule + observe).
+   The same 1,000 windows through the service path (durable timers, two SQLite
+   transactions per poll, outbox): `python -m bench.bench_monitoring_service`.
 """
 
 from __future__ import annotations
