@@ -224,6 +224,7 @@ def create_bot(
         database.after_commit if database is not None else None,
     )
     monitoring.service.on_condition_met(rollouts.auto_rollback.on_condition_met)
+    monitoring.use_cluster(rollouts.cluster)  # availability conditions read the rollouts
     member_directory = GuildDirectory(config.role_refs, config.guild_id)
     incidents = wire_incidents(
         settings, uow_factory, clock, policy, releases, timers, member_directory,

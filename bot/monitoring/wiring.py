@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import httpx
 
@@ -18,6 +18,8 @@ from bot.domain.actors import AccessPolicy
 from bot.domain.clock import Clock
 from bot.domain.monitoring.records import WatchedCondition
 from bot.domain.ports import UnitOfWorkFactory
+from bot.k8s import RolloutController
+from bot.k8s.models import DeploymentTarget
 from bot.monitoring.factory import AvailabilityReader, ConfiguredProbes, monitoring_config
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes import Probe
@@ -27,6 +29,14 @@ from bot.services.monitoring_types import ProbeFactory
 from bot.web.server import WebServer, make_web_app, web_server_for
 
 log = logging.getLogger(__name__)
+
+
+class ControllerSource(Protocol):
+    """Where a rollout controller comes from (the rollout feature's cluster access)."""
+
+    async def controller(self) -> RolloutController:
+        """Return a connected controller (raises when the cluster cannot be reached)."""
+        ...
 
 
 class LazyProbes:
@@ -53,6 +63,12 @@ class LazyProbes:
             self._probes = ConfiguredProbes(self._settings, self._client, self._availability)
         return self._probes.probes(service, conditions)
 
+    def read_availability_with(self, reader: AvailabilityReader) -> None:
+        """Read Kubernetes availability with `reader` unless a reader was given already."""
+        if self._availability is None:
+            self._availability = reader
+            self._probes = None  # rebuilt with the reader on the next poll
+
     async def aclose(self) -> None:
         """Close the HTTP client if this object opened it."""
         if self._owned and self._client is not None:
@@ -69,6 +85,17 @@ class MonitoringWiring:
     web: WebServer | None
     probes: ProbeFactory
     start_web: bool
+
+    def use_cluster(self, cluster: ControllerSource) -> None:
+        """Measure availability conditions through the rollout feature's cluster access."""
+
+        async def available_ratio(namespace: str, deployment: str) -> float:
+            controller = await cluster.controller()
+            status = await controller.status(DeploymentTarget(namespace, deployment))
+            return status.available_ratio
+
+        if isinstance(self.probes, LazyProbes):
+            self.probes.read_availability_with(available_ratio)
 
     async def start(self) -> None:
         """Start the web server when it is enabled (its bound port is `web.port`)."""
