@@ -134,8 +134,13 @@ class Outbox(Protocol):
         payload: Mapping[str, Any],
         idempotency_key: str,
         now: datetime | None = None,
+        *,
+        order_key: str | None = None,
     ) -> int | None:
-        """Store a message to deliver once; a repeated key is ignored."""
+        """Store a message to deliver once; a repeated key is ignored.
+
+        Messages sharing an `order_key` are delivered one after another, in enqueue order.
+        """
         ...
 
 

@@ -118,7 +118,7 @@ class IncidentChanges:
         if action is not None:
             outgoing += self.action_notices(plan, action, actor)
         for out in outgoing:
-            await uow.outbox.enqueue(out.kind, out.payload, out.key)
+            await uow.outbox.enqueue(out.kind, out.payload, out.key, order_key=out.order_key)
         await sync_timers(uow, incident)
 
     def action_notices(self, plan: NoticePlan, action: str, actor: Actor) -> list[Outgoing]:

@@ -52,11 +52,12 @@ class ReleaseInfo:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One outbox message to enqueue."""
+    """One outbox message to enqueue (`order_key`: delivered after earlier ones sharing it)."""
 
     kind: str
     payload: dict[str, Any]
     key: str
+    order_key: str | None = None
 
 
 def target_title(target: str) -> str:
@@ -213,13 +214,13 @@ class NoticePlan:
                 source=self.release.service if self.release else self.source,
                 release_version=self.release.version if self.release else None,
             )
-            out.append(Outgoing(PAGERDUTY, body, self.key("pagerduty", "trigger", step_key)))
+            out.append(self._external_message(PAGERDUTY, body, "trigger", step_key))
         if WEBHOOK in page.channels:
             event = "incident.triggered" if page.step_index == 0 else "incident.escalated"
             body = webhook_body(
                 event, self.incident, sent_at=self.now, release=self._release_body(), step=page
             )
-            out.append(Outgoing(WEBHOOK, body, self.key("webhook", event, step_key)))
+            out.append(self._external_message(WEBHOOK, body, event, step_key))
         return out
 
     def _repage(self, repage: Repage) -> list[Outgoing]:
@@ -261,14 +262,21 @@ class NoticePlan:
                 if effect.action == "trigger"
                 else status_event(effect.action, self.incident)
             )
-            out.append(Outgoing(PAGERDUTY, body, self.key("pagerduty", effect.action)))
+            out.append(self._external_message(PAGERDUTY, body, effect.action))
         if WEBHOOK in effect.channels:
             event = _WEBHOOK_EVENT[effect.action]
             body = webhook_body(
                 event, self.incident, sent_at=self.now, release=self._release_body()
             )
-            out.append(Outgoing(WEBHOOK, body, self.key("webhook", event)))
+            out.append(self._external_message(WEBHOOK, body, event))
         return out
+
+    def _external_message(
+        self, kind: str, body: dict[str, Any], action: str, detail: str = ""
+    ) -> Outgoing:
+        # A trigger still being retried must reach PagerDuty before its acknowledge/resolve.
+        order = f"incident:{self.incident_id}:{kind}"
+        return Outgoing(kind, body, self.key(kind, action, detail), order)
 
     def _release_body(self) -> dict[str, Any] | None:
         if self.release is None:

@@ -127,3 +127,18 @@ async def test_a_500_is_retried_and_the_page_delivered_exactly_once(world, servi
     assert hooks[0].headers[IDEMPOTENCY_HEADER] == hooks[1].headers[IDEMPOTENCY_HEADER]
     rows = await world.outbox.messages(kind="pagerduty")
     assert [(m.status, m.attempts) for m, _ in rows] == [("delivered", 2)]
+
+
+async def test_an_ack_waits_for_its_trigger_still_being_retried(world, service, receiver):
+    """Never send PagerDuty the acknowledge before the trigger that is waiting for a retry."""
+    receiver.script("/v2/enqueue", Answer(500, "upstream down"))
+    _, incident_id = await _open(world, service)
+    await world.pump()
+    await world.incidents.acknowledge(incident_id, TECH_LEAD, Source.BUTTON)
+    await world.pump()
+    assert [r.json()["event_action"] for r in receiver.at("/v2/enqueue")] == ["trigger"]
+    world.clock.advance(timedelta(seconds=5))
+    await world.pump()
+    await world.pump()
+    actions = [r.json()["event_action"] for r in receiver.at("/v2/enqueue")]
+    assert actions == ["trigger", "trigger", "acknowledge"]
