@@ -169,7 +169,8 @@ class _ItemSelect(_Control, template=r"rb:abstract-select"):
         refused: list[DomainError] = []
         for item in chosen:
             try:
-                await self.apply(bot, release.id or 0, item, actor)
+                async with bot.room.serial(self.target["release"]):
+                    await self.apply(bot, self.target["release"], item, actor)
             except DomainError as error:
                 refused.append(error)
         if len(refused) == len(chosen) == 1:
@@ -259,7 +260,10 @@ class WaiveReasonModal(discord.ui.Modal):
         bot, actor = acting(interaction)
         release = await bot.releases.get(self.release_id)
         item = phase_item(release, self.phase, str(self.item_index))
-        await bot.releases.waive(self.release_id, item.id, self.reason.value, actor, Source.MODAL)
+        async with bot.room.serial(self.release_id):
+            await bot.releases.waive(
+                self.release_id, item.id, self.reason.value, actor, Source.MODAL
+            )
         await send_private(interaction, f"⏭ Waived “{clip(item.text, 200)}”: {self.reason.value}")
 
     async def on_error(  # type: ignore[override]  # discord.py types it as BaseView.on_error

@@ -181,7 +181,8 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
         _, actor = acting(interaction)
-        stopped = await self.bot.releases.abort(found.id or 0, reason, actor, Source.SLASH)
+        async with self.bot.room.serial(found.id or 0):
+            stopped = await self.bot.releases.abort(found.id or 0, reason, actor, Source.SLASH)
         await self.bot.room.announce(
             stopped.id or 0, f"⏹ {actor.name} aborted {stopped.name}: {reason}"
         )
@@ -202,7 +203,8 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         found = await resolve_release(interaction, release)
         target = resolve_item(found, item)
         _, actor = acting(interaction)
-        await self.bot.releases.waive(found.id or 0, target.id, reason, actor, Source.SLASH)
+        async with self.bot.room.serial(found.id or 0):
+            await self.bot.releases.waive(found.id or 0, target.id, reason, actor, Source.SLASH)
         await send_private(interaction, f"⏭ Waived “{clip(target.text, 200)}”: {reason}")
 
     @waive.autocomplete("item")
@@ -237,7 +239,8 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
         _, actor = acting(interaction)
-        await self.bot.releases.note(found.id or 0, text, actor, Source.SLASH)
+        async with self.bot.room.serial(found.id or 0):
+            await self.bot.releases.note(found.id or 0, text, actor, Source.SLASH)
         await self.bot.room.announce(found.id or 0, f"📝 {actor.name}: {text}")
         await send_private(interaction, "📝 Noted.")
 

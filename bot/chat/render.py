@@ -321,10 +321,11 @@ def render_phase_message(
     part = f" · part {chunk_index + 1}/{len(chunks)}" if len(chunks) > 1 else ""
     title = clip(f"{phase_index + 1}/{len(release.phases)} · {phase.title}{part}", EMBED_TITLE_MAX)
     items = phase.all_items()
-    done, total = phase_progress(release, phase)
-    footer = f"{release.name} · phase {state} · {done}/{total} done"
-    if state == "in progress":
-        footer += f" · {open_gate_count(release, phase)} open gates"
+    # Only this message's own items count here, so a tick edits this message and the
+    # summary, not every message of the phase (phase-wide progress is in the summary).
+    done = sum(1 for i in chunk.items if _progress(release, items[i]).state is not ItemState.OPEN)
+    where = " in this part" if len(chunks) > 1 else ""
+    footer = f"{release.name} · phase {state} · {done}/{len(chunk.items)} done{where}"
     description = "\n".join(render_block(b, release, items, ctx) for b in chunk.blocks)
     embed = EmbedSpec(title, description, _STATE_COLORS[state], (), footer)
     rows: tuple[RowSpec, ...] = ()
@@ -333,16 +334,6 @@ def render_phase_message(
         if chunk_index == len(chunks) - 1:
             rows += (_buttons(release, phase_index, state),)
     return MessageSpec(embeds=(embed,), rows=rows)
-
-
-def open_gate_count(release: Release, phase: Phase) -> int:
-    """Return how many gates of `phase` are open (Release.open_gates, counted in one pass)."""
-    items = sum(
-        1
-        for item in phase.all_items()
-        if item.required and _progress(release, item).state is ItemState.OPEN
-    )
-    return items + sum(1 for s in release.phase_signoffs(phase) if s.key not in release.signoffs)
 
 
 def _option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Literal
@@ -37,6 +38,23 @@ class ReleaseRoom:
         self.config = config
         self.render_context = config.render_context()
         self.updater = RoomUpdater(self.wanted, self._edit)
+        self._changes = asyncio.Lock()
+        # Caches that spare each refresh two database reads; the database stays the truth.
+        self._latest: dict[int, Release] = {}
+        self._refs: dict[int, list[MessageRef]] = {}
+
+    def serial(self, release_id: int) -> asyncio.Lock:
+        """Return the lock that queues this bot's changes to release `release_id`.
+
+        ReleaseService retries a change when another one committed first, so a burst of
+        clicks makes most of them retry again and again; and SQLite refuses to turn a read
+        transaction into a write once another write committed ("database is locked"), which
+        different releases changed at once run into. Queuing the bot's changes (one at a
+        time: each commits in milliseconds) lets every change commit on its first try. The
+        service's retries still guard against writers in other processes.
+        """
+        del release_id  # one queue for all releases; the parameter keeps call sites precise
+        return self._changes
 
     # ----- lookups ------------------------------------------------------------------------
 
@@ -78,7 +96,7 @@ class ReleaseRoom:
         thread = await parent.create_thread(
             name=name, type=discord.ChannelType.public_thread, auto_archive_duration=ARCHIVE_MINUTES
         )
-        await self.releases.put_message(MessageRef(release.id, "thread", "", thread.id, thread.id))
+        await self._store(MessageRef(release.id, "thread", "", thread.id, thread.id))
         await self.complete(release, thread)
         return thread
 
@@ -91,9 +109,7 @@ class ReleaseRoom:
             if (message.kind, message.key) in have:
                 continue
             sent = await thread.send(**message_kwargs(message.spec))
-            await self.releases.put_message(
-                MessageRef(release.id, message.kind, message.key, thread.id, sent.id)
-            )
+            await self._store(MessageRef(release.id, message.kind, message.key, thread.id, sent.id))
             self.updater.remember(sent.id, message.spec)
             posted += 1
             if message.kind == "summary":
@@ -101,6 +117,10 @@ class ReleaseRoom:
             for emoji in message.spec.reactions:
                 await sent.add_reaction(emoji)
         return posted
+
+    async def _store(self, ref: MessageRef) -> None:
+        await self.releases.put_message(ref)
+        self._refs.pop(ref.release_id, None)
 
     async def repair(self, release: Release, guild: discord.Guild | None) -> int | None:
         """Finish a room whose opening failed half-way; return the thread id (None: no room).
@@ -131,12 +151,17 @@ class ReleaseRoom:
     async def changed(self, release: Release) -> None:
         """Refresh the room of a release that just changed (ReleaseService listener)."""
         if release.id is not None:
+            # The service hands over the state it just committed; the bot's own changes are
+            # queued (see `serial`), so the last one handed over is the newest.
+            self._latest[release.id] = release
             self.updater.request(release.id)
 
     async def wanted(self, release_id: int) -> Sequence[tuple[MessageRef, MessageSpec]]:
         """Return every stored message of the release with what it should show now."""
-        release = await self.releases.get(release_id)
-        refs = await self.releases.messages(release_id)
+        release = self._latest.pop(release_id, None) or await self.releases.get(release_id)
+        refs = self._refs.get(release_id)
+        if refs is None:
+            refs = self._refs[release_id] = list(await self.releases.messages(release_id))
         specs = {(m.kind, m.key): m.spec for m in room_messages(release, self.render_context)}
         return [(ref, specs[(ref.kind, ref.key)]) for ref in refs if (ref.kind, ref.key) in specs]
 
@@ -162,7 +187,8 @@ class ReleaseRoom:
         """Advance the release and say so in its thread."""
         before = await self.releases.get(release_id)
         closed = before.current_phase
-        release = await self.releases.advance(release_id, actor, source)
+        async with self.serial(release_id):
+            release = await self.releases.advance(release_id, actor, source)
         if release.current_phase is not None and closed is not None:
             await self.announce(
                 release_id,

@@ -75,7 +75,8 @@ class SignOffReactions(commands.Cog):
             given = release.signoffs.get(ref.key)
             if given is not None and given.actor_id == actor.id:
                 return  # the signer's own reaction re-added: nothing changes
-            await self.bot.releases.sign(ref.release_id, ref.key, actor, Source.REACTION)
+            async with self.bot.room.serial(ref.release_id):
+                await self.bot.releases.sign(ref.release_id, ref.key, actor, Source.REACTION)
         except DomainError as error:
             await self._refuse(payload, payload.member, actor, ref, error)
 
@@ -127,7 +128,8 @@ class SignOffReactions(commands.Cog):
             return
         actor = Actor(id=given.actor_id, name=given.actor_name)
         try:
-            await self.bot.releases.withdraw(ref.release_id, ref.key, actor, Source.REACTION)
+            async with self.bot.room.serial(ref.release_id):
+                await self.bot.releases.withdraw(ref.release_id, ref.key, actor, Source.REACTION)
         except DomainError as error:
             await self._withdrawal_refused(payload, release, error)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.chat import ids
 from bot.chat.layout import SelectSpec, bounded_lines, clip, limit_problems, split_text
-from bot.chat.render import RenderContext, open_gate_count, plan_phase
+from bot.chat.render import RenderContext, plan_phase
 from bot.chat.summary import render_list, room_messages
 from bot.checklist import load_template
 from bot.checklist.model import (
@@ -304,18 +304,6 @@ def test_release_list_names_active_and_recent_releases() -> None:
     assert "#1 svc v1.0.0" in embed.fields[0].value
     assert "#2 svc v0.9.0 — completed" in embed.fields[1].value
     assert "No releases yet" in render_list([]).embeds[0].description
-
-
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(releases())
-def test_open_gate_count_agrees_with_the_domain(release: Release) -> None:
-    """Count the same open gates as Release.open_gates for every phase."""
-    for phase in release.phases:
-        assert open_gate_count(release, phase) == len(release.open_gates(phase))
 
 
 def test_a_huge_phase_is_split_across_messages_without_losing_anything() -> None:
