@@ -220,13 +220,20 @@ class ChannelSender:
         except discord.HTTPException as error:
             raise _failure(error, "channel message") from error
         if payload.get("fallback_for") is not None and "incident_id" in payload:
+            await self._note_fallback(payload)
+        return f"message {sent.id}"
+
+    async def _note_fallback(self, payload: Mapping[str, Any]) -> None:
+        users = ", ".join(f"<@{u}>" for u in payload.get("mention_user_ids", []))
+        try:
             await self.delivery.incidents.record_delivery(
                 int(payload["incident_id"]),
                 "incident_dm_fallback",
-                f"DM to {', '.join('<@' + u + '>' for u in payload.get('mention_user_ids', []))} "
-                f"failed; mentioned in the channel instead (outbox #{payload['fallback_for']})",
+                f"DM to {users} failed; mentioned in the channel instead "
+                f"(outbox #{payload['fallback_for']})",
             )
-        return f"message {sent.id}"
+        except Exception:  # the mention is posted: failing here must not post it again
+            log.exception("could not record the DM fallback of incident %s", payload["incident_id"])
 
     async def _post(
         self, place: discord.abc.Messageable, payload: Mapping[str, Any]
@@ -242,9 +249,14 @@ class ChannelSender:
             return await place.send(content, allowed_mentions=allowed)
         kwargs = await self.delivery.spec_kwargs(incident_id, content)
         sent = await place.send(**{**kwargs, "allowed_mentions": allowed})
-        await self.delivery.incidents.remember_message(
-            IncidentMessage(incident_id, f"{sent.channel.id}:{sent.id}", sent.channel.id, sent.id)
-        )
+        try:
+            await self.delivery.incidents.remember_message(
+                IncidentMessage(
+                    incident_id, f"{sent.channel.id}:{sent.id}", sent.channel.id, sent.id
+                )
+            )
+        except Exception:  # posted already: a retry would post the page twice
+            log.exception("could not remember incident %s message %s", incident_id, sent.id)
         return sent
 
     async def _refresh(self, incident_id: int) -> str:
