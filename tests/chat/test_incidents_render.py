@@ -1,0 +1,107 @@
+"""Pure rendering of incidents: absolute deadlines, buttons, Discord limits, timelines."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.chat.incident_render import incident_spec, list_text, oncall_text, status_spec
+from bot.chat.layout import limit_problems
+from bot.domain.actors import BOT_ACTOR, Actor, Source
+from bot.domain.audit import AuditEvent
+from bot.domain.escalation import SEED_POLICY
+from bot.domain.incidents import acknowledge, open_incident, resolve
+from bot.domain.oncall import Coverage, Roster
+from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.services.incident_notices import ReleaseInfo
+from bot.services.oncall import OncallView
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+NAMES = {"tech_lead": "Tech Lead", "eng_manager": "Engineering Manager"}
+RELEASE = ReleaseInfo(1, "gw v1.2.3", "gw", "v1.2.3")
+
+
+def _actor() -> Actor:
+    return BOT_ACTOR
+
+
+def _incident(title: str = "Error rate 0.034 (threshold 0.01)"):
+    incident, _ = open_incident(
+        1, "error_rate", Severity.P1, title, 0.034, T0, SEED_POLICY, DEFAULT_SLA_TABLE,
+        "poll", "releasebot", Roster(primary="100"),
+    )  # fmt: skip
+    return replace(incident, id=7)
+
+
+def test_page_shows_each_steps_absolute_deadline_and_the_three_buttons() -> None:
+    """Show 09:00/09:15/09:30 UTC for the seed path and Acknowledge, Resolve, Roll back."""
+    spec = incident_spec(_incident(), RELEASE, T0, NAMES, "<@100> paged")
+    fields = {f.name: f.value for f in spec.embeds[0].fields}
+    assert fields["Escalation"].splitlines() == [
+        "1. On-call engineer — 2026-01-05 09:00 UTC (paged)",
+        "2. Tech Lead — 2026-01-05 09:15 UTC (if no ack by then)",
+        "3. Engineering Manager — 2026-01-05 09:30 UTC (if no ack by then)",
+    ]
+    assert fields["SLA (P1)"].splitlines() == [
+        "Respond by 2026-01-05 10:00 UTC (1h)",
+        "Resolve by 2026-01-06 09:00 UTC (1d)",
+    ]
+    assert [(b.label, b.custom_id, b.disabled) for b in spec.rows[0]] == [
+        ("Acknowledge", "rb:inc-ack:7", False),
+        ("Resolve", "rb:inc-resolve:7", False),
+        ("Roll back", "rb:rollback:1", False),
+    ]
+    assert limit_problems(spec) == []
+
+
+def test_ack_stops_later_steps_and_resolve_disables_the_buttons() -> None:
+    """Mark later steps stopped after an ack; disable every button once resolved."""
+    acked, _ = acknowledge(_incident(), "300", T0 + timedelta(minutes=3))
+    lines = incident_spec(acked, RELEASE, T0 + timedelta(minutes=3), NAMES).embeds[0].fields
+    escalation = next(f.value for f in lines if f.name == "Escalation")
+    assert escalation.endswith("09:30 UTC (stopped)")
+    done, _ = resolve(acked, "300", "reverted", T0 + timedelta(hours=2))
+    spec = incident_spec(done, RELEASE, T0 + timedelta(hours=2), NAMES)
+    assert all(button.disabled for button in spec.rows[0])
+    status = next(f.value for f in spec.embeds[0].fields if f.name == "Status")
+    assert status == "Resolved by <@300> at 2026-01-05 11:00 UTC — reverted"
+
+
+def test_huge_titles_and_timelines_stay_within_discord_limits() -> None:
+    """Clip a 300-character title and bound a 500-event timeline without losing the count."""
+    incident = _incident("x" * 300)
+    events = [
+        AuditEvent.record(
+            _actor(),
+            "incident_page",
+            "incident #7",
+            T0 + timedelta(minutes=i),
+            Source.TIMER,
+            1,
+            detail="y" * 200,
+        )
+        for i in range(500)
+    ]
+    spec = status_spec(incident, RELEASE, events, T0, NAMES)
+    assert limit_problems(spec) == []
+    assert "earlier events" in (spec.embeds[0].description or "")
+    title = spec.embeds[0].title
+    assert len(title) == 256 and title.endswith("…")
+
+
+def test_list_and_oncall_texts() -> None:
+    """List incidents one per line; say who each step pages and which override holds."""
+    assert list_text([], T0) == "No incidents."
+    assert "#7 P1 · Error rate" in list_text([_incident()], T0)
+    view = OncallView(
+        T0, SEED_POLICY,
+        (Coverage(0, "oncall", timedelta(0), ("100",), None),
+         Coverage(None, "secondary", timedelta(minutes=5), (), None),
+         Coverage(1, "tech_lead", timedelta(minutes=15), ("300",), None)),
+        (),
+    )  # fmt: skip
+    assert oncall_text(view, NAMES).splitlines()[1:] == [
+        "1. On-call engineer at 2026-01-05 09:00 UTC: <@100>",
+        "1b. On-call secondary at 2026-01-05 09:05 UTC: nobody",
+        "2. Tech Lead at 2026-01-05 09:15 UTC: <@300>",
+    ]
