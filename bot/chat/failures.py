@@ -58,6 +58,16 @@ class FailureReporter:
             return "⚠️ Use release commands in the server, not in direct messages.", False
         if isinstance(error, app_commands.CheckFailure):
             return "⛔ You cannot use this command here.", False
+        if isinstance(error, discord.Forbidden):
+            # A server setting, not a bug: say what the bot needs so an admin can fix it.
+            log.warning("Discord refused the bot: %s", error)
+            return (
+                "⚠️ Discord refused the bot "
+                f"({clip(error.text or str(error.code), 200)}): it needs View Channel, Send "
+                "Messages, Create Public Threads, Send Messages in Threads, Embed Links, Add "
+                "Reactions, Manage Messages and Read Message History in the release channel.",
+                False,
+            )
         ref = secrets.token_hex(4)
         log.error("interaction failed (ref %s)", ref, exc_info=error)
         return f"💥 Something went wrong; it was logged (ref {ref}).", True

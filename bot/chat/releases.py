@@ -16,7 +16,7 @@ from bot.chat.roles import actor_for
 from bot.chat.summary import release_choice, render_list, render_status
 from bot.checklist.model import TemplateItem
 from bot.domain.actors import Source
-from bot.domain.errors import InvalidInput, UnknownTarget
+from bot.domain.errors import DomainError, InvalidInput, UnknownTarget
 from bot.domain.release import ItemState, Release
 
 _RELEASE_REF = re.compile(r"#?(\d+)")
@@ -212,7 +212,10 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         given = getattr(interaction.namespace, "release", None)
-        found = await resolve_release(interaction, given if isinstance(given, str) else None)
+        try:
+            found = await resolve_release(interaction, given if isinstance(given, str) else None)
+        except DomainError:
+            return []  # the command itself will say what is missing
         phase = found.current_phase
         if phase is None:
             return []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
+import discord
 import pytest
 
 from bot.chat.failures import FailureReporter
@@ -41,6 +43,16 @@ def test_rule_violations_are_shown_in_their_own_words(error: Exception) -> None:
     """Show a domain error's message after a warning sign."""
     text, bug = REPORTER.describe(error)
     assert text == f"⚠️ {error}"
+    assert not bug
+
+
+def test_a_missing_bot_permission_is_explained_not_treated_as_a_bug() -> None:
+    """Name the permissions the bot needs when Discord answers 403."""
+    response = SimpleNamespace(status=403, reason="Forbidden")
+    error = discord.Forbidden(response, {"code": 50013, "message": "Missing Permissions"})  # type: ignore[arg-type]
+    text, bug = REPORTER.describe(error)
+    assert text.startswith("⚠️ Discord refused the bot (Missing Permissions)")
+    assert "Create Public Threads" in text and "Manage Messages" in text
     assert not bug
 
 

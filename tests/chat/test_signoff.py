@@ -63,8 +63,10 @@ async def test_anyone_else_s_reaction_is_removed_told_by_dm_and_audited(
     ]
 
 
-async def test_a_refusal_is_told_in_the_thread_when_dms_are_closed(in_deployment: World) -> None:
-    """Reply in the thread mentioning Eve when her DMs answer 50007."""
+async def test_a_refusal_is_told_in_the_thread_when_dms_are_closed(
+    in_deployment: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reply in the thread mentioning Eve when her DMs answer 50007, and log the fallback."""
     world = in_deployment
     dm_id = world.eve.user.dm_channel.id
     world.env.inject_error(
@@ -81,6 +83,9 @@ async def test_a_refusal_is_told_in_the_thread_when_dms_are_closed(in_deployment
     assert last.content.startswith(f"{world.eve.mention} Your ✅ on the sign-off")
     assert "Tech Lead" in last.content
     assert [e.action for e in await world.audit()][-1] == "denied"
+    assert any(
+        "DM to eve failed" in r.getMessage() and "50007" in r.getMessage() for r in caplog.records
+    )
 
 
 async def test_a_sign_off_of_a_later_phase_is_refused_and_audited(world: World) -> None:
