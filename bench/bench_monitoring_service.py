@@ -83,8 +83,9 @@ class InstantProbe:
     async def measure(self, now: datetime) -> Measurement:
         """Return the fixed value."""
         value = VALUES[self.condition]
-        return Measurement.of(self.condition, now, value, threshold=self.threshold, op=">",
-                              query=self.query)
+        return Measurement.of(
+            self.condition, now, value, threshold=self.threshold, op=">", query=self.query
+        )
 
 
 class InstantProbes:

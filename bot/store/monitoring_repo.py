@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -17,18 +16,19 @@ from bot.domain.monitoring.records import (
     AlertKind,
     AlertRecord,
     AlertStatus,
-    PollInProgress,
-    Silence,
     StoredCondition,
-    WatchedCondition,
     WindowRecord,
     WindowStatus,
-    stages_from_json,
-    stages_to_json,
 )
-from bot.domain.monitoring.schedule import MonitoringWindow
-from bot.domain.monitoring.tracker import ConditionState
-from bot.domain.monitoring.verdicts import Measurement, Verdict, check_operator
+from bot.domain.monitoring.verdicts import Measurement
+from bot.store.monitoring_mapping import (
+    alert_record,
+    alert_values,
+    measurement_record,
+    stored_condition,
+    window_record,
+    window_values,
+)
 from bot.store.monitoring_tables import (
     ConditionStateRow,
     MeasurementRow,
@@ -37,145 +37,6 @@ from bot.store.monitoring_tables import (
 )
 
 _OPEN_ALERT_STATUSES = [status.value for status in AlertStatus if status.open]
-
-
-def _marker_json(marker: PollInProgress | None) -> dict[str, Any] | None:
-    if marker is None:
-        return None
-    return {
-        "slot": marker.slot.isoformat(),
-        "attempt": marker.attempt,
-        "kind": marker.kind,
-        "lease_until": marker.lease_until.isoformat(),
-        "conditions": list(marker.conditions),
-        "retry": marker.retry,
-    }
-
-
-def _marker(raw: dict[str, Any] | None) -> PollInProgress | None:
-    if not raw:
-        return None
-    return PollInProgress(
-        slot=datetime.fromisoformat(raw["slot"]),
-        attempt=int(raw["attempt"]),
-        kind=str(raw["kind"]),
-        lease_until=datetime.fromisoformat(raw["lease_until"]),
-        conditions=tuple(raw.get("conditions", ())),
-        retry=int(raw.get("retry", 0)),
-    )
-
-
-def _window(row: MonitoringWindowRow) -> WindowRecord:
-    window = MonitoringWindow(
-        opened_at=row.opened_at,
-        stages=stages_from_json(row.stages),
-        paused_at=row.paused_at,
-        resumed_at=row.resumed_at,
-        extended_by=timedelta(seconds=row.extended_by_s),
-    )
-    return WindowRecord(
-        release_id=row.release_id,
-        service=row.service,
-        window=window,
-        conditions=tuple(WatchedCondition.from_json(raw) for raw in row.conditions),
-        id=row.id,
-        status=WindowStatus(row.status),
-        schedule_token=row.schedule_token,
-        revision=row.revision,
-        next_due_at=row.next_due_at,
-        polls_done=row.polls_done,
-        polls_coalesced=row.polls_coalesced,
-        last_polled_at=row.last_polled_at,
-        in_progress=_marker(row.poll_marker),
-        closed_at=row.closed_at,
-    )
-
-
-def _window_values(record: WindowRecord) -> dict[str, Any]:
-    window = record.window
-    return {
-        "release_id": record.release_id,
-        "service": record.service,
-        "opened_at": window.opened_at,
-        "stages": stages_to_json(window.stages),
-        "conditions": [c.to_json() for c in record.conditions],
-        "closes_at": window.closes_at,
-        "paused_at": window.paused_at,
-        "resumed_at": window.resumed_at,
-        "extended_by_s": window.extended_by.total_seconds(),
-        "status": record.status.value,
-        "schedule_token": record.schedule_token,
-        "next_due_at": record.next_due_at,
-        "polls_done": record.polls_done,
-        "polls_coalesced": record.polls_coalesced,
-        "last_polled_at": record.last_polled_at,
-        "poll_marker": _marker_json(record.in_progress),
-        "closed_at": record.closed_at,
-    }
-
-
-def _measurement(row: MeasurementRow) -> Measurement:
-    return Measurement(
-        condition=row.condition,
-        at=row.at,
-        value=row.value,
-        verdict=Verdict(row.verdict),
-        threshold=row.threshold,
-        op=check_operator(row.op),
-        query=row.query,
-        detail=row.detail,
-        error=row.error,
-    )
-
-
-def _alert(row: MonitoringAlertRow, measurement: Measurement) -> AlertRecord:
-    return AlertRecord(
-        window_id=row.window_id,
-        release_id=row.release_id,
-        service=row.service,
-        condition=row.condition,
-        title=row.title,
-        severity=row.severity,
-        kind=AlertKind(row.kind),
-        status=AlertStatus(row.status),
-        opened_at=row.opened_at,
-        updated_at=row.updated_at,
-        last_event=row.last_event,
-        measurement=measurement,
-        source=row.source,
-        measurement_id=row.measurement_id,
-        id=row.id,
-        evaluations=row.evaluations,
-        acknowledged_by_id=row.acknowledged_by_id,
-        acknowledged_by_name=row.acknowledged_by_name,
-        acknowledged_at=row.acknowledged_at,
-        ended_at=row.ended_at,
-    )
-
-
-def _alert_values(alert: AlertRecord) -> dict[str, Any]:
-    if alert.measurement_id is None:
-        raise ValueError(f"alert on {alert.condition!r} needs the id of its stored measurement")
-    return {
-        "window_id": alert.window_id,
-        "release_id": alert.release_id,
-        "service": alert.service,
-        "condition": alert.condition,
-        "title": alert.title[:200],
-        "severity": alert.severity,
-        "kind": alert.kind.value,
-        "status": alert.status.value,
-        "opened_at": alert.opened_at,
-        "updated_at": alert.updated_at,
-        "last_event": alert.last_event,
-        "measurement_id": alert.measurement_id,
-        "source": alert.source,
-        "evaluations": alert.evaluations,
-        "acknowledged_by_id": alert.acknowledged_by_id,
-        "acknowledged_by_name": alert.acknowledged_by_name,
-        "acknowledged_at": alert.acknowledged_at,
-        "ended_at": alert.ended_at,
-    }
 
 
 class SqlMonitoringRepository:
@@ -189,7 +50,7 @@ class SqlMonitoringRepository:
 
     async def add_window(self, record: WindowRecord) -> int:
         """Insert a window and return its id (also set on `record`)."""
-        row = MonitoringWindowRow(**_window_values(record), revision=0)
+        row = MonitoringWindowRow(**window_values(record), revision=0)
         self._session.add(row)
         await self._session.flush()
         record.id, record.revision = row.id, 0
@@ -198,7 +59,7 @@ class SqlMonitoringRepository:
     async def get_window(self, window_id: int) -> WindowRecord | None:
         """Return window `window_id`, if it exists."""
         row = await self._session.get(MonitoringWindowRow, window_id, populate_existing=True)
-        return _window(row) if row is not None else None
+        return window_record(row) if row is not None else None
 
     async def window_for_release(self, release_id: int) -> WindowRecord | None:
         """Return the window of release `release_id`, if one was opened."""
@@ -207,7 +68,7 @@ class SqlMonitoringRepository:
             .where(MonitoringWindowRow.release_id == release_id)
             .execution_options(populate_existing=True)
         )
-        return _window(row) if row is not None else None
+        return window_record(row) if row is not None else None
 
     async def open_windows(self, service: str | None = None) -> Sequence[WindowRecord]:
         """Return every open window (of `service`, when given), oldest first."""
@@ -219,7 +80,7 @@ class SqlMonitoringRepository:
         rows = await self._session.scalars(
             query.order_by(MonitoringWindowRow.id).execution_options(populate_existing=True)
         )
-        return [_window(row) for row in rows]
+        return [window_record(row) for row in rows]
 
     async def save_window(self, record: WindowRecord) -> None:
         """Store `record` unless someone saved it first (then raise ConcurrentUpdate)."""
@@ -229,7 +90,7 @@ class SqlMonitoringRepository:
                 MonitoringWindowRow.id == record.key,
                 MonitoringWindowRow.revision == record.revision,
             )
-            .values(**_window_values(record), revision=record.revision + 1)
+            .values(**window_values(record), revision=record.revision + 1)
             .execution_options(synchronize_session=False)
         )
         if int(result.rowcount) != 1:  # type: ignore[attr-defined]
@@ -255,8 +116,8 @@ class SqlMonitoringRepository:
             found = await self._session.scalars(
                 select(MeasurementRow).where(MeasurementRow.id.in_(ids))
             )
-            lasts = {row.id: _measurement(row) for row in found}
-        return {row.condition: _stored(row, lasts) for row in rows}
+            lasts = {row.id: measurement_record(row) for row in found}
+        return {row.condition: stored_condition(row, lasts) for row in rows}
 
     async def put_condition(
         self, window_id: int, stored: StoredCondition, last_measurement_id: int | None
@@ -323,7 +184,7 @@ class SqlMonitoringRepository:
         if condition is not None:
             query = query.where(MeasurementRow.condition == condition)
         rows = await self._session.scalars(query.order_by(MeasurementRow.at, MeasurementRow.id))
-        return [_measurement(row) for row in rows]
+        return [measurement_record(row) for row in rows]
 
     async def count_measurements(self, window_id: int | None = None) -> int:
         """Return how many measurements are stored (in one window, when given)."""
@@ -364,11 +225,11 @@ class SqlMonitoringRepository:
             .order_by(MonitoringAlertRow.id)
             .execution_options(populate_existing=True)
         )
-        return [_alert(alert, _measurement(measurement)) for alert, measurement in rows]
+        return [alert_record(alert, measurement_record(measurement)) for alert, measurement in rows]
 
     async def add_alert(self, alert: AlertRecord) -> int:
         """Insert an alert and return its id (also set on `alert`)."""
-        row = MonitoringAlertRow(**_alert_values(alert))
+        row = MonitoringAlertRow(**alert_values(alert))
         self._session.add(row)
         await self._session.flush()
         alert.id = row.id
@@ -379,7 +240,7 @@ class SqlMonitoringRepository:
         await self._session.execute(
             update(MonitoringAlertRow)
             .where(MonitoringAlertRow.id == alert.key)
-            .values(**_alert_values(alert))
+            .values(**alert_values(alert))
             .execution_options(synchronize_session=False)
         )
 
@@ -401,26 +262,4 @@ class SqlMonitoringRepository:
     async def _with_measurement(self, row: MonitoringAlertRow) -> AlertRecord:
         measurement = await self._session.get(MeasurementRow, row.measurement_id)
         assert measurement is not None  # foreign key guarantees it
-        return _alert(row, _measurement(measurement))
-
-
-def _stored(row: ConditionStateRow, lasts: dict[int, Measurement]) -> StoredCondition:
-    silence = None
-    if row.silenced_until is not None:
-        silence = Silence(
-            until=row.silenced_until,
-            reason=row.silence_reason or "",
-            by_id=row.silenced_by_id or "",
-            by_name=row.silenced_by_name or "",
-        )
-    last = lasts.get(row.last_measurement_id) if row.last_measurement_id is not None else None
-    state = ConditionState(
-        name=row.condition,
-        consecutive_breaches=row.consecutive_breaches,
-        consecutive_blind=row.consecutive_blind,
-        met=row.met,
-        warned=row.warned,
-        blind=row.blind,
-        last=last,
-    )
-    return StoredCondition(state=state, silence=silence)
+        return alert_record(row, measurement_record(measurement))
