@@ -46,26 +46,29 @@ def _error(status: int, reason: str) -> web.Response:
     return web.json_response({"status": "rejected", "error": reason}, status=status)
 
 
-def make_web_app(
-    monitoring: PushedAlerts, metrics: MonitoringMetrics, settings: Settings, secrets: Secrets
-) -> web.Application:
-    """Return the aiohttp application (not started; `WebServer` runs it)."""
-    bearer = secrets.alertmanager_token.get_secret_value() if secrets.alertmanager_token else None
-    hmac_secret = (
-        secrets.alertmanager_hmac_secret.get_secret_value()
-        if secrets.alertmanager_hmac_secret
-        else None
-    )
+class WebHandlers:
+    """The request handlers, over the monitoring service, the metrics and the secrets."""
 
-    async def alertmanager(request: web.Request) -> web.Response:
+    def __init__(
+        self, monitoring: PushedAlerts, metrics: MonitoringMetrics, secrets: Secrets
+    ) -> None:
+        """Keep the collaborators; read the webhook credentials once."""
+        self._monitoring = monitoring
+        self._metrics = metrics
+        token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
+        self._bearer = token.get_secret_value() if token else None
+        self._hmac = hmac_secret.get_secret_value() if hmac_secret else None
+
+    async def alertmanager(self, request: web.Request) -> web.Response:
+        """Authenticate, parse, then evaluate a webhook body at once."""
         body = await request.read()
         try:
-            authenticate(request.headers, body, bearer_token=bearer, hmac_secret=hmac_secret)
+            authenticate(request.headers, body, bearer_token=self._bearer, hmac_secret=self._hmac)
             payload = parse_alertmanager_webhook(body)
         except WebhookRejected as rejected:
             log.warning("alertmanager webhook refused (%s): %s", rejected.status, rejected.reason)
             return _error(rejected.status, rejected.reason)
-        report = await monitoring.receive_alertmanager(payload)
+        report = await self._monitoring.receive_alertmanager(payload)
         return web.json_response(
             {
                 "status": "accepted",
@@ -74,9 +77,10 @@ def make_web_app(
             }
         )
 
-    async def healthz(request: web.Request) -> web.Response:
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Answer 200 after a database round trip, 503 with the reason when it fails."""
         try:
-            open_windows = await monitoring.open_window_count()
+            open_windows = await self._monitoring.open_window_count()
         except Exception as exc:  # any database failure is "unhealthy", with the reason
             log.exception("health check: database unavailable")
             return web.json_response(
@@ -84,16 +88,23 @@ def make_web_app(
             )
         return web.json_response({"status": "ok", "database": "ok", "open_windows": open_windows})
 
-    async def metrics_page(request: web.Request) -> web.Response:
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Serve the bot's metrics in the Prometheus text format."""
         return web.Response(
-            body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            body=self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+
+def make_web_app(
+    monitoring: PushedAlerts, metrics: MonitoringMetrics, settings: Settings, secrets: Secrets
+) -> web.Application:
+    """Return the aiohttp application (not started; `WebServer` runs it)."""
+    handlers = WebHandlers(monitoring, metrics, secrets)
     # aiohttp answers 413 itself above this size (plus headroom for the JSON framing).
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
-    app.router.add_post("/alertmanager", alertmanager)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_page)
+    app.router.add_post("/alertmanager", handlers.alertmanager)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/metrics", handlers.metrics)
     app[SETTINGS] = settings
     return app
 
