@@ -41,6 +41,7 @@ class ReleaseRoom:
         self._changes = asyncio.Lock()
         # Caches that spare each refresh two database reads; the database stays the truth.
         self._latest: dict[int, Release] = {}
+        self._rendered: dict[int, int] = {}  # release id -> revision last rendered
         self._refs: dict[int, list[MessageRef]] = {}
 
     def serial(self, release_id: int) -> asyncio.Lock:
@@ -151,14 +152,19 @@ class ReleaseRoom:
     async def changed(self, release: Release) -> None:
         """Refresh the room of a release that just changed (ReleaseService listener)."""
         if release.id is not None:
-            # The service hands over the state it just committed; the bot's own changes are
-            # queued (see `serial`), so the last one handed over is the newest.
-            self._latest[release.id] = release
+            # The service hands over the state it just committed. Changes made elsewhere
+            # (timers, other features) may report out of order, so keep the newest revision.
+            known = self._latest.get(release.id)
+            if known is None or known.revision <= release.revision:
+                self._latest[release.id] = release
             self.updater.request(release.id)
 
     async def wanted(self, release_id: int) -> Sequence[tuple[MessageRef, MessageSpec]]:
         """Return every stored message of the release with what it should show now."""
-        release = self._latest.pop(release_id, None) or await self.releases.get(release_id)
+        release = self._latest.pop(release_id, None)
+        if release is None or release.revision < self._rendered.get(release_id, -1):
+            release = await self.releases.get(release_id)
+        self._rendered[release_id] = release.revision
         refs = self._refs.get(release_id)
         if refs is None:
             refs = self._refs[release_id] = list(await self.releases.messages(release_id))

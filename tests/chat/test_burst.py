@@ -68,3 +68,19 @@ async def test_a_burst_of_clicks_is_coalesced_into_few_edits_showing_the_final_s
     assert f"— {CLICKS}/22" in summary
     assert updater.stats.requests - requests_before == CLICKS
     assert updater.stats.passes - passes_before == 2  # two renders served twelve changes
+
+
+async def test_a_late_report_of_an_older_state_never_overwrites_a_newer_one(
+    world: World,
+) -> None:
+    """Keep showing the newest state when a change is reported after a later one."""
+    await world.start()
+    stale = await world.release()
+    item = stale.phases[0].all_items()[0]
+    await world.choose(world.ann, "tick", item.id)
+
+    await world.bot.room.changed(stale)  # e.g. a timer's change reporting late
+    assert await world.bot.room.updater.wait_idle(5)
+
+    description = (await world.message("phase", "0:0")).embeds[0].description or ""
+    assert f"✅ **1.** {item.text} — ann" in description
