@@ -42,7 +42,7 @@ from simcord.backend import serializers
 from simcord.enums import ComponentType, InteractionType
 
 from bot.app import create_bot
-from bot.chat import controls
+from bot.chat import controls, failures
 from bot.chat.client import ReleaseBot
 from bot.config import Settings, build_settings
 from bot.domain.clock import FakeClock
@@ -83,7 +83,7 @@ CURRENT: list[Timings] = [Timings()]
 def _instrument() -> None:
     """Time every control callback and count the refusals sent back privately (once)."""
     original = controls._Control.callback
-    send = controls.send_private
+    send = failures.send_private
 
     started: dict[int, float] = {}
     defer = discord.InteractionResponse.defer
@@ -108,9 +108,8 @@ def _instrument() -> None:
 
     controls._Control.callback = timed  # type: ignore[method-assign]
     discord.InteractionResponse.defer = acknowledged  # type: ignore[method-assign,assignment]
-    controls.send_private = counted  # type: ignore[attr-defined]
-    import bot.chat.failures as failures
-
+    # Both modules call send_private by their own global name.
+    vars(controls)["send_private"] = counted
     failures.send_private = counted  # type: ignore[assignment]
 
 
