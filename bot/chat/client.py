@@ -46,10 +46,15 @@ def discover_extensions(package: str = "bot.chat") -> list[str]:
 
 
 def default_intents() -> discord.Intents:
-    """Return the intents the bot needs: guilds, messages, reactions; nothing privileged."""
+    """Return the intents the bot needs: guilds, messages, reactions, and members.
+
+    Members (privileged: switch on "Server Members Intent" in the developer portal) lets the
+    bot resolve who holds the Tech Lead or Engineering Manager role so it can DM them when
+    an incident escalates; without it pages fall back to role mentions in the channel.
+    """
     intents = discord.Intents.default()
     intents.message_content = False
-    intents.members = False
+    intents.members = True
     intents.presences = False
     return intents
 

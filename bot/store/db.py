@@ -24,6 +24,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # Take transaction control from the sqlite3 module (it would BEGIN lazily, only before the
+    # first write): we issue BEGIN ourselves in `_begin_immediate`.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Any) -> None:
+    # A unit of work reads, then writes. A deferred transaction would take a read snapshot and
+    # fail with "database is locked" when it tries to write after another writer committed
+    # (busy_timeout cannot help there). BEGIN IMMEDIATE takes the write lock up front, so
+    # writers queue politely behind busy_timeout and every read-modify-write is serialized.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -35,6 +46,7 @@ def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 

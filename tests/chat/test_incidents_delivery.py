@@ -7,11 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import discord
 import httpx
 import pytest
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
+from bot.chat.client import ReleaseBot, default_intents
 from bot.config import Settings, build_settings
 from bot.domain.clock import FakeClock
 from tests.chat.conftest import make_settings
@@ -172,6 +173,13 @@ async def test_resolved_after_five_hours_is_a_resolution_sla_breach(world: World
     assert all(button.disabled for button in buttons(refreshed).values())
 
 
+def intents_without_members() -> discord.Intents:
+    """Return the bot's default intents with the privileged members intent switched off."""
+    intents = default_intents()
+    intents.members = False
+    return intents
+
+
 async def test_without_the_members_intent_a_role_page_mentions_the_role(
     world: World, settings: Settings, clock: FakeClock
 ) -> None:
@@ -179,7 +187,7 @@ async def test_without_the_members_intent_a_role_page_mentions_the_role(
     await world.bot.close()
     await world.env.restart_bot(
         create_bot(make_settings(Path(str(settings.database.url).split("///")[1]), **PAGING),
-                   clock=clock, extensions=EXTENSIONS)
+                   clock=clock, extensions=EXTENSIONS, intents=intents_without_members())
     )  # fmt: skip
     await world.start()
     await breach(world)

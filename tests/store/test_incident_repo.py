@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from bot.domain.errors import ConcurrentUpdate, UnknownTarget
 from bot.domain.escalation import EscalationPolicy, EscalationStep
@@ -76,13 +77,15 @@ async def test_save_refuses_a_stale_copy(uow):
     async with uow() as u:
         incident_id = await u.incidents.add(_open())
         await u.commit()
-    async with uow() as first, uow() as second:
-        a = await first.incidents.get(incident_id)
-        b = await second.incidents.get(incident_id)
-        await first.incidents.save(acknowledge(a, "100", NOW)[0])
-        await first.commit()
+    # SQLite serializes units of work (BEGIN IMMEDIATE), so "another writer" is simulated by
+    # bumping the row's revision underneath this unit of work, as a PostgreSQL peer could.
+    async with uow() as u:
+        mine = await u.incidents.get(incident_id)
+        await u.session.execute(
+            text("UPDATE incidents SET revision = revision + 1 WHERE id = :id"), {"id": incident_id}
+        )
         with pytest.raises(ConcurrentUpdate, match="changed meanwhile"):
-            await second.incidents.save(acknowledge(b, "200", NOW)[0])
+            await u.incidents.save(acknowledge(mine, "200", NOW)[0])
 
 
 async def test_unknown_incident_is_named(uow):

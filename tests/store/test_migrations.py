@@ -48,3 +48,24 @@ async def test_sqlite_pragmas_are_set(engine):
         fks = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
         busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
     assert (mode, fks, busy) == ("wal", 1, 5000)
+
+
+async def test_writers_queue_instead_of_failing(engine):
+    """Serialize read-then-write transactions from many tasks without 'database is locked'."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE counter (n INTEGER)")
+        await conn.exec_driver_sql("INSERT INTO counter VALUES (0)")
+
+    async def bump() -> None:
+        async with engine.begin() as conn:
+            n = (await conn.execute(text("SELECT n FROM counter"))).scalar_one()
+            await asyncio.sleep(0.001)  # let the other tasks run between the read and the write
+            await conn.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+    await asyncio.gather(*(bump() for _ in range(20)))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT n FROM counter"))).scalar_one() == 20
