@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 
 export PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff";          ruff check bot tests bench migrations scripts
+echo "== ruff";          ruff check bot tests bench migrations scripts && ruff format --check bot tests bench migrations scripts
 echo "== mypy";          mypy
 echo "== import-linter"; lint-imports
 echo "== pytest";        coverage run -m pytest -q -p no:cacheprovider

@@ -33,7 +33,9 @@ def test_validate_lists_all_74_items_in_order():
     prod_title = "2. Production Deployment (生产环境部署)"
     production = [i for i in items if prod_title in i["section_path"]]
     assert {tuple(i["section_path"][2:]) for i in production} == {
-        ("Pre-deployment",), ("Deployment",), ("Post-deployment",)
+        ("Pre-deployment",),
+        ("Deployment",),
+        ("Post-deployment",),
     }
     assert [i["kind"] for i in items].count("signoff") == 4
 

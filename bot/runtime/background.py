@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 class Background:
     """Own the timer wake-ups and the outbox dispatcher loop."""
 
-    def __init__(self, timers: TimerService, outbox: OutboxStore, clock: Clock, *,
-                 max_attempts: int = 8) -> None:
+    def __init__(
+        self, timers: TimerService, outbox: OutboxStore, clock: Clock, *, max_attempts: int = 8
+    ) -> None:
         self.timers = timers
         self.clock = clock
         self.senders: dict[str, Sender] = {}
@@ -48,8 +49,11 @@ class Background:
         """Return the outbox dispatcher over the registered senders."""
         if self._dispatcher is None:
             self._dispatcher = OutboxDispatcher(
-                self._outbox, dict(self.senders), self.clock,
-                fallbacks=dict(self.fallbacks), max_attempts=self._max_attempts,
+                self._outbox,
+                dict(self.senders),
+                self.clock,
+                fallbacks=dict(self.fallbacks),
+                max_attempts=self._max_attempts,
             )
         return self._dispatcher
 
@@ -66,8 +70,9 @@ class Background:
         """Fire overdue timers once, plan the next, and start delivering the outbox."""
         await self.wake.start()
         self._stop.clear()
-        self._task = asyncio.create_task(self.dispatcher.run(self._outbox_wakeup, self._stop),
-                                         name="releasebot-outbox")
+        self._task = asyncio.create_task(
+            self.dispatcher.run(self._outbox_wakeup, self._stop), name="releasebot-outbox"
+        )
 
     async def stop(self) -> None:
         """Stop the scheduler and the outbox loop."""

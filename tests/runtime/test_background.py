@@ -35,8 +35,9 @@ async def test_pump_fires_timer_and_delivers_its_message_once(engine, clock):
     background.add_sender("dm", inbox)
 
     async def page(u, timer, now):
-        await u.outbox.enqueue("dm", {"user_id": "42", "content": "you are paged"},
-                               f"page-{timer.id}")
+        await u.outbox.enqueue(
+            "dm", {"user_id": "42", "content": "you are paged"}, f"page-{timer.id}"
+        )
 
     timers.register("page", page)
     async with uow() as u:
