@@ -117,10 +117,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line and return the exit code."""
     out = out or sys.stdout
     args = _parser().parse_args(argv)
+    quiet = args.command == "demo" and not args.verbose
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if quiet:
+        # The demo prints its own transcript; discord.py's start-up notes about voice support
+        # and the simulated gateway's intents are noise there.
+        logging.getLogger("discord").setLevel(logging.ERROR)
     from bot.config import ConfigError
 
     try:
