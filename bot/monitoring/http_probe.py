@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.domain.monitoring import Measurement, Operator
-from bot.monitoring.probes import format_seconds, probe_failed
+from bot.domain.monitoring import Measurement
+from bot.monitoring.probes import ProbeBase, format_seconds, probe_failed
 
 DEFAULT_HTTP_TIMEOUT = timedelta(seconds=5)
 HEALTHY = 1.0
 UNHEALTHY = 0.0
 
 
-class HttpProbe:
+class HttpProbe(ProbeBase):
     """Check that a URL answers with the expected status (and body, when a pattern is given)."""
 
     def __init__(
@@ -49,40 +49,21 @@ class HttpProbe:
             self._pattern = re.compile(body_match) if isinstance(body_match, str) else body_match
         except re.error as exc:
             raise ValueError(f"HttpProbe body_match is not a valid regex: {exc}") from exc
+        check = f"GET {url} expect {expect_status}"
+        if self._pattern is not None:
+            check += f" and body ~ /{self._pattern.pattern}/"
+        # 1.0 is healthy; anything below it breaches.
+        super().__init__(
+            name=name or f"http:{condition}",
+            condition=condition,
+            threshold=HEALTHY,
+            op="<",
+            query=check,
+        )
         self._client = client
         self._url = url
         self._expect = expect_status
         self._timeout = timeout
-        self._condition = condition
-        self._name = name or f"http:{condition}"
-
-    @property
-    def name(self) -> str:
-        """Return the probe's name."""
-        return self._name
-
-    @property
-    def condition(self) -> str:
-        """Return the condition measured."""
-        return self._condition
-
-    @property
-    def threshold(self) -> float:
-        """Return 1.0: anything below healthy is a breach."""
-        return HEALTHY
-
-    @property
-    def op(self) -> Operator:
-        """Return "<": a value below 1.0 (unhealthy) breaches."""
-        return "<"
-
-    @property
-    def query(self) -> str:
-        """Return the check in words, for messages."""
-        check = f"GET {self._url} expect {self._expect}"
-        if self._pattern is not None:
-            check += f" and body ~ /{self._pattern.pattern}/"
-        return check
 
     async def measure(self, now: datetime) -> Measurement:
         """Return 1.0 (pass) when healthy, 0.0 (breach) with the reason when not."""

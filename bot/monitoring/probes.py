@@ -59,6 +59,45 @@ class Probe(Protocol):
         ...
 
 
+class ProbeBase:
+    """The identity every probe reports with each measurement: name, condition and rule."""
+
+    def __init__(self, *, name: str, condition: str, threshold: float, op: str, query: str) -> None:
+        """Validate and keep the probe's identity."""
+        if not condition:
+            raise ValueError(f"{type(self).__name__} needs a condition name")
+        self._name = name
+        self._condition = condition
+        self._threshold = check_threshold(threshold)
+        self._op = check_operator(op)
+        self._query = query
+
+    @property
+    def name(self) -> str:
+        """Return the probe's name."""
+        return self._name
+
+    @property
+    def condition(self) -> str:
+        """Return the condition measured."""
+        return self._condition
+
+    @property
+    def threshold(self) -> float:
+        """Return the threshold a value is compared with."""
+        return self._threshold
+
+    @property
+    def op(self) -> Operator:
+        """Return the comparison that, when true, is a breach."""
+        return self._op
+
+    @property
+    def query(self) -> str:
+        """Return what is measured (a PromQL query, a URL check), for messages."""
+        return self._query
+
+
 def format_seconds(duration: timedelta) -> str:
     """Return a duration as "10s" or "0.25s" for messages."""
     seconds = duration.total_seconds()
@@ -109,7 +148,7 @@ async def run_poll(
     )
 
 
-class KubernetesAvailabilityProbe:
+class KubernetesAvailabilityProbe(ProbeBase):
     """Measure available/desired replicas through any async reader (the k8s adapter gives one)."""
 
     def __init__(
@@ -123,39 +162,14 @@ class KubernetesAvailabilityProbe:
         name: str | None = None,
     ) -> None:
         """Breach by default when fewer replicas are available than desired."""
-        if not condition:
-            raise ValueError("KubernetesAvailabilityProbe needs a condition name")
+        super().__init__(
+            name=name or f"k8s:{condition}",
+            condition=condition,
+            threshold=threshold,
+            op=op,
+            query=description,
+        )
         self._read = status_reader
-        self._condition = condition
-        self._threshold = check_threshold(threshold)
-        self._op = check_operator(op)
-        self._query = description
-        self._name = name or f"k8s:{condition}"
-
-    @property
-    def name(self) -> str:
-        """Return the probe's name."""
-        return self._name
-
-    @property
-    def condition(self) -> str:
-        """Return the condition measured."""
-        return self._condition
-
-    @property
-    def threshold(self) -> float:
-        """Return the availability threshold."""
-        return self._threshold
-
-    @property
-    def op(self) -> Operator:
-        """Return the breach comparison."""
-        return self._op
-
-    @property
-    def query(self) -> str:
-        """Return what is read, for messages."""
-        return self._query
 
     async def measure(self, now: datetime) -> Measurement:
         """Return the availability ratio as a measurement; a failed read is ERROR."""

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.domain.monitoring import Measurement, Operator, check_operator, check_threshold
-from bot.monitoring.probes import format_seconds, probe_failed
+from bot.domain.monitoring import Measurement
+from bot.monitoring.probes import ProbeBase, format_seconds, probe_failed
 
 DEFAULT_QUERY_TIMEOUT = timedelta(seconds=30)
 SERVICE_PLACEHOLDER = "$service"
@@ -44,7 +44,7 @@ def check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-class PrometheusProbe:
+class PrometheusProbe(ProbeBase):
     """Measure one condition with a Prometheus instant query."""
 
     def __init__(
@@ -68,40 +68,17 @@ class PrometheusProbe:
             raise ValueError(f"PrometheusProbe {condition!r}: query is empty")
         if timeout <= timedelta(0):
             raise ValueError(f"PrometheusProbe {condition!r}: timeout must be positive")
+        super().__init__(
+            name=name or f"prometheus:{condition}",
+            condition=condition,
+            threshold=threshold,
+            op=op,
+            query=render_query(query, service),
+        )
         self._client = client
         self._endpoint = check_base_url(base_url) + "/api/v1/query"
-        self._query = render_query(query, service)
-        self._threshold = check_threshold(threshold)
-        self._op = check_operator(op)
         self._timeout = timeout
-        self._condition = condition
         self._send_time = send_time
-        self._name = name or f"prometheus:{condition}"
-
-    @property
-    def name(self) -> str:
-        """Return the probe's name."""
-        return self._name
-
-    @property
-    def condition(self) -> str:
-        """Return the condition measured."""
-        return self._condition
-
-    @property
-    def threshold(self) -> float:
-        """Return the threshold."""
-        return self._threshold
-
-    @property
-    def op(self) -> Operator:
-        """Return the breach comparison."""
-        return self._op
-
-    @property
-    def query(self) -> str:
-        """Return the PromQL sent (with `$service` already substituted)."""
-        return self._query
 
     async def measure(self, now: datetime) -> Measurement:
         """Run the query and return its measurement; failures become ERROR with the reason."""
