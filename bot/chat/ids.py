@@ -18,6 +18,9 @@ WAIVE_TEMPLATE = r"rb:waive:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
 ADVANCE_TEMPLATE = r"rb:advance:(?P<release>\d+):(?P<phase>\d+)"
 REFRESH_TEMPLATE = r"rb:refresh:(?P<release>\d+)"
 WAIVE_REASON_TEMPLATE = r"rb:waive-reason:(?P<release>\d+):(?P<phase>\d+):(?P<item>\d+)"
+# Alerts and incidents post a plain Roll back button with this id; the Kubernetes feature's
+# dynamic item claims it, so the three features agree on one id without importing each other.
+ROLLBACK_TEMPLATE = r"rb:rollback:(?P<release>\d+)"
 
 _SELECT_TEMPLATES = {"tick": TICK_TEMPLATE, "untick": UNTICK_TEMPLATE, "waive": WAIVE_TEMPLATE}
 
@@ -48,6 +51,11 @@ def refresh_id(release_id: int) -> str:
 def waive_reason_id(release_id: int, phase: int, item: int) -> str:
     """Return the custom id of the modal asking why an item is waived."""
     return _checked(f"rb:waive-reason:{release_id}:{phase}:{item}")
+
+
+def rollback_id(release_id: int) -> str:
+    """Return the custom id of the shared Roll back button of a release."""
+    return _checked(f"rb:rollback:{release_id}")
 
 
 def parse(template: str, custom_id: str) -> dict[str, int]:

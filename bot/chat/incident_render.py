@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from bot.chat.ids import rollback_id
 from bot.chat.layout import (
     COLOR_DONE,
     COLOR_STOPPED,
@@ -51,11 +52,6 @@ def resolve_id(incident_id: int) -> str:
 def note_id(incident_id: int) -> str:
     """Return the custom id of the modal asking for the resolution note."""
     return f"rb:inc-note:{incident_id}"
-
-
-def rollback_id(release_id: int) -> str:
-    """Return the custom id of the shared Roll back button (handled by the Kubernetes cog)."""
-    return f"rb:rollback:{release_id}"
 
 
 def when(moment: datetime | None) -> str:

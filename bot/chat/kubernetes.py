@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.chat.client import ReleaseBot
 from bot.chat.controls import acting, release_bot, to_embed
 from bot.chat.failures import run_guarded, send_private
+from bot.chat.ids import ROLLBACK_TEMPLATE, rollback_id
 from bot.chat.kubernetes_render import deploy_status_embed, operation_embed, outcome_line
 from bot.chat.layout import clip
 from bot.chat.releases import resolve_release
@@ -33,7 +34,6 @@ from bot.services.rollouts_deploy import DeployService
 
 log = logging.getLogger(__name__)
 
-ROLLBACK_TEMPLATE = r"rb:rollback:(?P<release>\d+)"
 CONFIRM_TEMPLATE = (
     r"rb:rollback-ok:(?P<release>\d+):(?P<env>[sp]):(?P<src>\d+):(?P<dst>\d+):(?P<explicit>[01])"
 )
@@ -54,7 +54,7 @@ def services(bot: ReleaseBot) -> tuple[RollbackService, DeployService]:
 def rollback_button(release_id: int) -> discord.ui.Button[Any]:
     """Return the danger "Roll back" button for alerts and incidents of a release."""
     return discord.ui.Button(
-        label="Roll back", style=discord.ButtonStyle.danger, custom_id=f"rb:rollback:{release_id}"
+        label="Roll back", style=discord.ButtonStyle.danger, custom_id=rollback_id(release_id)
     )
 
 

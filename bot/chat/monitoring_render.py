@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.chat.ids import rollback_id
 from bot.chat.layout import (
     COLOR_CURRENT,
     COLOR_DONE,
@@ -33,7 +34,6 @@ from bot.services.monitoring_types import AlertView, ConditionLine, WindowView
 
 ACK_TEMPLATE = r"rb:alert-ack:(?P<alert>\d+)"
 SILENCE_TEMPLATE = r"rb:alert-silence:(?P<alert>\d+)"
-ROLLBACK_TEMPLATE = r"rb:rollback:(?P<release>\d+)"
 HISTORY_SHOWN = 12
 
 MENTIONS: dict[str, tuple[str, ...]] = {
@@ -64,11 +64,6 @@ def ack_id(alert_id: int) -> str:
 def silence_id(alert_id: int) -> str:
     """Return the custom id of an alert's Silence button."""
     return f"rb:alert-silence:{alert_id}"
-
-
-def rollback_id(release_id: int) -> str:
-    """Return the custom id of a Roll back button (handled by the Kubernetes feature)."""
-    return f"rb:rollback:{release_id}"
 
 
 def when(at: datetime) -> str:
@@ -353,7 +348,6 @@ def render_window_status(view: WindowView) -> EmbedSpec:
 __all__ = [
     "ACK_TEMPLATE",
     "MENTIONS",
-    "ROLLBACK_TEMPLATE",
     "SILENCE_TEMPLATE",
     "AlertMessage",
     "alert_chart",
