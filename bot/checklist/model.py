@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 # Roles that may be named by `role=`; the chat layer maps them to Discord roles.
@@ -154,12 +155,21 @@ class ChecklistTemplate:
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False
     )
 
-    def items(self) -> tuple[TemplateItem, ...]:
-        """Return every non-sign-off item in document order."""
+    @cached_property
+    def _items(self) -> tuple[TemplateItem, ...]:
         found: list[TemplateItem] = []
         for phase in self.phases:
             found.extend(phase.all_items())
         return tuple(found)
+
+    @cached_property
+    def _items_by_id(self) -> dict[str, TemplateItem]:
+        # Gates and renders look items up by id for every item of a phase: index once.
+        return {item.id: item for item in self._items}
+
+    def items(self) -> tuple[TemplateItem, ...]:
+        """Return every non-sign-off item in document order."""
+        return self._items
 
     def checkbox_count(self) -> int:
         """Return how many checkboxes the template has: items plus sign-offs."""
@@ -167,9 +177,9 @@ class ChecklistTemplate:
 
     def item(self, item_id: str) -> TemplateItem:
         """Return the item with id `item_id`; raise KeyError naming the id and the template."""
-        for candidate in self.items():
-            if candidate.id == item_id:
-                return candidate
+        found = self._items_by_id.get(item_id)
+        if found is not None:
+            return found
         hint = " (that is a sign-off key: use signoff())" if self._has_signoff(item_id) else ""
         raise KeyError(f"no checklist item with id {item_id!r} in {self.source}{hint}")
 
