@@ -32,10 +32,9 @@ from bot.domain.monitoring import (
     ConditionState,
     Measurement,
     MonitoringWindow,
-    Operator,
     observe,
 )
-from bot.monitoring.probes import Probe, run_poll
+from bot.monitoring.probes import Probe, ProbeBase, run_poll
 from bot.monitoring.prometheus import PrometheusProbe
 from bot.monitoring.transport import probe_client
 
@@ -51,36 +50,22 @@ BODY = (
 
 
 @dataclass
-class TimedProbe:
+class TimedProbe(ProbeBase):
     """Wrap a probe and record how long each measurement took."""
 
     inner: Probe
     latencies: list[float] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        """Return the wrapped name."""
-        return self.inner.name
-
-    @property
-    def condition(self) -> str:
-        """Return the wrapped condition."""
-        return self.inner.condition
-
-    @property
-    def threshold(self) -> float:
-        """Return the wrapped threshold."""
-        return self.inner.threshold
-
-    @property
-    def op(self) -> Operator:
-        """Return the wrapped operator."""
-        return self.inner.op
-
-    @property
-    def query(self) -> str:
-        """Return the wrapped query."""
-        return self.inner.query
+    def __post_init__(self) -> None:
+        """Report the wrapped probe's identity as our own."""
+        ProbeBase.__init__(
+            self,
+            name=self.inner.name,
+            condition=self.inner.condition,
+            threshold=self.inner.threshold,
+            op=self.inner.op,
+            query=self.inner.query,
+        )
 
     async def measure(self, now: datetime) -> Measurement:
         """Measure and record the latency."""

@@ -12,7 +12,7 @@ import pytest
 from bot.domain.monitoring import Measurement, Operator, Verdict
 from bot.monitoring.http_probe import HttpProbe
 from bot.monitoring.metrics import MonitoringMetrics
-from bot.monitoring.probes import KubernetesAvailabilityProbe, Probe, run_poll
+from bot.monitoring.probes import KubernetesAvailabilityProbe, Probe, ProbeBase, run_poll
 from bot.monitoring.prometheus import PrometheusProbe
 from tests.monitoring.conftest import Reply, ScriptedServer
 from tests.monitoring.prometheus_server import free_port
@@ -29,36 +29,22 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @dataclass
-class RecordingProbe:
+class RecordingProbe(ProbeBase):
     """Wrap a real probe and log when it finishes (or is cancelled), to check ordering."""
 
     inner: Probe
     log: list[str] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        """Return the wrapped probe's name."""
-        return self.inner.name
-
-    @property
-    def condition(self) -> str:
-        """Return the wrapped probe's condition."""
-        return self.inner.condition
-
-    @property
-    def threshold(self) -> float:
-        """Return the wrapped probe's threshold."""
-        return self.inner.threshold
-
-    @property
-    def op(self) -> Operator:
-        """Return the wrapped probe's operator."""
-        return self.inner.op
-
-    @property
-    def query(self) -> str:
-        """Return the wrapped probe's query."""
-        return self.inner.query
+    def __post_init__(self) -> None:
+        """Report the wrapped probe's identity as our own."""
+        ProbeBase.__init__(
+            self,
+            name=self.inner.name,
+            condition=self.inner.condition,
+            threshold=self.inner.threshold,
+            op=self.inner.op,
+            query=self.inner.query,
+        )
 
     async def measure(self, now: datetime) -> Measurement:
         """Measure through the wrapped probe, logging the end even when cancelled."""
