@@ -21,10 +21,10 @@ from pathlib import Path
 from bot.checklist import parse_template
 from bot.domain.actors import AccessPolicy, Actor
 from bot.domain.clock import FakeClock
-from bot.domain.monitoring import Measurement, Operator
+from bot.domain.monitoring import Measurement
 from bot.domain.monitoring.records import WatchedCondition
 from bot.domain.release import ReleaseSignal
-from bot.monitoring.probes import Probe
+from bot.monitoring.probes import Probe, ProbeBase
 from bot.services.monitoring import MonitoringService
 from bot.services.monitoring_types import MonitoringConfig
 from bot.services.releases import ReleaseService, TemplateSource
@@ -48,37 +48,19 @@ CONDITIONS = tuple(
 VALUES = {"error_rate": 0.004, "latency_p95": 0.7, "saturation": 0.2}
 
 
-class InstantProbe:
+class InstantProbe(ProbeBase):
     """A probe answering a fixed value at once."""
 
     def __init__(self, condition: WatchedCondition) -> None:
-        """Keep the condition."""
+        """Keep the condition and report it as this probe's identity."""
+        super().__init__(
+            name=condition.name,
+            condition=condition.name,
+            threshold=condition.threshold,
+            op=condition.op,
+            query=condition.query,
+        )
         self.watched = condition
-
-    @property
-    def name(self) -> str:
-        """Return the probe's name."""
-        return self.watched.name
-
-    @property
-    def condition(self) -> str:
-        """Return the condition."""
-        return self.watched.name
-
-    @property
-    def threshold(self) -> float:
-        """Return the threshold."""
-        return self.watched.threshold
-
-    @property
-    def op(self) -> Operator:
-        """Return the operator."""
-        return self.watched.op
-
-    @property
-    def query(self) -> str:
-        """Return the query."""
-        return self.watched.query
 
     async def measure(self, now: datetime) -> Measurement:
         """Return the fixed value."""

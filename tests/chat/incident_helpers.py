@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -16,6 +15,7 @@ from bot.config import Settings
 from bot.domain.clock import FakeClock
 from bot.services.incidents import IncidentService
 from tests.chat.conftest import ROOM_EXTENSIONS
+from tests.services.incident_world import Measured, Met
 
 if TYPE_CHECKING:
     from tests.chat.conftest import World
@@ -35,28 +35,6 @@ def incident_bot(settings: Settings, clock: FakeClock, **overrides: Any) -> Rele
     overrides.setdefault("intents", intents)
     overrides.setdefault("extensions", EXTENSIONS)
     return create_bot(settings, clock=clock, **overrides)
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A measurement as monitoring reports it."""
-
-    value: float | None
-    threshold: float | None
-    query: str | None
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Met:
-    """A "condition met" event with the fields the monitoring hand-off agreed on."""
-
-    release_id: int
-    service: str
-    condition: str
-    severity: str
-    measurement: Measured
-    source: str = "poll"
 
 
 @dataclass

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.checklist import parse_template
 from bot.domain.actors import AccessPolicy, Source
 from bot.domain.clock import FakeClock
-from bot.domain.monitoring import Measurement, Operator
+from bot.domain.monitoring import Measurement
 from bot.domain.monitoring.records import WatchedCondition
 from bot.monitoring.metrics import MonitoringMetrics
-from bot.monitoring.probes import Probe
+from bot.monitoring.probes import Probe, ProbeBase
 from bot.paging.outbox import OutboxMessage
 from bot.runtime.background import Background
 from bot.services.monitoring import MonitoringService
@@ -81,36 +81,22 @@ class Script:
 
 
 @dataclass
-class ScriptedProbe:
+class ScriptedProbe(ProbeBase):
     """A probe answering what the script says (a fake, not a mock)."""
 
     script: Script
     watched: WatchedCondition
 
-    @property
-    def name(self) -> str:
-        """Return the probe's name."""
-        return f"scripted:{self.watched.name}"
-
-    @property
-    def condition(self) -> str:
-        """Return the condition."""
-        return self.watched.name
-
-    @property
-    def threshold(self) -> float:
-        """Return the threshold."""
-        return self.watched.threshold
-
-    @property
-    def op(self) -> Operator:
-        """Return the operator."""
-        return self.watched.op
-
-    @property
-    def query(self) -> str:
-        """Return the query."""
-        return self.watched.query
+    def __post_init__(self) -> None:
+        """Report the scripted condition as this probe's identity."""
+        ProbeBase.__init__(
+            self,
+            name=f"scripted:{self.watched.name}",
+            condition=self.watched.name,
+            threshold=self.watched.threshold,
+            op=self.watched.op,
+            query=self.watched.query,
+        )
 
     async def measure(self, now: datetime) -> Measurement:
         """Answer the scripted value; hang until released when told to."""
