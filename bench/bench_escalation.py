@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from bot.domain.escalation import SEED_POLICY
-from bot.domain.incidents import (
+from bot.incidents.domain.escalation import SEED_POLICY
+from bot.incidents.domain.lifecycle import (
     Incident,
     Page,
     Timer,
@@ -33,8 +33,8 @@ from bot.domain.incidents import (
     open_incident,
     resolve,
 )
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
 
 DAY_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -26,18 +26,18 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.config import build_settings
-from bot.domain.actors import AccessPolicy
-from bot.domain.clock import FakeClock
-from bot.domain.ports import UnitOfWorkFactory
+from bot.core.actors import AccessPolicy
+from bot.core.clock import FakeClock
+from bot.core.ports import UnitOfWorkFactory
+from bot.incidents.service.oncall import OncallService
+from bot.incidents.service.use_cases import IncidentService
 from bot.runtime.background import Background
-from bot.services.incidents import IncidentService
-from bot.services.oncall import OncallService
-from bot.services.timers import TimerService
+from bot.runtime.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
 from bot.store.outbox import SqlOutboxStore
-from bot.store.uow import SqlUnitOfWorkFactory
 
 DAY_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 SEVERITIES = ("P0", "P1", "P1", "P2", "P3")

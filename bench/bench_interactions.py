@@ -45,10 +45,10 @@ from bot.app import create_bot
 from bot.chat import controls, failures
 from bot.chat.client import ReleaseBot
 from bot.config import Settings, build_settings
-from bot.domain.clock import FakeClock
+from bot.core.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTENSIONS = ["bot.chat.releases", "bot.chat.signoffs"]
+EXTENSIONS = ["bot.releases.chat.commands", "bot.releases.chat.signoffs"]
 
 
 @dataclass

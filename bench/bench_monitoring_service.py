@@ -18,20 +18,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
-from bot.domain.actors import AccessPolicy, Actor
-from bot.domain.clock import FakeClock
-from bot.domain.monitoring import Measurement
-from bot.domain.monitoring.records import WatchedCondition
-from bot.domain.release import ReleaseSignal
-from bot.monitoring.probes import Probe, ProbeBase
-from bot.services.monitoring import MonitoringService
-from bot.services.monitoring_types import MonitoringConfig
-from bot.services.releases import ReleaseService, TemplateSource
-from bot.services.timers import TimerService
+from bot.core.actors import AccessPolicy, Actor
+from bot.core.clock import FakeClock
+from bot.monitoring.domain import Measurement
+from bot.monitoring.domain.records import WatchedCondition
+from bot.monitoring.probes.base import Probe, ProbeBase
+from bot.monitoring.service.use_cases import MonitoringService
+from bot.monitoring.service.views import MonitoringConfig
+from bot.releases.domain.release import ReleaseSignal
+from bot.releases.service import ReleaseService, TemplateSource
+from bot.runtime.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
-from bot.store.uow import SqlUnitOfWorkFactory
 
 TEMPLATE = """\
 # Release

@@ -4,7 +4,7 @@ Run: .venv/bin/python -m bench.bench_probes
 1. One poll of 200 Prometheus probes against a loopback aiohttp server (its own process,
    so its CPU does not count against the poll) answering after 100 ms: wall time, ratio
    to one probe's latency (serial would be ~200x), p50/p99 probe latency, client CPU.
-   Once with httpx's default transport, once with bot.monitoring.transport.probe_client.
+   Once with httpx's default transport, once with bot.monitoring.probes.transport.probe_client.
 2. CPU seconds for 1,000 monitoring windows over a simulated hour (schedule + observe).
    The same 1,000 windows through the service path (durable timers, two SQLite
    transactions per poll, outbox): `python -m bench.bench_monitoring_service`.
@@ -26,17 +26,17 @@ from datetime import datetime, timedelta
 import httpx
 from aiohttp import web
 
-from bot.domain.clock import FakeClock
-from bot.domain.monitoring import (
+from bot.core.clock import FakeClock
+from bot.monitoring.domain import (
     ConditionSpec,
     ConditionState,
     Measurement,
     MonitoringWindow,
     observe,
 )
-from bot.monitoring.probes import Probe, ProbeBase, run_poll
-from bot.monitoring.prometheus import PrometheusProbe
-from bot.monitoring.transport import probe_client
+from bot.monitoring.probes.base import Probe, ProbeBase, run_poll
+from bot.monitoring.probes.prometheus import PrometheusProbe
+from bot.monitoring.probes.transport import probe_client
 
 PROBES = 200
 DELAY_SECONDS = 0.1

@@ -23,8 +23,8 @@ from bot.app import PROJECT_ROOT, create_bot
 from bot.chat.client import ReleaseBot
 from bot.config import ROLE_KEYS, ServiceSettings, Settings, default_settings, load_settings
 from bot.config.team import DiscordSettings, RoleSettings
-from bot.domain.clock import FakeClock
-from bot.domain.release import ReleaseStatus
+from bot.core.clock import FakeClock
+from bot.releases.domain.release import ReleaseStatus
 
 EXAMPLE_CONFIG = Path("config/releasebot.example.toml")
 DEFAULT_CHECKLIST = Path("config/checklists/release.md")

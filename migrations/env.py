@@ -8,8 +8,8 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from bot.app.schema import metadata
 from bot.store.db import make_engine
-from bot.store.schema import metadata
 
 config = context.config
 target_metadata = metadata

@@ -1,6 +1,4 @@
-"""The Discord adapter: the client, the /release commands, the release room and its controls.
+"""The Discord kernel, no feature code: the client, custom ids, layout, failures, roles, kit.
 
-Public modules defining `async def setup(bot)` are chat extensions, loaded at start-up
-(see `bot.chat.client.discover_extensions`). Rendering (`render`, `summary`, `layout`) is
-pure; everything that talks to Discord goes through `ReleaseService`, never the store.
+Features put their cogs in `bot/<feature>/chat/`; `bot.app` lists them in load order.
 """

@@ -17,10 +17,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.failures import FailureReporter
-from bot.chat.room import ReleaseRoom
 from bot.chat.room_config import RoomConfig
-from bot.domain.clock import Clock
-from bot.services.releases import ReleaseService
+from bot.core.clock import Clock
+from bot.releases.chat.room import ReleaseRoom
+from bot.releases.service import ReleaseService
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class ReleaseBot(commands.Bot):
         self.on_start = list(on_start)
         self.on_close = list(on_close)
         # Run once every extension is loaded, before the commands sync: features whose
-        # extensions load before bot.chat.releases add their /release subcommands here.
+        # extensions load before bot.releases.chat.commands add their /release subcommands here.
         self.after_extensions: list[Hook] = []
         self._closed = False
 
@@ -113,7 +113,9 @@ class ReleaseBot(commands.Bot):
         """Start what the bot needs (database upgrade first), load extensions, sync commands."""
         for hook in self.on_start:
             await hook()
-        from bot.chat.controls import DYNAMIC_ITEMS  # imported late: controls import this module
+        from bot.releases.chat.controls import (
+            DYNAMIC_ITEMS,  # imported late: controls import this module
+        )
 
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in self.extension_names:

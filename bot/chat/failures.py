@@ -16,7 +16,7 @@ from discord import app_commands
 
 from bot.chat.layout import CONTENT_MAX, bounded_lines, clip
 from bot.chat.room_config import RoomConfig
-from bot.domain.errors import DomainError, GatesOpen, NotAuthorized
+from bot.core.errors import DomainError, GatesOpen, NotAuthorized
 
 log = logging.getLogger(__name__)
 

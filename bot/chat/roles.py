@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import discord
 
-from bot.domain.actors import Actor
+from bot.core.actors import Actor
 
 
 def role_keys(held: Iterable[tuple[int, str]], refs: Mapping[str, str]) -> frozenset[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.chat.render import RenderContext
 from bot.config import ROLE_KEYS, Settings
-from bot.domain.actors import ROLE_TITLES
+from bot.core.actors import ROLE_TITLES
+from bot.releases.chat.render import RenderContext
 
 
 @dataclass(frozen=True)

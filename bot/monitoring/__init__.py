@@ -1,1 +1,1 @@
-"""Monitoring adapters: Prometheus, HTTP and Kubernetes probes, charts, Alertmanager webhooks."""
+"""Monitoring: windows, probes, alerts; domain, use-cases, store, probes, cog, web."""

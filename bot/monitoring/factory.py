@@ -13,12 +13,12 @@ from datetime import datetime
 import httpx
 
 from bot.config import ConditionSettings, ServiceSettings, Settings
-from bot.domain.monitoring import Measurement, Operator, Stage, check_operator
-from bot.domain.monitoring.records import WatchedCondition
-from bot.monitoring.http_probe import HttpProbe
-from bot.monitoring.probes import KubernetesAvailabilityProbe, Probe
-from bot.monitoring.prometheus import PrometheusProbe
-from bot.services.monitoring_types import MonitoringConfig
+from bot.monitoring.domain import Measurement, Operator, Stage, check_operator
+from bot.monitoring.domain.records import WatchedCondition
+from bot.monitoring.probes.base import KubernetesAvailabilityProbe, Probe
+from bot.monitoring.probes.http import HttpProbe
+from bot.monitoring.probes.prometheus import PrometheusProbe
+from bot.monitoring.service.views import MonitoringConfig
 
 AvailabilityReader = Callable[[str, str], Awaitable[float]]
 """Read available/desired replicas of (namespace, deployment); the k8s wiring provides one."""

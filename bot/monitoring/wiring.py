@@ -14,19 +14,19 @@ from typing import Protocol, cast
 import httpx
 
 from bot.config import Settings
-from bot.domain.actors import AccessPolicy
-from bot.domain.clock import Clock
-from bot.domain.monitoring.records import WatchedCondition
-from bot.domain.ports import UnitOfWorkFactory
-from bot.k8s import RolloutController
-from bot.k8s.models import DeploymentTarget
+from bot.core.actors import AccessPolicy
+from bot.core.clock import Clock
+from bot.core.ports import UnitOfWorkFactory
+from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.factory import AvailabilityReader, ConfiguredProbes, monitoring_config
 from bot.monitoring.metrics import MonitoringMetrics
-from bot.monitoring.probes import Probe
-from bot.monitoring.transport import probe_client
-from bot.services.monitoring import MonitoringService, SignalSource, TimerRegistry
-from bot.services.monitoring_types import ProbeFactory
-from bot.web.server import WebServer, make_web_app, web_server_for
+from bot.monitoring.probes.base import Probe
+from bot.monitoring.probes.transport import probe_client
+from bot.monitoring.service.use_cases import MonitoringService, SignalSource, TimerRegistry
+from bot.monitoring.service.views import ProbeFactory
+from bot.monitoring.web import WebServer, make_web_app, web_server_for
+from bot.rollouts.k8s import RolloutController
+from bot.rollouts.k8s.models import DeploymentTarget
 
 log = logging.getLogger(__name__)
 

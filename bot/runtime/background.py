@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 
-from bot.domain.clock import Clock
-from bot.paging.outbox import DispatchReport, Fallback, OutboxDispatcher, OutboxStore, Sender
+from bot.core.clock import Clock
+from bot.runtime.outbox import DispatchReport, Fallback, OutboxDispatcher, OutboxStore, Sender
 from bot.runtime.scheduler import WakeScheduler
-from bot.services.timers import TimerService
+from bot.runtime.timers import TimerService
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.domain.clock import Clock
+from bot.core.clock import Clock
 
 log = logging.getLogger(__name__)
 

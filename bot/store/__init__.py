@@ -1,1 +1,1 @@
-"""SQLAlchemy store: rows, repositories mapping rows to domain objects, unit of work."""
+"""Shared persistence: engine, migrations runner, and the shared tables (audit, timers, outbox)."""

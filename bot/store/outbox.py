@@ -10,7 +10,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bot.paging.outbox import OutboxMessage
+from bot.runtime.outbox import OutboxMessage
 from bot.store.tables import OutboxRow
 from bot.store.timers import SqlOutbox
 

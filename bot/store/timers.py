@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.timers import TimerRecord, TimerStatus
+from bot.core.timers import TimerRecord, TimerStatus
 from bot.store.tables import OutboxRow, TimerRow
 
 

@@ -18,14 +18,14 @@ from bot.app import create_bot
 from bot.chat.client import ReleaseBot
 from bot.chat.failures import unwrap
 from bot.config import Settings, build_settings
-from bot.domain.audit import AuditEvent
-from bot.domain.clock import FakeClock
-from bot.domain.release import Release
+from bot.core.audit import AuditEvent
+from bot.core.clock import FakeClock
+from bot.releases.domain.release import Release
 
 ROOT = Path(__file__).resolve().parents[2]
 # The extensions of issue 3. Other features add theirs to bot/chat while these tests run;
 # pinning the list keeps these tests about the release room (discovery is tested apart).
-ROOM_EXTENSIONS = ["bot.chat.releases", "bot.chat.signoffs"]
+ROOM_EXTENSIONS = ["bot.releases.chat.commands", "bot.releases.chat.signoffs"]
 SERVICE = {
     "name": "nexis-gateway",
     "prometheus_url": "http://127.0.0.1:9090",

@@ -12,8 +12,8 @@ from simcord import MemberActor
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot, default_intents
 from bot.config import Settings
-from bot.domain.clock import FakeClock
-from bot.services.incidents import IncidentService
+from bot.core.clock import FakeClock
+from bot.incidents.service.use_cases import IncidentService
 from tests.chat.conftest import ROOM_EXTENSIONS
 from tests.services.incident_world import Measured, Met
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tests.chat.conftest import World
 
 PAGING = {"oncall": {"primary": "omar"}}
-EXTENSIONS = [*ROOM_EXTENSIONS, "bot.chat.incidents"]
+EXTENSIONS = [*ROOM_EXTENSIONS, "bot.incidents.chat.cog"]
 
 
 def incident_bot(settings: Settings, clock: FakeClock, **overrides: Any) -> ReleaseBot:

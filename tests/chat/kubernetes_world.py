@@ -17,13 +17,13 @@ import pytest
 
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot
-from bot.chat.kubernetes import rollback_button
 from bot.config import Settings
-from bot.domain.actors import Actor, Source
-from bot.domain.clock import FakeClock
-from bot.k8s import CallPolicy, RolloutController, make_api_client
-from bot.services.rollouts import RollbackService
-from bot.services.rollouts_deploy import DeployService
+from bot.core.actors import Actor, Source
+from bot.core.clock import FakeClock
+from bot.rollouts.chat.cog import rollback_button
+from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
+from bot.rollouts.service.deploy import DeployService
+from bot.rollouts.service.rollback import RollbackService
 from tests.chat.conftest import World, make_settings
 from tests.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.services.rollouts_world import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.domain.errors import GatesOpen
-from bot.domain.release import ReleaseStatus
+from bot.core.errors import GatesOpen
+from bot.releases.domain.release import ReleaseStatus
 
 if TYPE_CHECKING:
     from tests.chat.conftest import World

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 import simcord
 
-from bot.app import Database, create_bot
+from bot.app import EXTENSIONS, Database, create_bot
 from bot.chat.client import ReleaseBot, discover_extensions
 from bot.checklist import TemplateError
 from bot.store import migrate
 from tests.chat.conftest import ROOM_EXTENSIONS, make_settings
 
 if TYPE_CHECKING:
-    from bot.domain.clock import FakeClock
+    from bot.core.clock import FakeClock
 
 
 async def test_create_bot_touches_nothing_until_the_bot_starts(
@@ -111,5 +111,11 @@ def test_extensions_are_the_public_modules_with_a_setup_coroutine(tmp_path: Path
 
 
 def test_the_release_room_extensions_are_discovered() -> None:
-    """Find the /release commands and the sign-off reactions among bot.chat's extensions."""
-    assert set(ROOM_EXTENSIONS) <= set(discover_extensions())
+    """Find the /release commands and the sign-off reactions among the listed extensions.
+
+    The load order is explicit (`bot.app.EXTENSIONS`); every feature's chat extension is in it.
+    """
+    assert set(ROOM_EXTENSIONS) <= set(EXTENSIONS)
+    features = ("releases", "monitoring", "incidents", "rollouts")
+    found = [name for feature in features for name in discover_extensions(f"bot.{feature}.chat")]
+    assert sorted(found) == sorted(EXTENSIONS)

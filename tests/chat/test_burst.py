@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.domain.release import ItemState
+from bot.releases.domain.release import ItemState
 
 if TYPE_CHECKING:
     from bot.chat.layout import MessageSpec
-    from bot.domain.ports import MessageRef
+    from bot.core.ports import MessageRef
     from tests.chat.conftest import World
 
 CLICKS = 12

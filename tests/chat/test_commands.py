@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.domain.errors import InvalidInput, NotAuthorized, UnknownTarget
-from bot.domain.release import ItemState, ReleaseStatus
+from bot.core.errors import InvalidInput, NotAuthorized, UnknownTarget
+from bot.releases.domain.release import ItemState, ReleaseStatus
 
 if TYPE_CHECKING:
     from tests.chat.conftest import World

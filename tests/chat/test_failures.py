@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import discord
 import pytest
 
-from bot.chat.updater import Backoff
-from bot.domain.release import ItemState
+from bot.releases.chat.updater import Backoff
+from bot.releases.domain.release import ItemState
 
 if TYPE_CHECKING:
     from tests.chat.conftest import World

@@ -10,8 +10,8 @@ import pytest
 
 from bot.chat.client import ReleaseBot
 from bot.config import Settings
-from bot.domain.clock import FakeClock
-from bot.domain.errors import InvalidInput, NotAuthorized
+from bot.core.clock import FakeClock
+from bot.core.errors import InvalidInput, NotAuthorized
 from tests.chat.conftest import make_settings
 from tests.chat.incident_helpers import (
     PAGING,

@@ -14,7 +14,7 @@ import pytest
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot, default_intents
 from bot.config import Settings, build_settings
-from bot.domain.clock import FakeClock
+from bot.core.clock import FakeClock
 from tests.chat.conftest import make_settings
 from tests.chat.incident_helpers import (
     EXTENSIONS,

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.chat.incident_render import incident_spec, list_text, oncall_text, status_spec
 from bot.chat.layout import limit_problems
-from bot.domain.actors import BOT_ACTOR, Actor, Source
-from bot.domain.audit import AuditEvent
-from bot.domain.escalation import SEED_POLICY
-from bot.domain.incidents import acknowledge, open_incident, resolve
-from bot.domain.oncall import Coverage, Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
-from bot.services.incident_notices import ReleaseInfo
-from bot.services.oncall import OncallView
+from bot.core.actors import BOT_ACTOR, Actor, Source
+from bot.core.audit import AuditEvent
+from bot.incidents.chat.render import incident_spec, list_text, oncall_text, status_spec
+from bot.incidents.domain.escalation import SEED_POLICY
+from bot.incidents.domain.lifecycle import acknowledge, open_incident, resolve
+from bot.incidents.domain.oncall import Coverage, Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.service.notices import ReleaseInfo
+from bot.incidents.service.oncall import OncallView
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NAMES = {"tech_lead": "Tech Lead", "eng_manager": "Engineering Manager"}

@@ -10,7 +10,7 @@ import pytest
 
 from bot.chat.client import ReleaseBot
 from bot.config import Settings
-from bot.domain.clock import FakeClock
+from bot.core.clock import FakeClock
 from tests.chat.conftest import make_settings
 from tests.chat.incident_helpers import (
     PAGING,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.domain.release import ItemState
+from bot.releases.domain.release import ItemState
 
 if TYPE_CHECKING:
     from simcord import MemberActor

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.domain.clock import FakeClock
-from bot.domain.errors import InvalidTransition, NotAuthorized
-from bot.domain.release import ItemState
+from bot.core.clock import FakeClock
+from bot.core.errors import InvalidTransition, NotAuthorized
+from bot.releases.domain.release import ItemState
 from tests.chat.kubernetes_world import (
     into_deployment,
     k8s_api,

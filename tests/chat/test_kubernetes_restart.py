@@ -11,11 +11,11 @@ import pytest
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot
 from bot.config import Settings
-from bot.domain.actors import Actor, Source
-from bot.domain.clock import FakeClock
-from bot.domain.release import ReleaseStatus
-from bot.domain.rollouts import OperationStatus
-from bot.k8s import CallPolicy, RolloutController, make_api_client
+from bot.core.actors import Actor, Source
+from bot.core.clock import FakeClock
+from bot.releases.domain.release import ReleaseStatus
+from bot.rollouts.domain import OperationStatus
+from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
 from tests.chat.kubernetes_world import (
     k8s_api,
     post_alert,

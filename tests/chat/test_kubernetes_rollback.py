@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.domain.release import ReleaseStatus
-from bot.domain.rollouts import ClusterRefusal, OperationStatus
+from bot.releases.domain.release import ReleaseStatus
+from bot.rollouts.domain import ClusterRefusal, OperationStatus
 from tests.chat.kubernetes_world import (
     k8s_api,
     post_alert,

@@ -16,9 +16,9 @@ from PIL import Image
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot
 from bot.config import Settings
-from bot.domain.clock import FakeClock
-from bot.domain.errors import InvalidInput, NotAuthorized
-from bot.services.monitoring import MonitoringService
+from bot.core.clock import FakeClock
+from bot.core.errors import InvalidInput, NotAuthorized
+from bot.monitoring.service.use_cases import MonitoringService
 from tests.services.monitoring_harness import Script, ScriptedProbes
 
 if TYPE_CHECKING:

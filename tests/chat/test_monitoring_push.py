@@ -12,8 +12,8 @@ import pytest
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot
 from bot.config import Settings, build_settings
-from bot.domain.clock import FakeClock
-from bot.web.server import WebServer
+from bot.core.clock import FakeClock
+from bot.monitoring.web import WebServer
 from tests.chat.conftest import ROOT, SERVICE
 from tests.services.monitoring_harness import Script, ScriptedProbes
 

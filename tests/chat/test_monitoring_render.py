@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from PIL import Image
 
 from bot.chat.layout import limit_problems
-from bot.chat.monitoring_render import (
+from bot.monitoring.chat.render import (
     ping_text,
     render_alert,
     render_closing,
     render_window_status,
 )
-from bot.domain.monitoring import ConditionState, Measurement, MonitoringWindow, summarize
-from bot.domain.monitoring.records import (
+from bot.monitoring.domain import ConditionState, Measurement, MonitoringWindow, summarize
+from bot.monitoring.domain.records import (
     AlertKind,
     AlertRecord,
     AlertStatus,
@@ -23,7 +23,7 @@ from bot.domain.monitoring.records import (
     StoredCondition,
     WindowRecord,
 )
-from bot.services.monitoring_types import AlertView, ConditionLine, WindowView
+from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 from tests.services.monitoring_harness import ERROR_RATE
 
 NOW = datetime(2026, 1, 5, 9, 10, tzinfo=UTC)

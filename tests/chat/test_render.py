@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from bot.chat import ids
 from bot.chat.layout import SelectSpec, bounded_lines, clip, limit_problems, split_text
-from bot.chat.render import RenderContext, plan_phase
-from bot.chat.summary import render_list, room_messages
 from bot.checklist import load_template
 from bot.checklist.model import (
     ChecklistTemplate,
@@ -22,8 +20,10 @@ from bot.checklist.model import (
     SignOffSpec,
     TemplateItem,
 )
-from bot.domain.release import ItemProgress, ItemState, Release, ReleaseStatus, SignOff
-from bot.domain.values import DeploymentWindow, Version
+from bot.releases.chat.render import RenderContext, plan_phase
+from bot.releases.chat.summary import render_list, room_messages
+from bot.releases.domain.release import ItemProgress, ItemState, Release, ReleaseStatus, SignOff
+from bot.releases.domain.values import DeploymentWindow, Version
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from bot.chat.failures import FailureReporter
 from bot.chat.room_config import RoomConfig
-from bot.domain.errors import GatesOpen, InvalidInput, InvalidTransition, NotAuthorized
+from bot.core.errors import GatesOpen, InvalidInput, InvalidTransition, NotAuthorized
 
 REPORTER = FailureReporter(RoomConfig(role_refs={"tech_lead": "Tech Leads", "devops": "12345"}))
 

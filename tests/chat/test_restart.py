@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.app import create_bot
-from bot.domain.release import ItemState, ReleaseStatus
+from bot.releases.domain.release import ItemState, ReleaseStatus
 from tests.chat.conftest import ROOM_EXTENSIONS
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.domain.clock import FakeClock
+    from bot.core.clock import FakeClock
     from tests.chat.conftest import World
 
 

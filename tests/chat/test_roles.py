@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from bot.app import create_bot
 from bot.chat.roles import role_keys
-from bot.domain.release import ItemState
+from bot.releases.domain.release import ItemState
 from tests.chat.conftest import ROOM_EXTENSIONS, make_settings
 
 if TYPE_CHECKING:
-    from bot.domain.clock import FakeClock
+    from bot.core.clock import FakeClock
     from tests.chat.conftest import World
 
 REFS = {"release_lead": "Release Lead", "tech_lead": "123456789", "devops": " devops "}

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.app import create_bot
-from bot.chat.render import plan_phase
-from bot.domain.clock import FakeClock
-from bot.domain.errors import DuplicateRelease, InvalidInput, NotAuthorized
+from bot.core.clock import FakeClock
+from bot.core.errors import DuplicateRelease, InvalidInput, NotAuthorized
+from bot.releases.chat.render import plan_phase
 from tests.chat.conftest import ROOM_EXTENSIONS, make_settings
 
 if TYPE_CHECKING:

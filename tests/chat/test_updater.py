@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import discord
 
 from bot.chat.layout import EmbedSpec, MessageSpec
-from bot.chat.updater import Backoff, RoomUpdater
-from bot.domain.ports import MessageRef
+from bot.core.ports import MessageRef
+from bot.releases.chat.updater import Backoff, RoomUpdater
 
 REF = MessageRef(1, "summary", "", 10, 100)
 FAST = Backoff(base=0.001, factor=2.0, cap=0.01, attempts=4)

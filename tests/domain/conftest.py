@@ -8,7 +8,7 @@ import pytest
 
 from bot.checklist import parse_template
 from bot.checklist.model import ChecklistTemplate
-from bot.domain.actors import AccessPolicy, Actor
+from bot.core.actors import AccessPolicy, Actor
 
 SMALL_TEMPLATE = """\
 # Release Checklist

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.escalation import SEED_POLICY, EscalationPolicy, EscalationStep
-from bot.domain.oncall import Override, Roster
+from bot.incidents.domain.escalation import SEED_POLICY, EscalationPolicy, EscalationStep
+from bot.incidents.domain.oncall import Override, Roster
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.escalation import EscalationPolicy, EscalationStep
-from bot.domain.incidents import (
+from bot.incidents.domain.escalation import EscalationPolicy, EscalationStep
+from bot.incidents.domain.lifecycle import (
     Effect,
     Incident,
     Page,
@@ -19,8 +19,8 @@ from bot.domain.incidents import (
     fire_timer,
     open_incident,
 )
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TARGETS = ("oncall", "tech_lead", "eng_manager", "cto", "user:42")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.clock import FakeClock
-from bot.domain.escalation import SEED_POLICY, EscalationPolicy, EscalationStep
-from bot.domain.incidents import (
+from bot.core.clock import FakeClock
+from bot.incidents.domain.escalation import SEED_POLICY, EscalationPolicy, EscalationStep
+from bot.incidents.domain.lifecycle import (
     Announce,
     Effect,
     ExternalUpdate,
@@ -32,8 +32,8 @@ from bot.domain.incidents import (
     resolve,
     retrigger,
 )
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 ROSTER = Roster(

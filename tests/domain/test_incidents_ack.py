@@ -6,16 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.escalation import SEED_POLICY
-from bot.domain.incidents import (
+from bot.incidents.domain.escalation import SEED_POLICY
+from bot.incidents.domain.lifecycle import (
     TRANSITIONS,
     IncidentStatus,
     may_acknowledge,
     open_incident,
     resolve,
 )
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 INCIDENT, _ = open_incident(

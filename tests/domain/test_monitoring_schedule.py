@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.monitoring import (
+from bot.monitoring.domain import (
     DEFAULT_STAGES,
     MonitoringWindow,
     Stage,

@@ -7,16 +7,16 @@ from datetime import timedelta
 import pytest
 
 from bot.checklist.model import ChecklistTemplate
-from bot.domain.actors import AccessPolicy, Actor, Source
-from bot.domain.errors import (
+from bot.core.actors import AccessPolicy, Actor, Source
+from bot.core.errors import (
     GatesOpen,
     InvalidInput,
     InvalidTransition,
     NotAuthorized,
     UnknownTarget,
 )
-from bot.domain.release import ItemState, Release, ReleaseStatus, start_release
-from bot.domain.values import DeploymentWindow, Version
+from bot.releases.domain.release import ItemState, Release, ReleaseStatus, start_release
+from bot.releases.domain.values import DeploymentWindow, Version
 from tests.domain.conftest import DEV, DEVOPS, LEAD, NOW, ONCALL, STRANGER, TECH
 
 S = Source.BUTTON
@@ -177,7 +177,7 @@ def test_untick_until_phase_closes(template, policy):
 
 def test_bot_ticked_item_needs_reason_to_untick(template, policy):
     """Make a person give a reason to untick an automatic check."""
-    from bot.domain.actors import BOT_ACTOR
+    from bot.core.actors import BOT_ACTOR
 
     release = _start(template, policy)
     item = _item(release, "Features done")

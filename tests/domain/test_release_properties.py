@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.checklist import parse_template
-from bot.domain.actors import AccessPolicy, Source
-from bot.domain.errors import DomainError
-from bot.domain.release import ItemState, Release, ReleaseStatus, start_release
+from bot.core.actors import AccessPolicy, Source
+from bot.core.errors import DomainError
+from bot.releases.domain.release import ItemState, Release, ReleaseStatus, start_release
 from tests.domain.conftest import DEV, DEVOPS, LEAD, NOW, ONCALL, SMALL_TEMPLATE, STRANGER, TECH
 
 ACTORS = [LEAD, TECH, DEVOPS, ONCALL, DEV, STRANGER]

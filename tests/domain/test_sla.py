@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.sla import (
+from bot.incidents.domain.sla import (
     DEFAULT_SLA_TABLE,
     NEXT_RELEASE,
     BusinessDays,

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from kubernetes_asyncio import client
 
-from bot.domain.clock import FakeClock
-from bot.k8s import CallPolicy, DeploymentTarget, RolloutController, make_api_client
+from bot.core.clock import FakeClock
+from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, make_api_client
 from tests.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.k8s.rbacfile import granted
 

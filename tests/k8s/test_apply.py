@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import client
 
-from bot.domain.clock import FakeClock
-from bot.k8s import RolloutController
-from bot.k8s.apply import load_manifests
+from bot.core.clock import FakeClock
+from bot.rollouts.k8s import RolloutController
+from bot.rollouts.k8s.apply import load_manifests
 from tests.k8s.conftest import PRODUCTION, STAGING, VirtualSleep, client_for
 from tests.k8s.fakeapi import FakeKubeApi, Recorder
 

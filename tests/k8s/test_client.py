@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.k8s import KubernetesError, RolloutController, make_api_client
+from bot.rollouts.k8s import KubernetesError, RolloutController, make_api_client
 from tests.k8s.conftest import PRODUCTION
 from tests.k8s.fakeapi import FakeKubeApi
 

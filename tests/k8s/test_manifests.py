@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.config import build_settings
-from bot.k8s.apply import load_manifests
+from bot.rollouts.k8s.apply import load_manifests
 from tests.k8s.rbacfile import load_documents
 
 ROOT = Path(__file__).resolve().parents[2]

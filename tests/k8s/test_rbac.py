@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain.clock import FakeClock
-from bot.k8s import DeploymentTarget, RolloutController
+from bot.core.clock import FakeClock
+from bot.rollouts.k8s import DeploymentTarget, RolloutController
 from tests.k8s.conftest import IMAGE, VirtualSleep, client_for
 from tests.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.k8s.rbacfile import granted, load_documents

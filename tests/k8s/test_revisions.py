@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.k8s import DeploymentTarget, RolloutRefused
-from bot.k8s.revisions import (
+from bot.rollouts.k8s import DeploymentTarget, RolloutRefused
+from bot.rollouts.k8s.revisions import (
     equal_ignoring_hash,
     history,
     owned_replicasets,

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from kubernetes_asyncio import client
 
-from bot.domain.clock import FakeClock
-from bot.k8s import (
+from bot.core.clock import FakeClock
+from bot.rollouts.k8s import (
     ApiUnavailable,
     CallPolicy,
     DeploymentTarget,
@@ -17,7 +17,7 @@ from bot.k8s import (
     RolloutController,
     RolloutStatus,
 )
-from bot.k8s.models import Condition
+from bot.rollouts.k8s.models import Condition
 from tests.k8s.conftest import IMAGE, PRODUCTION, VirtualSleep
 from tests.k8s.fakeapi import FakeKubeApi
 

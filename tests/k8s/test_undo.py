@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.k8s import (
+from bot.rollouts.k8s import (
     ApiUnavailable,
     Conflict,
     DeploymentTarget,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.clock import FakeClock
-from bot.k8s import DeploymentTarget, RolloutController, RolloutStatus
+from bot.core.clock import FakeClock
+from bot.rollouts.k8s import DeploymentTarget, RolloutController, RolloutStatus
 from tests.k8s.conftest import VirtualSleep
 from tests.k8s.fakeapi import FakeKubeApi
 

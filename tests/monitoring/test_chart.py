@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
-from bot.monitoring.chart import SERIES, THRESHOLD_RED, chart_layout, nice_step, render_chart
+from bot.monitoring.chat.chart import SERIES, THRESHOLD_RED, chart_layout, nice_step, render_chart
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POINTS: list[tuple[datetime, float | None]] = [

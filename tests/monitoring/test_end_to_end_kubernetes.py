@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.config import build_settings
-from bot.domain.actors import AccessPolicy, Source
-from bot.domain.monitoring import Verdict
-from bot.k8s import RolloutController
+from bot.core.actors import AccessPolicy, Source
+from bot.monitoring.domain import Verdict
 from bot.monitoring.wiring import wire_monitoring
-from bot.services.timers import TimerService
+from bot.rollouts.k8s import RolloutController
+from bot.runtime.timers import TimerService
 from tests.domain.conftest import DEV, DEVOPS, LEAD, NOW, TECH
 from tests.k8s.conftest import client_for, seeded_fake
 from tests.store.conftest import clock, engine, service

@@ -21,9 +21,9 @@ from PIL import Image
 from bot.app import create_bot
 from bot.chat.client import ReleaseBot
 from bot.config import Settings
-from bot.domain.clock import FakeClock
-from bot.domain.monitoring import Verdict
-from bot.services.monitoring import MonitoringService
+from bot.core.clock import FakeClock
+from bot.monitoring.domain import Verdict
+from bot.monitoring.service.use_cases import MonitoringService
 from tests.chat.conftest import _no_unexpected_errors, clock, make_settings, world
 from tests.monitoring.prometheus_server import PrometheusServer, free_port
 

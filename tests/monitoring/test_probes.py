@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.domain.monitoring import Measurement, Operator, Verdict
-from bot.monitoring.http_probe import HttpProbe
+from bot.monitoring.domain import Measurement, Operator, Verdict
 from bot.monitoring.metrics import MonitoringMetrics
-from bot.monitoring.probes import KubernetesAvailabilityProbe, Probe, ProbeBase, run_poll
-from bot.monitoring.prometheus import PrometheusProbe
+from bot.monitoring.probes.base import KubernetesAvailabilityProbe, Probe, ProbeBase, run_poll
+from bot.monitoring.probes.http import HttpProbe
+from bot.monitoring.probes.prometheus import PrometheusProbe
 from tests.monitoring.conftest import Reply, ScriptedServer
 from tests.monitoring.prometheus_server import free_port
 

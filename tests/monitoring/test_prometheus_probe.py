@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.domain.monitoring import Verdict
-from bot.monitoring.prometheus import PrometheusProbe, promql_string_escape, render_query
+from bot.monitoring.domain import Verdict
+from bot.monitoring.probes.prometheus import PrometheusProbe, promql_string_escape, render_query
 from tests.monitoring.conftest import Reply, ScriptedServer
 from tests.monitoring.prometheus_server import free_port
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.domain.clock import FakeClock, SystemClock
-from bot.domain.monitoring import (
+from bot.core.clock import FakeClock, SystemClock
+from bot.monitoring.chat.chart import render_chart
+from bot.monitoring.domain import (
     ConditionMet,
     ConditionSpec,
     ConditionState,
@@ -23,10 +24,9 @@ from bot.domain.monitoring import (
     Verdict,
     observe,
 )
-from bot.monitoring.chart import render_chart
-from bot.monitoring.probes import run_poll
-from bot.monitoring.prometheus import PrometheusProbe
-from bot.monitoring.transport import probe_client
+from bot.monitoring.probes.base import run_poll
+from bot.monitoring.probes.prometheus import PrometheusProbe
+from bot.monitoring.probes.transport import probe_client
 from tests.monitoring.prometheus_server import PrometheusServer
 
 pytestmark = pytest.mark.prometheus

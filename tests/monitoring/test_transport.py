@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.domain.monitoring import Verdict
-from bot.monitoring.http_probe import HttpProbe
-from bot.monitoring.probes import run_poll
-from bot.monitoring.prometheus import PrometheusProbe
-from bot.monitoring.transport import AiohttpTransport, probe_client
+from bot.monitoring.domain import Verdict
+from bot.monitoring.probes.base import run_poll
+from bot.monitoring.probes.http import HttpProbe
+from bot.monitoring.probes.prometheus import PrometheusProbe
+from bot.monitoring.probes.transport import AiohttpTransport, probe_client
 from tests.monitoring.conftest import Reply, ScriptedServer
 from tests.monitoring.prometheus_server import free_port
 

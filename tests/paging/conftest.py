@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.domain.clock import FakeClock
+from bot.core.clock import FakeClock
 from tests.paging.loopback import LoopbackReceiver
 from tests.paging.memory_store import MemoryOutbox
 

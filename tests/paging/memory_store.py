@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.paging.outbox import OutboxMessage
+from bot.runtime.outbox import OutboxMessage
 
 
 class MemoryOutbox:

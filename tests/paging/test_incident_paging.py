@@ -7,10 +7,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from bot.domain.actors import Source
-from bot.paging.pagerduty import PagerDutyClient
-from bot.paging.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookClient, verify
-from bot.services.releases import ReleaseService
+from bot.core.actors import Source
+from bot.incidents.paging.pagerduty import PagerDutyClient
+from bot.incidents.paging.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookClient, verify
+from bot.releases.service import ReleaseService
 from tests.paging.loopback import Answer, LoopbackReceiver
 from tests.services.incident_world import PRIMARY, TECH_LEAD, World, make_settings, met
 from tests.store.conftest import engine, service

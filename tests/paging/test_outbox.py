@@ -9,15 +9,15 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from bot.domain.clock import FakeClock
-from bot.paging.outbox import (
+from bot.core.clock import FakeClock
+from bot.incidents.paging.pagerduty import PagerDutyClient
+from bot.incidents.paging.webhook import IDEMPOTENCY_HEADER, WebhookClient
+from bot.runtime.outbox import (
     DeliveryFailed,
     OutboxDispatcher,
     OutboxMessage,
     dm_to_channel_mention,
 )
-from bot.paging.pagerduty import PagerDutyClient
-from bot.paging.webhook import IDEMPOTENCY_HEADER, WebhookClient
 from tests.paging.loopback import Answer, LoopbackReceiver
 from tests.paging.memory_store import MemoryOutbox
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.domain.escalation import SEED_POLICY
-from bot.domain.incidents import Incident, open_incident
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
-from bot.paging.outbox import DeliveryFailed
-from bot.paging.pagerduty import PagerDutyClient, dedup_key, status_event, trigger_event
+from bot.incidents.domain.escalation import SEED_POLICY
+from bot.incidents.domain.lifecycle import Incident, open_incident
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.paging.pagerduty import PagerDutyClient, dedup_key, status_event, trigger_event
+from bot.runtime.outbox import DeliveryFailed
 from tests.paging.loopback import Answer, LoopbackReceiver
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

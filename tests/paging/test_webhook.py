@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.domain.escalation import SEED_POLICY
-from bot.domain.incidents import Page, open_incident
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, Severity
-from bot.paging.outbox import DeliveryFailed
-from bot.paging.webhook import (
+from bot.incidents.domain.escalation import SEED_POLICY
+from bot.incidents.domain.lifecycle import Page, open_incident
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.paging.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     WebhookClient,
@@ -21,6 +20,7 @@ from bot.paging.webhook import (
     verify,
     webhook_body,
 )
+from bot.runtime.outbox import DeliveryFailed
 from tests.paging.loopback import Answer, LoopbackReceiver
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

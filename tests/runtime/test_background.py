@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.paging.outbox import OutboxMessage
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.runtime.background import Background
-from bot.services.timers import TimerService
+from bot.runtime.outbox import OutboxMessage
+from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
-from bot.store.uow import SqlUnitOfWorkFactory
 
 
 class Inbox:
@@ -56,7 +56,7 @@ async def test_started_background_fires_and_delivers_without_pump(engine):
     """Wake the timer with APScheduler and deliver through the outbox loop, in real time."""
     import asyncio
 
-    from bot.domain.clock import SystemClock
+    from bot.core.clock import SystemClock
 
     clock = SystemClock()
     sessions = make_session_factory(engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.clock import SystemClock
+from bot.core.clock import SystemClock
 from bot.runtime.scheduler import WakeScheduler
 
 

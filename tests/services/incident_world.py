@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.config import Settings, build_settings
-from bot.domain.actors import AccessPolicy, Actor
-from bot.domain.clock import FakeClock
-from bot.paging.outbox import OutboxMessage
+from bot.core.actors import AccessPolicy, Actor
+from bot.core.clock import FakeClock
+from bot.incidents.service.oncall import OncallService
+from bot.incidents.service.use_cases import IncidentService
+from bot.releases.service import ReleaseService
 from bot.runtime.background import Background
-from bot.services.incidents import IncidentService
-from bot.services.oncall import OncallService
-from bot.services.releases import ReleaseService
-from bot.services.timers import TimerService
+from bot.runtime.outbox import OutboxMessage
+from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
-from bot.store.uow import SqlUnitOfWorkFactory
 
 PRIMARY, SECONDARY, TECH, MANAGER, STRANGER, LEAD = "100", "200", "300", "400", "900", "500"
 STAKEHOLDER, DEV = "600", "700"

@@ -16,27 +16,27 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
-from bot.domain.actors import AccessPolicy, Source
-from bot.domain.clock import FakeClock
-from bot.domain.monitoring import Measurement
-from bot.domain.monitoring.records import WatchedCondition
+from bot.core.actors import AccessPolicy, Source
+from bot.core.clock import FakeClock
+from bot.monitoring.domain import Measurement
+from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.metrics import MonitoringMetrics
-from bot.monitoring.probes import Probe, ProbeBase
-from bot.paging.outbox import OutboxMessage
-from bot.runtime.background import Background
-from bot.services.monitoring import MonitoringService
-from bot.services.monitoring_types import (
+from bot.monitoring.probes.base import Probe, ProbeBase
+from bot.monitoring.service.use_cases import MonitoringService
+from bot.monitoring.service.views import (
     ConditionMetEvent,
     MonitoringConfig,
     RecoveredEvent,
 )
-from bot.services.releases import ReleaseService, TemplateSource
-from bot.services.timers import TimerService
+from bot.monitoring.store.tables import MeasurementRow
+from bot.releases.service import ReleaseService, TemplateSource
+from bot.runtime.background import Background
+from bot.runtime.outbox import OutboxMessage
+from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
-from bot.store.monitoring_tables import MeasurementRow
 from bot.store.outbox import SqlOutboxStore
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.domain.conftest import DEV, DEVOPS, LEAD, SMALL_TEMPLATE, TECH
 
 ERROR_RATE = WatchedCondition(

@@ -18,23 +18,23 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.domain.actors import AccessPolicy, Actor, Source
-from bot.domain.audit import AuditEvent
-from bot.domain.clock import FakeClock
-from bot.domain.release import Release
-from bot.k8s import CallPolicy, DeploymentTarget, RolloutController, make_api_client
-from bot.paging.outbox import OutboxMessage
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.core.actors import AccessPolicy, Actor, Source
+from bot.core.audit import AuditEvent
+from bot.core.clock import FakeClock
+from bot.releases.domain.release import Release
+from bot.releases.service import ReleaseService, TemplateSource
+from bot.releases.store.repository import audit_event
+from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, make_api_client
+from bot.rollouts.service.deploy import DeployService
+from bot.rollouts.service.rollback import ClusterAccess, RollbackService, RolloutTarget
 from bot.runtime.background import Background
-from bot.services.releases import ReleaseService, TemplateSource
-from bot.services.rollouts import ClusterAccess, RollbackService, RolloutTarget
-from bot.services.rollouts_deploy import DeployService
-from bot.services.timers import TimerService
+from bot.runtime.outbox import OutboxMessage
+from bot.runtime.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
 from bot.store.outbox import SqlOutboxStore
-from bot.store.releases import audit_event
 from bot.store.tables import AuditRow
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.k8s.rbacfile import granted
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.actors import Source
-from bot.domain.errors import InvalidInput, NotAuthorized
-from bot.domain.incidents_model import IncidentStatus
-from bot.domain.sla import Severity
+from bot.core.actors import Source
+from bot.core.errors import InvalidInput, NotAuthorized
+from bot.incidents.domain.model import IncidentStatus
+from bot.incidents.domain.sla import Severity
 from tests.services.incident_world import (
     EM,
     MANAGER,

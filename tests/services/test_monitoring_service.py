@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.actors import Source
-from bot.domain.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
-from bot.domain.monitoring import DEFAULT_STAGES, Verdict, poll_times
-from bot.domain.monitoring.records import AlertKind, AlertStatus, WindowStatus
+from bot.core.actors import Source
+from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
 from bot.monitoring.alertmanager import parse_alertmanager_webhook
-from bot.services.monitoring_types import POLL_TIMER, RETRY_TIMER
+from bot.monitoring.domain import DEFAULT_STAGES, Verdict, poll_times
+from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
+from bot.monitoring.service.views import POLL_TIMER, RETRY_TIMER
 from tests.domain.conftest import DEV, LEAD, NOW, ONCALL, STRANGER
 from tests.services.monitoring_harness import ERROR, build_bench, minutes
 

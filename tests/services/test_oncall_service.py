@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.actors import Source
-from bot.domain.errors import InvalidInput, NotAuthorized
-from bot.services.oncall import parse_until
+from bot.core.actors import Source
+from bot.core.errors import InvalidInput, NotAuthorized
+from bot.incidents.service.oncall import parse_until
 from tests.domain.conftest import NOW
 from tests.services.incident_world import (
     EM,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.actors import Source
-from bot.domain.errors import InvalidTransition, NotAuthorized
-from bot.domain.release import Release, ReleaseSignal, ReleaseStatus
-from bot.domain.rollouts import ClusterRefusal, OperationStatus, RolloutInFlight
-from bot.services.rollouts import RollbackService
+from bot.core.actors import Source
+from bot.core.errors import InvalidTransition, NotAuthorized
+from bot.releases.domain.release import Release, ReleaseSignal, ReleaseStatus
+from bot.rollouts.domain import ClusterRefusal, OperationStatus, RolloutInFlight
+from bot.rollouts.service.rollback import RollbackService
 from tests.k8s.fakeapi import Recorder
 from tests.services.rollouts_world import (
     DEV,

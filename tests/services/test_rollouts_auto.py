@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import AutoRollbackSettings
-from bot.domain.actors import Source
-from bot.domain.release import ReleaseStatus
-from bot.domain.rollouts import AutoRollbackPolicy, OperationStatus
-from bot.services.rollouts_auto import TIMER_KIND, AutoRollback, policy_from_settings
+from bot.core.actors import Source
+from bot.releases.domain.release import ReleaseStatus
+from bot.rollouts.domain import AutoRollbackPolicy, OperationStatus
+from bot.rollouts.service.auto_rollback import TIMER_KIND, AutoRollback, policy_from_settings
 from tests.k8s.fakeapi import Recorder
 from tests.services.rollouts_world import (
     DEVOPS,

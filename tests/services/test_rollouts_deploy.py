@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.actors import Actor, Source
-from bot.domain.errors import InvalidInput, InvalidTransition, NotAuthorized
-from bot.domain.release import ItemState, Release
-from bot.domain.rollouts import OperationStatus, RolloutInFlight
+from bot.core.actors import Actor, Source
+from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized
+from bot.releases.domain.release import ItemState, Release
+from bot.rollouts.domain import OperationStatus, RolloutInFlight
 from tests.k8s.fakeapi import Recorder
 from tests.services.rollouts_world import (
     DEVOPS,

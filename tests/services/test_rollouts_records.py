@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.actors import Source
-from bot.domain.errors import InvalidInput
-from bot.domain.rollouts import (
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.core.actors import Source
+from bot.core.errors import InvalidInput
+from bot.releases.domain.values import DeploymentWindow
+from bot.releases.service import TemplateSource
+from bot.rollouts.domain import (
     AutoRollbackPolicy,
     OperationKind,
     OperationStatus,
@@ -21,9 +24,6 @@ from bot.domain.rollouts import (
     runs_release_version,
     window_decision,
 )
-from bot.domain.values import DeploymentWindow
-from bot.services.releases import TemplateSource
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.services.rollouts_world import DEVOPS, LEAD, TEMPLATE
 
 NOW = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
@@ -124,9 +124,9 @@ def test_operation_lifecycle_rules() -> None:
 
 async def store(tmp_path: Path) -> tuple[SqlUnitOfWorkFactory, object]:
     """Return a unit-of-work factory on a migrated database holding one release."""
-    from bot.domain.actors import AccessPolicy
-    from bot.domain.clock import FakeClock
-    from bot.services.releases import ReleaseService
+    from bot.core.actors import AccessPolicy
+    from bot.core.clock import FakeClock
+    from bot.releases.service import ReleaseService
     from bot.store import migrate
     from bot.store.db import make_engine, make_session_factory
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from bot.config import build_settings
-from bot.domain.actors import AccessPolicy, Source
-from bot.domain.rollouts import ClusterRefusal
-from bot.k8s import KubernetesError, make_api_client
-from bot.services.rollouts_auto import TIMER_KIND
-from bot.services.rollouts_wiring import wire_rollouts
-from bot.services.timers import TimerService
+from bot.core.actors import AccessPolicy, Source
+from bot.rollouts.domain import ClusterRefusal
+from bot.rollouts.k8s import KubernetesError, make_api_client
+from bot.rollouts.service.auto_rollback import TIMER_KIND
+from bot.rollouts.wiring import wire_rollouts
+from bot.runtime.timers import TimerService
 from tests.k8s.fakeapi import Recorder
 from tests.services.rollouts_world import (
     DEVOPS,

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from bot.services.timers import TimerService
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.domain.conftest import NOW
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
-from bot.domain.actors import AccessPolicy
-from bot.domain.clock import FakeClock
-from bot.services.releases import ReleaseService, TemplateSource
+from bot.core.actors import AccessPolicy
+from bot.core.clock import FakeClock
+from bot.releases.service import ReleaseService, TemplateSource
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.domain.conftest import NOW, SMALL_TEMPLATE
 
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from bot.domain.errors import ConcurrentUpdate, UnknownTarget
-from bot.domain.escalation import EscalationPolicy, EscalationStep
-from bot.domain.incidents import acknowledge, open_incident
-from bot.domain.oncall import Roster
-from bot.domain.sla import DEFAULT_SLA_TABLE, BusinessDays, Severity, SlaPolicy, SlaTable
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.core.errors import ConcurrentUpdate, UnknownTarget
+from bot.incidents.domain.escalation import EscalationPolicy, EscalationStep
+from bot.incidents.domain.lifecycle import acknowledge, open_incident
+from bot.incidents.domain.oncall import Roster
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, BusinessDays, Severity, SlaPolicy, SlaTable
 from bot.store.db import make_session_factory
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.domain.conftest import LEAD, NOW
 
 POLICY = EscalationPolicy(

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.errors import ConcurrentUpdate
-from bot.domain.monitoring import ConditionState, Measurement, MonitoringWindow, Verdict
-from bot.domain.monitoring.records import (
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.core.errors import ConcurrentUpdate
+from bot.monitoring.domain import ConditionState, Measurement, MonitoringWindow, Verdict
+from bot.monitoring.domain.records import (
     AlertKind,
     AlertRecord,
     AlertStatus,
@@ -19,7 +20,6 @@ from bot.domain.monitoring.records import (
     WindowRecord,
 )
 from bot.store.db import make_session_factory
-from bot.store.uow import SqlUnitOfWorkFactory
 from tests.domain.conftest import LEAD, NOW
 from tests.services.monitoring_harness import AVAILABILITY, ERROR_RATE
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.paging.outbox import DeliveryFailed, OutboxDispatcher, OutboxMessage
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.runtime.outbox import DeliveryFailed, OutboxDispatcher, OutboxMessage
 from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
-from bot.store.uow import SqlUnitOfWorkFactory
 
 
 class RecordingSender:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bot.domain.actors import Source
-from bot.domain.errors import DuplicateRelease, InvalidInput, NotAuthorized
-from bot.domain.release import ItemState, ReleaseStatus
+from bot.core.actors import Source
+from bot.core.errors import DuplicateRelease, InvalidInput, NotAuthorized
+from bot.releases.domain.release import ItemState, ReleaseStatus
 from tests.domain.conftest import DEV, DEVOPS, LEAD, TECH
 
 

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.config import Secrets, default_settings
-from bot.domain.actors import AccessPolicy
+from bot.core.actors import AccessPolicy
 from bot.monitoring.alertmanager import SIGNATURE_HEADER
 from bot.monitoring.metrics import MonitoringMetrics
-from bot.services.monitoring import MonitoringService
+from bot.monitoring.service.use_cases import MonitoringService
+from bot.monitoring.web import WebServer, make_web_app
 from bot.store.db import make_engine, make_session_factory
-from bot.store.uow import SqlUnitOfWorkFactory
-from bot.web.server import WebServer, make_web_app
 from tests.domain.conftest import NOW
 from tests.services.monitoring_harness import (
     Bench,

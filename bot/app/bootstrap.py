@@ -1,0 +1,287 @@
+"""Build the bot: settings, database, checklist template and services wired into one client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import discord
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.chat.client import ReleaseBot
+from bot.chat.room_config import RoomConfig
+from bot.config import PermissionSettings, Settings
+from bot.core.actors import AccessPolicy
+from bot.core.clock import Clock, SystemClock
+from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.incidents.chat.delivery import GuildDirectory
+from bot.incidents.wiring import wire_incidents
+from bot.monitoring.wiring import wire_monitoring
+from bot.releases.service import ReleaseService, TemplateSource
+from bot.rollouts.wiring import wire_rollouts
+from bot.runtime.background import Background
+from bot.runtime.outbox import OutboxMessage
+from bot.runtime.timers import TimerService
+from bot.store import migrate
+from bot.store.db import make_engine, make_session_factory
+from bot.store.outbox import SqlOutboxStore
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+__all__ = ["EXTENSIONS", "Database", "ReleaseBot", "TemplateFile", "create_bot"]
+
+# The chat extensions, in load order (the order the name-sorted discovery used to give).
+EXTENSIONS: tuple[str, ...] = (
+    "bot.incidents.chat.cog",
+    "bot.rollouts.chat.cog",
+    "bot.monitoring.chat.cog",
+    "bot.releases.chat.commands",
+    "bot.releases.chat.signoffs",
+)
+
+
+class Database:
+    """The store behind the bot: created and upgraded when the bot starts, disposed at close.
+
+    Until `start()` nothing touches the disk, so building a bot has no side effects.
+    """
+
+    def __init__(self, url: str, clock: Clock, engine: AsyncEngine | None = None) -> None:
+        self.url = url
+        self.clock = clock
+        self.engine = engine
+        self._units: SqlUnitOfWorkFactory | None = None
+        # Called after every commit once started (the background wakes timers and the outbox).
+        self.after_commit: list[Callable[[Any], None]] = []
+        self.outbox: SqlOutboxStore | None = None
+
+    async def start(self) -> None:
+        """Create the engine if needed and upgrade the schema to the newest migration."""
+        if self.engine is None:
+            self.engine = make_engine(self.url)
+        await migrate.upgrade(self.engine)
+        self._units = SqlUnitOfWorkFactory(make_session_factory(self.engine), self.clock)
+        self._units.after_commit.extend(self.after_commit)
+        self.outbox = SqlOutboxStore(self._units.sessions)
+
+    async def close(self) -> None:
+        """Dispose the engine's connections."""
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    def __call__(self) -> UnitOfWork:
+        """Return a new unit of work (the bot must have started)."""
+        if self._units is None:
+            raise RuntimeError("the database is not started yet: the bot starts it in setup_hook")
+        # SqlUnitOfWork satisfies the port at run time; mypy rejects it because its
+        # repositories are declared as concrete classes (a store-side typing gap).
+        return cast(UnitOfWork, self._units())
+
+
+class TemplateFile:
+    """The checklist template, read from its file on first use and then kept."""
+
+    def __init__(self, path: Path, source: TemplateSource | None = None) -> None:
+        self.path = path
+        self._source = source
+
+    def resolved_path(self) -> Path:
+        """Return the template path; a relative one missing here is looked up in the project."""
+        if self.path.is_absolute() or self.path.exists():
+            return self.path
+        beside_project = PROJECT_ROOT / self.path
+        return beside_project if beside_project.exists() else self.path
+
+    def __call__(self) -> TemplateSource:
+        """Return the parsed template (TemplateError names every problem in the file)."""
+        if self._source is None:
+            self._source = TemplateSource.from_path(self.resolved_path())
+        return self._source
+
+    async def check(self) -> None:
+        """Load the template now, so a broken one stops the bot at start-up."""
+        self()
+
+
+class DatabaseOutbox:
+    """The started database's outbox store (the dispatcher only runs once the bot started)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def _store(self) -> SqlOutboxStore:
+        if self._database.outbox is None:
+            raise RuntimeError("the database is not started yet: the bot starts it in setup_hook")
+        return self._database.outbox
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Return up to `limit` due messages (leased)."""
+        return await self._store().claim_due(now, limit)
+
+    async def mark_delivered(self, msg_id: int, now: datetime, detail: str | None) -> None:
+        """Record a delivery."""
+        await self._store().mark_delivered(msg_id, now, detail)
+
+    async def mark_retry(
+        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Record a failed attempt and when to try again."""
+        await self._store().mark_retry(msg_id, now, next_attempt_at, error)
+
+    async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
+        """Record that a message will never be delivered."""
+        await self._store().mark_dead(msg_id, now, error)
+
+    async def enqueue(
+        self, kind: str, payload: Mapping[str, Any], idempotency_key: str, now: datetime
+    ) -> int:
+        """Store a new message (or return the existing id for the key)."""
+        return await self._store().enqueue(kind, payload, idempotency_key, now)
+
+
+def access_policy(permissions: PermissionSettings) -> AccessPolicy:
+    """Return the access policy the configured permissions describe."""
+    return AccessPolicy(
+        {action: frozenset(permissions.roles_for(action)) for action in permissions.actions()}
+    )
+
+
+def create_bot(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    database_url: str | None = None,
+    engine: AsyncEngine | None = None,
+    uow_factory: UnitOfWorkFactory | None = None,
+    template_source: TemplateSource | None = None,
+    http_client: object | None = None,
+    intents: discord.Intents | None = None,
+    extensions: Sequence[str] | None = None,
+    **collaborators: object,
+) -> ReleaseBot:
+    """Return a ready-to-start releasebot client built from `settings`.
+
+    Nothing happens until the bot starts (``async with bot: await bot.start(token)``, or
+    ``simcord.run(bot)`` offline): ``setup_hook`` then upgrades the database to the newest
+    migration, loads the checklist template, registers the persistent controls, loads every
+    chat extension and syncs the slash commands (to ``settings.discord.guild_id`` when set,
+    else globally). ``await bot.close()`` stops pending message edits and disposes the
+    database engine.
+
+    Overrides, all optional: ``clock`` (default: the system clock), ``database_url``
+    (default: ``settings.database.url``), ``engine`` (an AsyncEngine to use instead of
+    creating one), ``uow_factory`` (use this unit of work instead of the SQL store; no
+    migrations then), ``template_source`` (a parsed template instead of
+    ``settings.checklist.path``), ``http_client``, ``intents``, ``extensions`` (module
+    names to load; default: every extension in ``bot.chat``). Any other keyword is kept in
+    ``bot.collaborators`` for extensions of later features (scheduler, Kubernetes client,
+    monitoring probes)::
+
+        bot = create_bot(load_settings("config/releasebot.toml"))
+        async with bot:
+            await bot.start(settings.require_discord_token().get_secret_value())
+    """
+    clock = clock or SystemClock()
+    database: Database | None = None
+    if uow_factory is None:
+        database = Database(database_url or settings.database.url, clock, engine)
+        uow_factory = database
+    template = TemplateFile(settings.checklist.path, template_source)
+    config = RoomConfig.from_settings(settings)
+    releases = ReleaseService(
+        uow=uow_factory,
+        clock=clock,
+        policy=access_policy(settings.permissions),
+        template=template,
+        services=config.services,
+    )
+    if http_client is not None:
+        collaborators["http_client"] = http_client
+    # Background work (timers, outbox) and the web server start with the bot unless a clock
+    # was injected (tests and the demo drive time themselves and call background.pump());
+    # `background_autostart` / `web_autostart` collaborators override that either way.
+    autostart = isinstance(clock, SystemClock)
+    timers = TimerService(uow_factory, clock)
+    outbox = collaborators.pop("outbox_store", None) or (
+        DatabaseOutbox(database) if database else None
+    )
+    background = Background(timers, cast(Any, outbox), clock) if outbox is not None else None
+    if database is not None and background is not None:
+        database.after_commit.append(background.after_commit)
+    policy = releases.policy
+    monitoring = wire_monitoring(
+        settings,
+        uow_factory,
+        clock,
+        policy,
+        releases,
+        timers,
+        collaborators,
+        start_web=bool(collaborators.pop("web_autostart", autostart)),
+    )
+    rollouts = wire_rollouts(
+        settings,
+        uow_factory,
+        clock,
+        policy,
+        releases,
+        timers,
+        collaborators,
+        database.after_commit if database is not None else None,
+    )
+    monitoring.service.on_condition_met(rollouts.auto_rollback.on_condition_met)
+    monitoring.use_cluster(rollouts.cluster)  # availability conditions read the rollouts
+    member_directory = GuildDirectory(config.role_refs, config.guild_id)
+    incidents = wire_incidents(
+        settings, uow_factory, clock, policy, releases, timers, member_directory,
+        monitoring=monitoring.service, background=background, collaborators=collaborators,
+    )  # fmt: skip
+    start_background = bool(collaborators.pop("background_autostart", autostart))
+    starts: list[Callable[[], Any]] = [monitoring.start, rollouts.start]
+    closes: list[Callable[[], Any]] = [monitoring.close, rollouts.close]
+    closes.append(incidents.close)
+    if background is not None:
+        closes.append(background.stop)
+    collaborators.update(
+        timers=timers,
+        background=background,
+        monitoring=monitoring.service,
+        monitoring_metrics=monitoring.metrics,
+        web=monitoring.web,
+        rollbacks=rollouts.rollbacks,
+        deploys=rollouts.deploys,
+    )
+    collaborators.update(
+        incidents=incidents.service, oncall=incidents.oncall, member_directory=member_directory
+    )
+    bot = ReleaseBot(
+        releases=releases,
+        config=config,
+        clock=clock,
+        extensions=list(extensions) if extensions is not None else list(EXTENSIONS),
+        on_start=[*([database.start] if database else []), template.check, *starts],
+        on_close=[*([database.close] if database else []), *closes],  # closed in reverse
+        intents=intents,
+        collaborators={"settings": settings, "database": database, **collaborators},
+    )
+    # Shared by every feature: senders register on it; tests call `bot.background.pump()`.
+    bot.background = background  # type: ignore[attr-defined]
+    if background is not None and start_background:
+        bot.add_listener(_once(background.start), "on_ready")  # after every sender registered
+    return bot
+
+
+def _once(start: Callable[[], Any]) -> Callable[[], Any]:
+    """Return a listener that awaits `start` the first time only (on_ready repeats)."""
+    started = False
+
+    async def listener() -> None:
+        nonlocal started
+        if not started:
+            started = True
+            await start()
+
+    return listener

@@ -1,0 +1,1 @@
+"""The release-agnostic kernel: actors, audit, clock, errors, ports, timers, roles, events."""

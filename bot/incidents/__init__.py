@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, escalation, on-call, SLAs; domain, use-cases, store, paging, cog."""

@@ -1,0 +1,1 @@
+"""Incidents on Discord: /incident commands, incident buttons, channel and DM delivery."""

@@ -1,0 +1,214 @@
+"""The /incident and /oncall commands, the incident buttons, and Discord delivery of pages.
+
+Loading this extension registers the "channel" and "dm" outbox senders on `bot.background`
+(DM failures fall back to a mention in the release thread), the Acknowledge/Resolve dynamic
+items, and binds the member directory the on-call roster reads role holders from.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.chat.client import ReleaseBot
+from bot.chat.failures import send_private
+from bot.config import Settings
+from bot.core.actors import Source
+from bot.core.errors import InvalidInput
+from bot.incidents.chat.delivery import DiscordDelivery, GuildDirectory, incident_dm_fallback
+from bot.incidents.chat.render import list_text, oncall_text, status_spec
+from bot.incidents.chat.view import INCIDENT_ITEMS, acting, incident_service
+from bot.incidents.service.oncall import OncallService
+from bot.releases.chat.controls import release_bot, to_embed
+
+_INCIDENT_REF = re.compile(r"#?(\d+)")
+Level = Literal["P0", "P1", "P2", "P3"]
+OncallRole = Literal["primary", "secondary", "tech_lead", "eng_manager"]
+
+
+def incident_ref(given: str) -> int:
+    """Return the incident id in "7" or "#7", or raise InvalidInput."""
+    match = _INCIDENT_REF.fullmatch(given.strip())
+    if match is None:
+        raise InvalidInput(f"incident {given!r} is not valid: pick one from the list (e.g. #7)")
+    return int(match[1])
+
+
+async def _incident_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    service = incident_service(release_bot(interaction.client))
+    wanted = current.strip().lstrip("#").casefold()
+    choices = []
+    for incident in await service.list_incidents(limit=25):
+        state = f"{incident.severity.value} {incident.status.value}"
+        label = f"#{incident.id} {state}: {incident.title}"
+        if wanted in label.casefold():
+            choices.append(app_commands.Choice(name=label[:100], value=str(incident.id)))
+    return choices[:25]
+
+
+@app_commands.guild_only()
+class IncidentCommands(
+    commands.GroupCog, group_name="incident", group_description="Incidents: ack, resolve, status"
+):
+    """Slash commands on incidents; every change goes through IncidentService."""
+
+    def __init__(self, bot: ReleaseBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    def _names(self) -> dict[str, str]:
+        return {key: self.bot.config.role_name(key) for key in self.bot.config.role_refs}
+
+    @app_commands.command(name="ack", description="Acknowledge an incident (stops escalation)")
+    @app_commands.autocomplete(incident=_incident_choices)
+    async def ack(self, interaction: discord.Interaction, incident: str) -> None:
+        """Acknowledge as the invoking person."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        done = await incident_service(bot).acknowledge(incident_ref(incident), actor, Source.SLASH)
+        await send_private(interaction, f"✅ You acknowledged incident #{done.id}.")
+
+    @app_commands.command(name="resolve", description="Resolve an incident, saying what fixed it")
+    @app_commands.autocomplete(incident=_incident_choices)
+    async def resolve(
+        self,
+        interaction: discord.Interaction,
+        incident: str,
+        note: app_commands.Range[str, 1, 1000],
+    ) -> None:
+        """Resolve with a note; the resolution time is scored against the SLA."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        done = await incident_service(bot).resolve(
+            incident_ref(incident), actor, note, Source.SLASH
+        )
+        verdict = "⛔ outside" if done.resolution_sla_breached else "within"
+        await send_private(interaction, f"🟢 Incident #{done.id} resolved ({verdict} its SLA).")
+
+    @app_commands.command(name="status", description="Show an incident and its timeline")
+    @app_commands.autocomplete(incident=_incident_choices)
+    async def status(self, interaction: discord.Interaction, incident: str) -> None:
+        """Show the incident's state, escalation deadlines, SLA and every event."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        service = incident_service(self.bot)
+        found, events = await service.status(incident_ref(incident))
+        release = await service.release_of(found)
+        spec = status_spec(found, release, events, self.bot.clock.now(), self._names())
+        await interaction.edit_original_response(embeds=[to_embed(e) for e in spec.embeds])
+
+    @app_commands.command(name="list", description="List incidents, newest first")
+    @app_commands.describe(open_only="Only incidents that are not resolved (default yes)")
+    async def list_(self, interaction: discord.Interaction, open_only: bool = True) -> None:
+        """List incidents."""
+        found = await incident_service(self.bot).list_incidents(open_only=open_only)
+        await interaction.response.send_message(
+            list_text(found, self.bot.clock.now()), ephemeral=True
+        )
+
+    @app_commands.command(name="open", description="Open an incident by hand and page on-call")
+    @app_commands.describe(title="What is wrong", severity="P0 (worst) to P3", release="Release id")
+    async def open_(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 3, 200],
+        severity: Level,
+        release: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        """Open an incident; it pages like one from monitoring."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        opened = await incident_service(bot).open(
+            actor, title=title, severity=severity, release_id=release, source=Source.SLASH
+        )
+        await send_private(
+            interaction, f"🚨 Opened {opened.severity.value} incident #{opened.id}: paging now."
+        )
+
+    @app_commands.command(name="severity", description="Change an incident's severity")
+    @app_commands.autocomplete(incident=_incident_choices)
+    async def severity(self, interaction: discord.Interaction, incident: str, level: Level) -> None:
+        """Change severity (authorized, audited); SLA deadlines are recomputed."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        changed = await incident_service(bot).change_severity(
+            incident_ref(incident), level, actor, Source.SLASH
+        )
+        await send_private(
+            interaction, f"⚠️ Incident #{changed.id} is now {changed.severity.value}."
+        )
+
+
+@app_commands.guild_only()
+class OncallCommands(commands.GroupCog, group_name="oncall", group_description="Who is on call"):
+    """Show and override who each escalation step pages."""
+
+    def __init__(self, bot: ReleaseBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    def _oncall(self) -> OncallService:
+        service = self.bot.collaborators.get("oncall")
+        if not isinstance(service, OncallService):
+            raise RuntimeError("the on-call service is not wired (create_bot adds it)")
+        return service
+
+    @app_commands.command(name="show", description="Show who each escalation step pages now")
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Say who an incident opened now would page at each step."""
+        view = await self._oncall().show()
+        names = {key: self.bot.config.role_name(key) for key in self.bot.config.role_refs}
+        await interaction.response.send_message(
+            oncall_text(view, names),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @app_commands.command(name="set", description="Put someone on call until a time")
+    @app_commands.describe(
+        member="Who stands in",
+        until='How long: "8h", or a UTC time "2026-03-02 18:00"',
+        role="Which slot (default: the primary on-call)",
+    )
+    async def set_(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        until: app_commands.Range[str, 1, 40],
+        role: OncallRole = "primary",
+    ) -> None:
+        """Override the on-call slot (audited); refused without the oncall_set permission."""
+        _, actor = acting(interaction)
+        override = await self._oncall().set_override(
+            actor, str(member.id), until, role=role, source=Source.SLASH
+        )
+        await interaction.response.send_message(
+            f"📟 {member.mention} is {role} on call until {override.until:%Y-%m-%d %H:%M} UTC.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Add the incident commands, buttons and Discord senders to `bot`."""
+    client = release_bot(bot)
+    settings = cast(Settings, client.collaborators["settings"])
+    directory = client.collaborators.get("member_directory")
+    if not isinstance(directory, GuildDirectory):
+        directory = GuildDirectory(client.config.role_refs, client.config.guild_id)
+    directory.bind(client)
+    client.add_dynamic_items(*INCIDENT_ITEMS)
+    background = getattr(client, "background", None)
+    if background is not None and "incidents" in client.collaborators:
+        delivery = DiscordDelivery(client, incident_service(client), settings, directory)
+        background.add_sender("channel", delivery.channel)
+        background.add_sender(
+            "dm", delivery.dm, incident_dm_fallback(settings.discord.alerts_channel)
+        )
+    await client.add_cog(IncidentCommands(client))
+    await client.add_cog(OncallCommands(client))

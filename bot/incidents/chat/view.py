@@ -1,0 +1,177 @@
+"""Persistent incident controls: Acknowledge, Resolve (with a note modal), and Roll back.
+
+The Acknowledge and Resolve buttons are `DynamicItem`s whose custom ids carry the incident
+id, so a page posted days ago (or DMed before a restart) still works. The Roll back button
+only carries `rb:rollback:<release_id>`; the Kubernetes extension handles that id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.chat.failures import run_guarded, send_private
+from bot.chat.layout import ButtonSpec, MessageSpec
+from bot.chat.roles import actor_for
+from bot.core.actors import Actor, Source
+from bot.incidents.chat.render import ACK_TEMPLATE, NOTE_TEMPLATE, RESOLVE_TEMPLATE, note_id
+from bot.releases.chat.controls import release_bot
+
+if TYPE_CHECKING:
+    from bot.chat.client import ReleaseBot
+    from bot.incidents.service.use_cases import IncidentService
+
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+    "secondary": discord.ButtonStyle.secondary,
+}
+NOTE_MAX = 1000
+
+
+def incident_service(bot: ReleaseBot) -> IncidentService:
+    """Return the incident service the app wired into the bot."""
+    from bot.incidents.service.use_cases import IncidentService
+
+    service = bot.collaborators.get("incidents")
+    if not isinstance(service, IncidentService):
+        raise RuntimeError("the incident service is not wired (create_bot adds it)")
+    return service
+
+
+def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
+    """Return the bot and the person acting, with the roles they hold right now.
+
+    In a DM there is no member, so the guild member is looked up to read their roles.
+    """
+    bot = release_bot(interaction.client)
+    user: discord.User | discord.Member = interaction.user
+    if not isinstance(user, discord.Member):
+        for guild in bot.guilds:
+            member = guild.get_member(user.id)
+            if member is not None:
+                user = member
+                break
+    return bot, actor_for(user, bot.config.role_refs)
+
+
+def _button(spec: ButtonSpec) -> discord.ui.Item[Any]:
+    button = discord.ui.Button[discord.ui.View](
+        label=spec.label,
+        custom_id=spec.custom_id,
+        style=_STYLES[spec.style],
+        disabled=spec.disabled,
+    )
+    if spec.action == "ack":
+        return IncidentAckButton(button)
+    if spec.action == "resolve":
+        return IncidentResolveButton(button)
+    return button
+
+
+def to_view(spec: MessageSpec) -> discord.ui.View:
+    """Return a fresh view of the incident buttons of `spec`."""
+    view = discord.ui.View(timeout=None)
+    for number, row in enumerate(spec.rows):
+        for control in row:
+            if isinstance(control, ButtonSpec):
+                item = _button(control)
+                item.row = number
+                view.add_item(item)
+    return view
+
+
+def message_kwargs(spec: MessageSpec) -> dict[str, Any]:
+    """Return send/edit arguments for an incident message (mentions decided by the caller)."""
+    from bot.releases.chat.controls import to_embed
+
+    return {
+        "content": spec.content or None,
+        "embeds": [to_embed(e) for e in spec.embeds],
+        "view": to_view(spec) if spec.rows else None,
+    }
+
+
+class _IncidentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rb:inc-x"):
+    """Parse the incident id; route failures to the central reporter."""
+
+    def __init__(self, item: discord.ui.Button[Any], incident_id: int | None = None) -> None:
+        super().__init__(item)
+        found = re.search(r"(\d+)$", item.custom_id or "")
+        self.incident_id = incident_id if incident_id is not None else int(found[1] if found else 0)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> _IncidentButton:
+        """Rebuild the button from the custom id Discord sent back."""
+        return cls(cast(discord.ui.Button[Any], item), int(match["incident"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Act; any failure is told to the person privately."""
+        bot = release_bot(interaction.client)
+        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Do what the button is for."""
+        raise NotImplementedError
+
+
+class IncidentAckButton(_IncidentButton, template=ACK_TEMPLATE):
+    """Acknowledge the incident: stops every pending escalation step."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Acknowledge as the clicking person (paged, or holding an incident role)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        incident = await incident_service(bot).acknowledge(self.incident_id, actor, Source.BUTTON)
+        await send_private(
+            interaction, f"✅ You acknowledged incident #{incident.id}; escalation stopped."
+        )
+
+
+class IncidentResolveButton(_IncidentButton, template=RESOLVE_TEMPLATE):
+    """Ask for the resolution note, then resolve."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Open the note modal (the check happens when the note is submitted)."""
+        await interaction.response.send_modal(ResolveNoteModal(self.incident_id))
+
+
+class ResolveNoteModal(discord.ui.Modal):
+    """Ask what fixed the incident."""
+
+    def __init__(self, incident_id: int) -> None:
+        super().__init__(title=f"Resolve incident #{incident_id}", custom_id=note_id(incident_id))
+        self.incident_id = incident_id
+        self.note: discord.ui.TextInput[ResolveNoteModal] = discord.ui.TextInput(
+            label="What fixed it?",
+            style=discord.TextStyle.paragraph,
+            min_length=1,
+            max_length=NOTE_MAX,
+            custom_id=f"{note_id(incident_id)}:note",
+        )
+        self.add_item(self.note)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Resolve with the note; refusals are told privately."""
+        bot = release_bot(interaction.client)
+        await run_guarded(interaction, bot.reporter, lambda: self._resolve(interaction))
+
+    async def _resolve(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        incident = await incident_service(bot).resolve(
+            self.incident_id, actor, str(self.note.value), Source.MODAL
+        )
+        verdict = "⛔ outside" if incident.resolution_sla_breached else "within"
+        await send_private(
+            interaction, f"🟢 Incident #{incident.id} resolved ({verdict} its resolution SLA)."
+        )
+
+
+INCIDENT_ITEMS: tuple[type[_IncidentButton], ...] = (IncidentAckButton, IncidentResolveButton)
+__all__ = ["INCIDENT_ITEMS", "NOTE_TEMPLATE", "message_kwargs", "to_view"]

@@ -1,0 +1,1 @@
+"""Incident lifecycle, escalation, on-call roster and SLA clocks, pure."""

@@ -1,0 +1,164 @@
+"""Ports of the incident feature: its repository, the member directory, the monitoring event.
+
+The incident use-cases need three things from outside: a place to keep incidents and on-call
+overrides (the store implements `IncidentRepository`), a way to learn who holds a Discord
+role or who a configured name is (the chat layer implements `MemberDirectory`), and the
+"condition met" event the monitoring feature emits (any object with the fields below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.audit import AuditEvent
+from bot.core.ports import UnitOfWork
+from bot.incidents.domain.model import Incident
+from bot.incidents.domain.oncall import Override
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentMessage:
+    """Say where a Discord message about an incident lives, so later changes can edit it."""
+
+    incident_id: int
+    key: str
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOverride:
+    """Hold an on-call override with when it was set (for `/oncall show`)."""
+
+    override: Override
+    set_at: datetime
+
+
+class IncidentRepository(Protocol):
+    """Load and save incidents, their Discord messages and on-call overrides."""
+
+    async def add(self, incident: Incident) -> int:
+        """Insert a new incident and return its id."""
+        ...
+
+    async def get(self, incident_id: int) -> Incident:
+        """Return the incident or raise UnknownTarget."""
+        ...
+
+    async def save(self, incident: Incident) -> None:
+        """Persist `incident`; raise ConcurrentUpdate if someone saved it since it was read."""
+        ...
+
+    async def find_open(self, release_id: int | None, condition: str) -> Incident | None:
+        """Return the open incident of `release_id` for `condition`, if any."""
+        ...
+
+    async def list(
+        self, *, open_only: bool = False, release_id: int | None = None, limit: int = 25
+    ) -> Sequence[Incident]:
+        """Return incidents, newest first."""
+        ...
+
+    async def timeline(self, incident: Incident, limit: int = 100) -> Sequence[AuditEvent]:
+        """Return the audit events of `incident`, oldest first."""
+        ...
+
+    async def put_message(self, message: IncidentMessage) -> None:
+        """Remember (or replace) a Discord message showing an incident."""
+        ...
+
+    async def messages(self, incident_id: int) -> Sequence[IncidentMessage]:
+        """Return the Discord messages showing an incident."""
+        ...
+
+    async def add_override(self, override: Override, set_at: datetime) -> None:
+        """Store an on-call override."""
+        ...
+
+    async def overrides(self, now: datetime) -> Sequence[StoredOverride]:
+        """Return the overrides still in force at `now`, oldest first."""
+        ...
+
+
+class IncidentUnitOfWork(UnitOfWork, Protocol):
+    """A unit of work that also holds the incident repository."""
+
+    incidents: IncidentRepository
+
+
+class MemberDirectory(Protocol):
+    """Answer who holds a role and who a configured name is, from the chat platform."""
+
+    async def role_members(self, role_key: str) -> Sequence[str]:
+        """Return the user ids holding the chat role mapped from `role_key` (empty if none)."""
+        ...
+
+    async def user_id(self, ref: str) -> str | None:
+        """Return the user id of `ref` (a numeric id or a member name), or None if unknown."""
+        ...
+
+
+class Measurement(Protocol):
+    """Describe the measured value behind a met condition."""
+
+    @property
+    def value(self) -> float | None:
+        """Return the measured value (None when nothing could be measured)."""
+        ...
+
+    @property
+    def threshold(self) -> float | None:
+        """Return the threshold the value was compared with."""
+        ...
+
+    @property
+    def query(self) -> str | None:
+        """Return the query or URL that produced the value."""
+        ...
+
+    @property
+    def at(self) -> datetime:
+        """Return when the value was measured."""
+        ...
+
+
+class ConditionMet(Protocol):
+    """Say that a rollback condition holds for a release (from a poll or Alertmanager)."""
+
+    @property
+    def release_id(self) -> int | None:
+        """Return the release being watched (None for a service-wide condition)."""
+        ...
+
+    @property
+    def service(self) -> str:
+        """Return the service the release deploys."""
+        ...
+
+    @property
+    def condition(self) -> str:
+        """Return the condition name, e.g. "error_rate"."""
+        ...
+
+    @property
+    def severity(self) -> str:
+        """Return the configured severity ("P0".."P3")."""
+        ...
+
+    @property
+    def measurement(self) -> Measurement:
+        """Return what was measured."""
+        ...
+
+    @property
+    def source(self) -> str:
+        """Return where the event came from: "poll" or "alertmanager"."""
+        ...
+
+
+def audit_target(incident_id: int) -> str:
+    """Return the audit-log target naming an incident (its timeline is read back by it)."""
+    return f"incident #{incident_id}"

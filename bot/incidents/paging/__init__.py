@@ -1,0 +1,1 @@
+"""Outbound paging: PagerDuty Events API v2 and generic signed webhooks."""

@@ -1,0 +1,168 @@
+"""On-call use-cases: who each escalation step pages right now, and temporary overrides.
+
+Role holders are looked up through the `MemberDirectory` port at the moment a page is
+decided (not when the message is sent): the incident records who was paged, and that
+record is what lets a paged person acknowledge without holding an incident role.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from bot.config import Settings
+from bot.config.durations import parse_duration
+from bot.core.actors import ROLE_KEYS, AccessPolicy, Actor, Source
+from bot.core.audit import AuditEvent
+from bot.core.clock import Clock
+from bot.core.errors import InvalidInput, NotAuthorized
+from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.incidents.domain.escalation import SECONDARY, EscalationPolicy
+from bot.incidents.domain.oncall import PRIMARY, Coverage, Override, Roster
+from bot.incidents.domain.ports import IncidentUnitOfWork, MemberDirectory, StoredOverride
+from bot.incidents.service.policy import escalation_policy
+
+MAX_OVERRIDE = timedelta(days=31)
+OVERRIDE_ROLES = (PRIMARY, SECONDARY, *ROLE_KEYS)
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?::\d{2})?\s*(?:z|utc)?", re.I)
+
+
+def parse_until(text: str, now: datetime) -> datetime:
+    """Return the end of an override: a duration from now ("8h") or a UTC time.
+
+    Accepted: "8h", "2d12h", "2026-03-02 18:00" (read as UTC), "2026-03-02T18:00Z".
+    """
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise InvalidInput('"until" is empty: give a duration like "8h" or "2026-03-02 18:00"')
+    match = _DATE_TIME.fullmatch(cleaned)
+    if match is not None:
+        try:
+            until = datetime.fromisoformat(f"{match[1]}T{match[2].zfill(5)}").replace(tzinfo=UTC)
+        except ValueError:
+            raise InvalidInput(f'"until" {cleaned!r} is not a real date and time') from None
+    else:
+        try:
+            until = now + parse_duration(cleaned)
+        except ValueError:
+            raise InvalidInput(
+                f'"until" {cleaned!r} is neither a duration like "8h" nor a UTC time like '
+                '"2026-03-02 18:00"'
+            ) from None
+    if until <= now:
+        raise InvalidInput(f'"until" {until:%Y-%m-%d %H:%M} UTC is not in the future')
+    if until - now > MAX_OVERRIDE:
+        raise InvalidInput(f'"until" is more than {MAX_OVERRIDE.days} days away; set a nearer end')
+    return until
+
+
+@dataclass(frozen=True)
+class OncallView:
+    """Say whom each step of the current policy pages right now, and which overrides hold."""
+
+    at: datetime
+    policy: EscalationPolicy
+    coverage: tuple[Coverage, ...]
+    overrides: tuple[StoredOverride, ...]
+
+
+@dataclass
+class OncallService:
+    """Build the on-call roster and manage overrides; every change is audited."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    access: AccessPolicy
+    settings: Settings
+    directory: MemberDirectory
+
+    async def policy(self) -> EscalationPolicy:
+        """Return the escalation policy as configured now (incidents keep their snapshot)."""
+        return await escalation_policy(self.settings, self.directory)
+
+    async def _ref(self, ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        return ref if ref.isdigit() else await self.directory.user_id(ref)
+
+    async def roster(self, uow: UnitOfWork, now: datetime) -> Roster:
+        """Return the roster at `now`: config primary/secondary, role holders, overrides."""
+        stored = await cast(IncidentUnitOfWork, uow).incidents.overrides(now)
+        members = {key: tuple(await self.directory.role_members(key)) for key in ROLE_KEYS}
+        return Roster(
+            primary=await self._ref(self.settings.oncall.primary),
+            secondary=await self._ref(self.settings.oncall.secondary),
+            overrides=tuple(s.override for s in stored),
+            role_members=members,
+        )
+
+    async def show(self) -> OncallView:
+        """Return who each step of the configured policy pages right now."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            roster = await self.roster(uow, now)
+            stored = await cast(IncidentUnitOfWork, uow).incidents.overrides(now)
+        policy = await self.policy()
+        return OncallView(now, policy, roster.describe(now, policy), tuple(stored))
+
+    async def set_override(
+        self,
+        actor: Actor,
+        user_id: str,
+        until: str | datetime,
+        *,
+        role: str = PRIMARY,
+        source: Source = Source.SLASH,
+    ) -> Override:
+        """Let `user_id` stand in for `role` until `until`; refuse, audited, without the role."""
+        now = self.clock.now()
+        target = f"oncall {role}"
+        async with self.uow() as uow:
+            if not self.access.may(actor, "oncall_set"):
+                denied = NotAuthorized(
+                    "set who is on call", actor.name, self.access.allowed_roles("oncall_set")
+                )
+                await uow.audit.append(
+                    AuditEvent.record(
+                        actor,
+                        "denied",
+                        target,
+                        now,
+                        source,
+                        attempted="oncall_set",
+                        reason=denied.message,
+                    )
+                )
+                await uow.commit()
+                raise denied
+            override = self._override(user_id, role, until, actor, now)
+            await cast(IncidentUnitOfWork, uow).incidents.add_override(override, now)
+            await uow.audit.append(
+                AuditEvent.record(
+                    actor,
+                    "oncall_set",
+                    target,
+                    now,
+                    source,
+                    user=f"<@{override.user_id}>",
+                    until=override.until.isoformat(),
+                )
+            )
+            await uow.commit()
+        return override
+
+    def _override(
+        self, user_id: str, role: str, until: str | datetime, actor: Actor, now: datetime
+    ) -> Override:
+        if role not in OVERRIDE_ROLES:
+            raise InvalidInput(
+                f"unknown on-call role {role!r}: expected one of {', '.join(OVERRIDE_ROLES)}"
+            )
+        if not str(user_id).isdigit():
+            raise InvalidInput(f"on-call override needs a member, got {user_id!r}")
+        end = parse_until(until, now) if isinstance(until, str) else until
+        if end.tzinfo is None or end <= now:
+            raise InvalidInput('"until" must be a timezone-aware time in the future')
+        return Override(str(user_id), role, end, actor.id)

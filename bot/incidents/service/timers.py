@@ -1,0 +1,66 @@
+"""Keep an incident's durable due times (the shared `timers` table) in step with the incident.
+
+The incident holds its own timer list with tokens and fired flags; the table holds only the
+pending due times that wake the bot. After every change the table is brought in line, one
+timer kind at a time, so a kind that did not change is not rewritten.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bot.core.ports import UnitOfWork
+from bot.core.timers import TimerRecord
+from bot.incidents.domain.model import Incident, Timer, TimerKind
+
+STEP, SECONDARY, ACK_TIMEOUT, SLA = (
+    "incident.step",
+    "incident.secondary",
+    "incident.ack_timeout",
+    "incident.sla",
+)
+TIMER_KINDS = (STEP, SECONDARY, ACK_TIMEOUT, SLA)
+_DURABLE = {
+    TimerKind.ESCALATION_STEP: STEP,
+    TimerKind.SECONDARY: SECONDARY,
+    TimerKind.ACK_TIMEOUT: ACK_TIMEOUT,
+}
+
+
+def durable_kind(kind: TimerKind) -> str:
+    """Return the `timers` table kind of a domain timer kind (every SLA alarm is "incident.sla")."""
+    return _DURABLE.get(kind, SLA)
+
+
+def find_timer(incident: Incident, record: TimerRecord) -> Timer | None:
+    """Return the incident's timer behind `record`, or None when the record is stale."""
+    if record.token != incident.escalation_token:
+        return None
+    key = record.payload.get("key")
+    return next((t for t in incident.timers if t.key == key), None)
+
+
+async def sync_timers(uow: UnitOfWork, incident: Incident) -> None:
+    """Cancel stored due times the incident no longer has and store the ones it gained."""
+    assert incident.id is not None
+    wanted: dict[str, list[Timer]] = defaultdict(list)
+    for timer in incident.pending_timers():
+        wanted[durable_kind(timer.kind)].append(timer)
+    stored: dict[str, list[str]] = defaultdict(list)
+    for record in await uow.timers.pending(ref_id=incident.id):
+        if record.kind in TIMER_KINDS:
+            stored[record.kind].append(str(record.payload.get("key")))
+    for kind in TIMER_KINDS:
+        want = wanted.get(kind, [])
+        if sorted(stored.get(kind, [])) == sorted(t.key for t in want):
+            continue
+        if stored.get(kind):
+            await uow.timers.cancel(kind, incident.id)
+        for timer in want:
+            await uow.timers.schedule(
+                kind,
+                incident.id,
+                timer.due_at,
+                token=timer.token,
+                payload={"key": timer.key, "timer": timer.kind.value, "step": timer.step_index},
+            )

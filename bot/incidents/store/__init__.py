@@ -1,0 +1,1 @@
+"""Incident rows <-> the Incident value, on-call overrides, incident messages."""

@@ -1,0 +1,127 @@
+"""Build the incident feature for the bot: services, hand-off hooks, timers, paging senders.
+
+`create_bot` calls `wire_incidents` once. The Discord side (channel and DM senders, the
+cog, the member directory's client) is added by the `bot.incidents.chat.cog` extension.
+Nothing here opens a connection until a PagerDuty or webhook message is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+import httpx
+
+from bot.config import Settings
+from bot.core.actors import AccessPolicy
+from bot.core.clock import Clock
+from bot.core.ports import UnitOfWorkFactory
+from bot.incidents.domain.ports import MemberDirectory
+from bot.incidents.paging.pagerduty import PagerDutyClient
+from bot.incidents.paging.webhook import WebhookClient
+from bot.incidents.service.oncall import OncallService
+from bot.incidents.service.use_cases import IncidentService
+from bot.releases.service import ReleaseService
+from bot.runtime.outbox import Sender
+from bot.runtime.timers import TimerService
+
+PAGING_TIMEOUT = httpx.Timeout(10.0)
+
+
+class SenderRegistry(Protocol):
+    """Where outbox senders are registered (the bot's Background)."""
+
+    def add_sender(self, kind: str, sender: Sender, fallback: Any = None) -> None:
+        """Deliver messages of `kind` with `sender`."""
+        ...
+
+
+class ConditionSource(Protocol):
+    """The monitoring service's hand-off registration."""
+
+    def on_condition_met(self, hook: Any) -> None:
+        """Run `hook(uow, event)` when a rollback condition is met."""
+        ...
+
+    def on_alert_ack(self, hook: Any) -> None:
+        """Run `hook(uow, release_id, condition, actor)` when an alert is acknowledged."""
+        ...
+
+    def on_recovered(self, hook: Any) -> None:
+        """Run `hook(uow, event)` when a met condition passes again."""
+        ...
+
+
+@dataclass
+class IncidentWiring:
+    """The incident services of one bot and what must be closed with it."""
+
+    service: IncidentService
+    oncall: OncallService
+    closes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Close the HTTP client the paging senders opened, if any."""
+        for close in self.closes:
+            await close()
+
+
+def paging_senders(settings: Settings, client: httpx.AsyncClient) -> dict[str, Sender]:
+    """Return the PagerDuty and webhook senders that the settings switch on."""
+    senders: dict[str, Sender] = {}
+    routing = settings.secrets.pagerduty_routing_key
+    if settings.paging.pagerduty.enabled and routing is not None:
+        senders["pagerduty"] = PagerDutyClient(
+            client, routing.get_secret_value(), settings.paging.pagerduty.url
+        )
+    hook = settings.paging.webhook
+    if hook.enabled and hook.url is not None:
+        secret = settings.secrets.webhook_secret
+        senders["webhook"] = WebhookClient(
+            client, hook.url, secret.get_secret_value() if secret is not None else None
+        )
+    return senders
+
+
+def wire_incidents(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    policy: AccessPolicy,
+    releases: ReleaseService,
+    timers: TimerService,
+    directory: MemberDirectory,
+    *,
+    monitoring: ConditionSource | None = None,
+    background: SenderRegistry | None = None,
+    collaborators: Mapping[str, object] | None = None,
+) -> IncidentWiring:
+    """Return the wired incident feature.
+
+    Registers: the timer handlers (`incident.*`), `open_or_update` and `on_alert_ack` on the
+    monitoring hand-off, the rollback hook on releases, and the PagerDuty/webhook senders on
+    the background. Reads the ``http_client`` collaborator (an httpx.AsyncClient) if given;
+    otherwise a client is opened on first use and closed with the bot.
+    """
+    oncall = OncallService(uow, clock, policy, settings, directory)
+    service = IncidentService(uow, clock, policy, settings, oncall)
+    service.register_timers(timers)
+    releases.on_signal("rolled_back", service.on_rolled_back)
+    if monitoring is not None:
+        monitoring.on_condition_met(service.open_or_update)
+        monitoring.on_alert_ack(service.on_alert_ack)
+        monitoring.on_recovered(service.on_recovered)
+    wiring = IncidentWiring(service, oncall)
+    if background is not None:
+        given = (collaborators or {}).get("http_client")
+        client = given if isinstance(given, httpx.AsyncClient) else None
+        if client is None and (
+            settings.paging.pagerduty.enabled or settings.paging.webhook.enabled
+        ):
+            client = httpx.AsyncClient(timeout=PAGING_TIMEOUT)
+            wiring.closes.append(cast(Callable[[], Awaitable[None]], client.aclose))
+        if client is not None:
+            for kind, sender in paging_senders(settings, client).items():
+                background.add_sender(kind, sender)
+    return wiring

@@ -1,0 +1,1 @@
+"""Monitoring on Discord: window and alert messages, their buttons, /release monitor."""

@@ -1,0 +1,358 @@
+"""Render monitoring alerts and window messages as message specs (pure: state in, specs out).
+
+Every verdict message shows the measured value, the threshold, the query and the time; a
+condition with no data is "no data", never a number and never healthy. Mentions go in the
+message content (Discord notifies nobody for a mention inside an embed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.chat.ids import rollback_id
+from bot.chat.layout import (
+    COLOR_CURRENT,
+    COLOR_DONE,
+    COLOR_STOPPED,
+    COLOR_WARNING,
+    CONTENT_MAX,
+    EMBED_FIELD_VALUE_MAX,
+    EMBED_TITLE_MAX,
+    ButtonSpec,
+    EmbedField,
+    EmbedSpec,
+    MessageSpec,
+    bounded_lines,
+    clip,
+)
+from bot.monitoring.chat.chart import render_chart
+from bot.monitoring.domain import Measurement, Verdict, format_value
+from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
+from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
+
+ACK_TEMPLATE = r"rb:alert-ack:(?P<alert>\d+)"
+SILENCE_TEMPLATE = r"rb:alert-silence:(?P<alert>\d+)"
+HISTORY_SHOWN = 12
+
+MENTIONS: dict[str, tuple[str, ...]] = {
+    "first_breach": ("oncall",),
+    "met": ("oncall", "devops"),
+    "blind": ("oncall",),
+}
+"""Role keys to notify per alert event; the other events only edit the alert in place."""
+
+_HEADS = {
+    AlertStatus.WARNING: ("⚠️", "First breach", COLOR_WARNING),
+    AlertStatus.FIRING: ("🔴", "Rollback condition met", COLOR_STOPPED),
+    AlertStatus.RECOVERED: ("✅", "Recovered", COLOR_DONE),
+    AlertStatus.BLIND: ("🙈", "Monitoring blind", COLOR_WARNING),
+    AlertStatus.RESTORED: ("👁", "Monitoring restored", COLOR_DONE),
+    AlertStatus.ENDED: ("⏹", "Ended", COLOR_CURRENT),
+}
+
+Mention = Callable[[str], str]
+"""Turn a role key into what to write in content ("<@&id>", or the role's name)."""
+
+
+def ack_id(alert_id: int) -> str:
+    """Return the custom id of an alert's Acknowledge button."""
+    return f"rb:alert-ack:{alert_id}"
+
+
+def silence_id(alert_id: int) -> str:
+    """Return the custom id of an alert's Silence button."""
+    return f"rb:alert-silence:{alert_id}"
+
+
+def when(at: datetime) -> str:
+    """Return a time as "2026-01-05 09:10:00 UTC"."""
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def rule(measurement: Measurement) -> str:
+    """Return the breach rule, e.g. "breach if > 0.01"."""
+    return f"breach if {measurement.op} {format_value(measurement.threshold)}"
+
+
+def history_line(measurement: Measurement) -> str:
+    """Return one verdict-history line: time, verdict, value."""
+    return (
+        f"`{measurement.at:%H:%M:%S}` {measurement.verdict.value.upper()} "
+        f"{format_value(measurement.value)}"
+    )
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """An alert as Discord should show it, its chart, and whom a new post notifies."""
+
+    spec: MessageSpec
+    chart: bytes
+    filename: str
+    mentions: tuple[str, ...]
+
+
+def headline(view: AlertView) -> str:
+    """Return the one-line state of the alert, with the value and the rule."""
+    alert, m = view.alert, view.alert.measurement
+    icon, label, _ = _HEADS[alert.status]
+    if alert.kind is AlertKind.BLIND and alert.status is AlertStatus.BLIND:
+        detail = f"no usable result ({m.error or m.detail or 'no data'})"
+    else:
+        detail = f"{format_value(m.value)} ({rule(m)})"
+    return f"{icon} **{label}: {alert.title}** on {view.release_name} — {detail}"
+
+
+def _notes(view: AlertView) -> list[str]:
+    alert = view.alert
+    notes = []
+    if alert.acknowledged_at is not None:
+        notes.append(
+            f"Acknowledged by {alert.acknowledged_by_name} at {when(alert.acknowledged_at)}"
+        )
+    if view.silence is not None and view.silenced:
+        notes.append(
+            f"🔕 Silenced until {when(view.silence.until)} by {view.silence.by_name}: "
+            f"{view.silence.reason}"
+        )
+    return notes
+
+
+def _fields(view: AlertView) -> tuple[EmbedField, ...]:
+    alert, m = view.alert, view.alert.measurement
+    history = [history_line(x) for x in view.series[-HISTORY_SHOWN:]]
+    fields = [
+        EmbedField("Measured value", format_value(m.value), inline=True),
+        EmbedField("Threshold", rule(m), inline=True),
+        EmbedField("Verdict", m.verdict.value.upper(), inline=True),
+        EmbedField("Measured at", when(m.at), inline=True),
+        EmbedField("Severity", alert.severity, inline=True),
+        EmbedField("Source", alert.source, inline=True),
+        EmbedField("Query", clip(f"```\n{clip(m.query, 900)}\n```", EMBED_FIELD_VALUE_MAX)),
+    ]
+    if m.error or m.detail:
+        fields.append(EmbedField("Detail", clip(m.error or m.detail, EMBED_FIELD_VALUE_MAX)))
+    if history:
+        body = bounded_lines(history, EMBED_FIELD_VALUE_MAX, noun="earlier")
+        fields.append(EmbedField(f"Verdict history (last {len(history)})", body))
+    return tuple(fields)
+
+
+def _rows(view: AlertView) -> tuple[tuple[ButtonSpec, ...], ...]:
+    alert = view.alert
+    return (
+        (
+            ButtonSpec(
+                "alert-ack",
+                ack_id(alert.key),
+                "Acknowledged" if alert.acknowledged else "Acknowledge",
+                style="success",
+                disabled=alert.acknowledged or not alert.status.open,
+            ),
+            ButtonSpec("rollback", rollback_id(alert.release_id), "Roll back", style="danger"),
+            ButtonSpec("alert-silence", silence_id(alert.key), "Silence for…", style="secondary"),
+        ),
+    )
+
+
+def render_alert(view: AlertView, mention: Mention) -> AlertMessage:
+    """Return the alert's message: content with mentions, embed, buttons and chart."""
+    alert = view.alert
+    _, label, color = _HEADS[alert.status]
+    keys = () if view.silenced else MENTIONS.get(_event_of(alert.status), ())
+    prefix = " ".join(mention(key) for key in keys)
+    lines = [f"{prefix} {headline(view)}".strip(), *_notes(view)]
+    filename = f"alert-{alert.key}.png"
+    embed = EmbedSpec(
+        title=clip(f"{label}: {alert.title} ({alert.condition})", EMBED_TITLE_MAX),
+        description=clip(alert.measurement.describe(), 2000),
+        color=color,
+        fields=_fields(view),
+        footer=f"alert #{alert.key} · release #{alert.release_id} · {alert.evaluations} "
+        f"evaluation{'s' if alert.evaluations != 1 else ''} since {when(alert.opened_at)}",
+    )
+    spec = MessageSpec(
+        content=clip("\n".join(lines), CONTENT_MAX), embeds=(embed,), rows=_rows(view)
+    )
+    return AlertMessage(spec, alert_chart(view), filename, keys)
+
+
+def ping_text(view: AlertView, mention: Mention, event: str) -> str | None:
+    """Return the short notifying reply for an escalation of an already posted alert."""
+    keys = MENTIONS.get(event, ())
+    if not keys or view.silenced:
+        return None
+    prefix = " ".join(mention(key) for key in keys)
+    return clip(f"{prefix} {headline(view)} (alert #{view.alert.key} updated above)", CONTENT_MAX)
+
+
+def _event_of(status: AlertStatus) -> str:
+    return {
+        AlertStatus.WARNING: "first_breach",
+        AlertStatus.FIRING: "met",
+        AlertStatus.BLIND: "blind",
+    }.get(status, "")
+
+
+def alert_chart(view: AlertView) -> bytes:
+    """Return the PNG of the condition's series over the window so far, with the threshold."""
+    alert = view.alert
+    points = [(m.at, m.value) for m in view.series] or [(alert.measurement.at, None)]
+    title = f"{alert.title} — {view.release_name}"
+    return render_chart(points, alert.measurement.threshold, title, "")
+
+
+# ----- window messages ---------------------------------------------------------------------
+
+
+def stages_text(view: WindowView) -> str:
+    """Return the schedule in words: "every 5m until 1h, then every 30m until 24h"."""
+    parts = [
+        f"every {_span(stage.every)} until {_span(stage.until)}"
+        for stage in view.record.window.stages
+    ]
+    return ", then ".join(parts)
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _condition_rule(line: ConditionLine) -> str:
+    watched = line.watched
+    if watched is None:
+        return f"{line.title} (pushed by Alertmanager)"
+    return (
+        f"{watched.title} (breach if {watched.op} {format_value(watched.threshold)}, "
+        f"{watched.breaches} in a row, {watched.severity})"
+    )
+
+
+def render_window_event(view: WindowView, event: str, actor: str, mention: Mention) -> MessageSpec:
+    """Return the thread message for a window event (opened, paused, closed, ...)."""
+    record, name = view.record, view.release_name
+    if event == "opened":
+        watched = "; ".join(_condition_rule(line) for line in view.conditions) or "nothing"
+        text = (
+            f"📈 Monitoring {name} after the production deploy: {stages_text(view)} "
+            f"(closes {when(record.window.closes_at)}). Watching: {watched}."
+        )
+        return MessageSpec(content=clip(text, CONTENT_MAX))
+    if event == "closed":
+        return render_closing(view, mention)
+    if event == "stopped":
+        return MessageSpec(
+            content=f"⏹ Monitoring of {name} stopped after {record.polls_done} polls."
+        )
+    icon, verb = _VERBS.get(event, ("ℹ️", event))
+    nxt = when(record.next_due_at) if record.next_due_at else "none while paused"
+    text = (
+        f"{icon} {actor} {verb} the monitoring of {name}: next poll {nxt}, "
+        f"closes {when(record.window.closes_at)}."
+    )
+    return MessageSpec(content=clip(text, CONTENT_MAX))
+
+
+_VERBS = {"paused": ("⏸", "paused"), "resumed": ("▶️", "resumed"), "extended": ("⏩", "extended")}
+
+
+def _summary_lines(view: WindowView) -> list[str]:
+    lines = []
+    for summary in view.summary.conditions:
+        lines.append(
+            f"**{summary.condition}**: {summary.count} measurements, worst "
+            f"{summary.worst.value.upper()}, {summary.breaches} breaches, {summary.blind} blind; "
+            f"min {format_value(summary.min_value)}, max {format_value(summary.max_value)}, "
+            f"last {format_value(summary.last_value)}"
+        )
+    return lines or ["nothing was measured: the window saw nothing (never counted as healthy)"]
+
+
+def render_closing(view: WindowView, mention: Mention) -> MessageSpec:
+    """Return the closing summary, asking the On-call engineer for the sign-off."""
+    record = view.record
+    healthy = view.summary.healthy
+    verdict = (
+        "healthy throughout" if healthy else f"worst verdict {view.summary.worst.value.upper()}"
+    )
+    content = (
+        f"{mention('oncall')} Post-release monitoring of {view.release_name} is over "
+        f"({record.polls_done} polls, {verdict}). On-call engineer: please review and give the "
+        "sign-off “Post-release monitoring completed”."
+    )
+    embed = EmbedSpec(
+        title=clip(f"Monitoring summary: {view.release_name}", EMBED_TITLE_MAX),
+        description=bounded_lines(_summary_lines(view), 3500),
+        color=COLOR_DONE if healthy else COLOR_WARNING,
+        footer=f"opened {when(record.window.opened_at)} · closed "
+        f"{when(record.closed_at) if record.closed_at else '-'} · {len(view.alerts)} alerts",
+    )
+    return MessageSpec(content=clip(content, CONTENT_MAX), embeds=(embed,))
+
+
+def _state_text(line: ConditionLine, now: datetime) -> str:
+    last = line.last
+    if last is None:
+        return "not measured yet"
+    text = f"last {last.verdict.value.upper()} {format_value(last.value)} at {when(last.at)}"
+    stored = line.stored
+    if stored is not None:
+        state = stored.state
+        if state.met:
+            text += f" · condition MET ({state.consecutive_breaches} in a row)"
+        elif state.consecutive_breaches:
+            text += f" · {state.consecutive_breaches} breach(es) in a row"
+        if state.blind:
+            text += f" · BLIND ({state.consecutive_blind} without data)"
+        if stored.silence is not None and stored.silence.active(now):
+            text += f" · silenced until {when(stored.silence.until)}"
+    return text
+
+
+def render_window_status(view: WindowView) -> EmbedSpec:
+    """Return `/release monitor`'s embed: stages, next poll, polls done, last verdicts."""
+    record, window = view.record, view.record.window
+    status = record.status.value
+    if record.status is WindowStatus.OPEN and window.paused_at is not None:
+        status = f"paused since {when(window.paused_at)}"
+    facts = [
+        f"**Status:** {status}",
+        f"**Schedule:** {stages_text(view)}",
+        f"**Opened:** {when(window.opened_at)} · **closes:** {when(window.closes_at)}",
+        f"**Next poll:** {when(record.next_due_at) if record.next_due_at else '—'}",
+        f"**Polls done:** {record.polls_done}"
+        + (f" ({record.polls_coalesced} missed slots coalesced)" if record.polls_coalesced else ""),
+    ]
+    if window.extended_by:
+        facts.append(f"**Extended by:** {_span(window.extended_by)}")
+    fields = tuple(
+        EmbedField(clip(_condition_rule(line), 256), clip(_state_text(line, view.now), 1024))
+        for line in view.conditions[:20]
+    )
+    worst = view.summary.worst if view.summary.conditions else Verdict.INCONCLUSIVE
+    return EmbedSpec(
+        title=clip(f"Monitoring: {view.release_name}", EMBED_TITLE_MAX),
+        description="\n".join(facts),
+        color=COLOR_DONE if worst is Verdict.PASS else COLOR_WARNING,
+        fields=fields,
+        footer=f"window #{record.key} · {len(view.alerts)} alerts",
+    )
+
+
+__all__ = [
+    "ACK_TEMPLATE",
+    "MENTIONS",
+    "SILENCE_TEMPLATE",
+    "AlertMessage",
+    "alert_chart",
+    "render_alert",
+    "render_closing",
+    "render_window_event",
+    "render_window_status",
+]

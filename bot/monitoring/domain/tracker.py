@@ -1,0 +1,175 @@
+"""Per-condition state across polls: consecutive breaches, blindness, and the events they raise.
+
+Rules (pure; `observe` is the only transition):
+- BREACH adds one to the consecutive-breach count. With `breaches > 1` the first breach
+  raises `FirstBreach` (a warning); reaching `breaches` raises `ConditionMet`, once, until
+  the condition recovers.
+- PASS resets both counters; after a warning or a met condition it raises `Recovered`.
+- INCONCLUSIVE and ERROR are "blind": they never count as a pass and they neither add to
+  nor reset the breach count (breach, no data, breach is two consecutive breaches: the
+  gap says nothing about health). `blind_after` blind results in a row raise
+  `MonitoringBlind`, once, until a conclusive result raises `SightRestored`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import ClassVar
+
+from bot.monitoring.domain.verdicts import Measurement, Verdict, format_value
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """How many bad results in a row make a condition met or the monitoring blind."""
+
+    name: str
+    breaches: int = 2
+    blind_after: int = 3
+
+    def __post_init__(self) -> None:
+        """Reject counts below one and an empty name."""
+        if not self.name:
+            raise ValueError("condition spec needs a name")
+        if self.breaches < 1:
+            raise ValueError(f"condition {self.name!r}: breaches must be >= 1, got {self.breaches}")
+        if self.blind_after < 1:
+            raise ValueError(
+                f"condition {self.name!r}: blind_after must be >= 1, got {self.blind_after}"
+            )
+
+
+@dataclass(frozen=True)
+class ConditionState:
+    """What the tracker remembers about one condition between polls."""
+
+    name: str
+    consecutive_breaches: int = 0
+    consecutive_blind: int = 0
+    met: bool = False
+    warned: bool = False
+    blind: bool = False
+    last: Measurement | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringEvent:
+    """Something worth telling people about a condition, with the measurement behind it."""
+
+    kind: ClassVar[str] = "event"
+    measurement: Measurement
+
+    @property
+    def condition(self) -> str:
+        """Return the condition's name."""
+        return self.measurement.condition
+
+    @property
+    def at(self) -> datetime:
+        """Return when the measurement behind the event was taken."""
+        return self.measurement.at
+
+    @property
+    def value(self) -> float | None:
+        """Return the measured value (None when there was no data)."""
+        return self.measurement.value
+
+    @property
+    def threshold(self) -> float:
+        """Return the threshold the value was compared with."""
+        return self.measurement.threshold
+
+    @property
+    def query(self) -> str:
+        """Return the query (or check) that produced the value."""
+        return self.measurement.query
+
+    def headline(self) -> str:
+        """Return a short headline for a chat message."""
+        return f"{self.kind}: {self.condition} = {format_value(self.value)}"
+
+    def describe(self) -> str:
+        """Return the headline followed by the full measurement line."""
+        return f"{self.headline()}\n{self.measurement.describe()}"
+
+
+@dataclass(frozen=True)
+class FirstBreach(MonitoringEvent):
+    """A first breach: a warning, the condition needs `needed` in a row to be met."""
+
+    kind: ClassVar[str] = "first_breach"
+    needed: int = 2
+
+
+@dataclass(frozen=True)
+class ConditionMet(MonitoringEvent):
+    """The condition breached `consecutive` times in a row: act (page, roll back)."""
+
+    kind: ClassVar[str] = "condition_met"
+    consecutive: int = 1
+
+
+@dataclass(frozen=True)
+class Recovered(MonitoringEvent):
+    """A pass after a warning or a met condition."""
+
+    kind: ClassVar[str] = "recovered"
+
+
+@dataclass(frozen=True)
+class MonitoringBlind(MonitoringEvent):
+    """`consecutive` inconclusive or errored results in a row: we cannot see the service."""
+
+    kind: ClassVar[str] = "monitoring_blind"
+    consecutive: int = 1
+
+
+@dataclass(frozen=True)
+class SightRestored(MonitoringEvent):
+    """A conclusive result after the monitoring was blind."""
+
+    kind: ClassVar[str] = "sight_restored"
+
+
+def observe(
+    state: ConditionState, measurement: Measurement, spec: ConditionSpec
+) -> tuple[ConditionState, list[MonitoringEvent]]:
+    """Return the state after `measurement` and the events it raises, in the order to send."""
+    if not (state.name == spec.name == measurement.condition):
+        raise ValueError(
+            f"condition mismatch: state {state.name!r}, spec {spec.name!r}, "
+            f"measurement {measurement.condition!r}"
+        )
+    events: list[MonitoringEvent] = []
+    if not measurement.verdict.conclusive:
+        blind_count = state.consecutive_blind + 1
+        now_blind = state.blind or blind_count >= spec.blind_after
+        if now_blind and not state.blind:
+            events.append(MonitoringBlind(measurement, consecutive=blind_count))
+        new = replace(state, consecutive_blind=blind_count, blind=now_blind, last=measurement)
+        return new, events
+
+    if state.blind:
+        events.append(SightRestored(measurement))
+    if measurement.verdict is Verdict.PASS:
+        if state.warned or state.met:
+            events.append(Recovered(measurement))
+        return ConditionState(name=state.name, last=measurement), events
+
+    breaches = state.consecutive_breaches + 1
+    met, warned = state.met, state.warned
+    if not met and breaches >= spec.breaches:
+        met = warned = True
+        events.append(ConditionMet(measurement, consecutive=breaches))
+    elif not met and not warned:
+        warned = True
+        events.append(FirstBreach(measurement, needed=spec.breaches))
+    new = ConditionState(
+        name=state.name,
+        consecutive_breaches=breaches,
+        met=met,
+        warned=warned,
+        last=measurement,
+    )
+    return new, events

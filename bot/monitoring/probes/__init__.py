@@ -1,0 +1,1 @@
+"""Outbound probes: Prometheus queries, HTTP health checks, Kubernetes availability."""

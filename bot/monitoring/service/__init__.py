@@ -1,0 +1,1 @@
+"""Post-deploy monitoring use-cases: windows, polls, pushed alerts, hand-offs, reads."""

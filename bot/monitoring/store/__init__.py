@@ -1,0 +1,1 @@
+"""Monitoring rows <-> windows, measurements, condition states and alerts."""

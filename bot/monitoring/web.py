@@ -1,0 +1,152 @@
+"""aiohttp app: `POST /alertmanager` (authenticated push path), `GET /healthz`, `GET /metrics`.
+
+The webhook authenticates before it parses, and both happen before anything is stored: a
+refused body (401 unauthenticated, 400 malformed, 413 too large) changes nothing and the
+response says exactly what was wrong. With no bearer token and no HMAC secret configured
+every push is refused (401): an open endpoint that can trigger rollbacks is never a default.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bot.config import Secrets, Settings
+from bot.monitoring.alertmanager import (
+    MAX_BODY_BYTES,
+    AlertmanagerPayload,
+    WebhookRejected,
+    authenticate,
+    parse_alertmanager_webhook,
+)
+from bot.monitoring.metrics import MonitoringMetrics
+from bot.monitoring.service.views import IntakeReport
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+
+
+class PushedAlerts(Protocol):
+    """What the web server needs from the monitoring service."""
+
+    async def receive_alertmanager(self, payload: AlertmanagerPayload) -> IntakeReport:
+        """Evaluate a validated webhook body at once."""
+        ...
+
+    async def open_window_count(self) -> int:
+        """Return how many windows are open (a database round trip)."""
+        ...
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"status": "rejected", "error": reason}, status=status)
+
+
+class WebHandlers:
+    """The request handlers, over the monitoring service, the metrics and the secrets."""
+
+    def __init__(
+        self, monitoring: PushedAlerts, metrics: MonitoringMetrics, secrets: Secrets
+    ) -> None:
+        """Keep the collaborators; read the webhook credentials once."""
+        self._monitoring = monitoring
+        self._metrics = metrics
+        token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
+        self._bearer = token.get_secret_value() if token else None
+        self._hmac = hmac_secret.get_secret_value() if hmac_secret else None
+
+    async def alertmanager(self, request: web.Request) -> web.Response:
+        """Authenticate, parse, then evaluate a webhook body at once."""
+        body = await request.read()
+        try:
+            authenticate(request.headers, body, bearer_token=self._bearer, hmac_secret=self._hmac)
+            payload = parse_alertmanager_webhook(body)
+        except WebhookRejected as rejected:
+            log.warning("alertmanager webhook refused (%s): %s", rejected.status, rejected.reason)
+            return _error(rejected.status, rejected.reason)
+        report = await self._monitoring.receive_alertmanager(payload)
+        return web.json_response(
+            {
+                "status": "accepted",
+                "evaluated": list(report.evaluated),
+                "ignored": list(report.ignored),
+            }
+        )
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Answer 200 after a database round trip, 503 with the reason when it fails."""
+        try:
+            open_windows = await self._monitoring.open_window_count()
+        except Exception as exc:  # any database failure is "unhealthy", with the reason
+            log.exception("health check: database unavailable")
+            return web.json_response(
+                {"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503
+            )
+        return web.json_response({"status": "ok", "database": "ok", "open_windows": open_windows})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Serve the bot's metrics in the Prometheus text format."""
+        return web.Response(
+            body=self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+
+def make_web_app(
+    monitoring: PushedAlerts, metrics: MonitoringMetrics, settings: Settings, secrets: Secrets
+) -> web.Application:
+    """Return the aiohttp application (not started; `WebServer` runs it)."""
+    handlers = WebHandlers(monitoring, metrics, secrets)
+    # aiohttp answers 413 itself above this size (plus headroom for the JSON framing).
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
+    app.router.add_post("/alertmanager", handlers.alertmanager)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/metrics", handlers.metrics)
+    app[SETTINGS] = settings
+    return app
+
+
+class WebServer:
+    """Run the web app on `host:port` (port 0 picks a free one; `port` tells which)."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        """Keep the app and where to listen."""
+        self._app = app
+        self._host = host
+        self._wanted_port = port
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        """Return http://host:port of the running server."""
+        if self.port is None:
+            raise RuntimeError("web server is not running")
+        return f"http://{self._host}:{self.port}"
+
+    async def start(self) -> int:
+        """Start listening and return the bound port."""
+        runner = web.AppRunner(self._app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._wanted_port)
+        await site.start()
+        self._runner = runner
+        address = runner.addresses[0]
+        self.port = int(address[1])
+        log.info("web server listening on %s", self.url)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop listening and release the port."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self.port = None
+
+
+def web_server_for(app: web.Application, settings: Settings) -> WebServer:
+    """Return a server for `app` on the configured host and port (port 0: any free one)."""
+    return WebServer(app, settings.web.host, settings.web.port)

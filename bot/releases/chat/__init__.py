@@ -1,0 +1,1 @@
+"""The release room on Discord: /release commands, phase controls, sign-off reactions."""

@@ -1,0 +1,319 @@
+"""Persistent controls of the release room: item selects, the waive modal, phase buttons.
+
+Every control is a `DynamicItem` whose custom id carries the release, phase and chunk it
+sits on, so it works on any message however old and after any restart. Each callback
+builds the actor from the member's roles at the moment of the click, acknowledges at once
+(`defer`) and leaves the message edit to the room's coalescing updater.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import discord
+
+from bot.chat import ids
+from bot.chat.failures import run_guarded, send_private
+from bot.chat.layout import ButtonSpec, EmbedSpec, MessageSpec, SelectSpec, clip
+from bot.chat.roles import actor_for
+from bot.checklist.model import TemplateItem
+from bot.core.actors import Actor, Source
+from bot.core.errors import DomainError, InvalidTransition, NotAuthorized, UnknownTarget
+from bot.releases.chat.render import REASON_MAX
+from bot.releases.domain.release import Release
+
+if TYPE_CHECKING:
+    from bot.chat.client import ReleaseBot
+
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+}
+
+
+def release_bot(client: discord.Client) -> ReleaseBot:
+    """Return `client` as the ReleaseBot it must be."""
+    from bot.chat.client import ReleaseBot  # a module-level import would be circular
+
+    if not isinstance(client, ReleaseBot):
+        raise TypeError("release-room controls need the ReleaseBot client")
+    return client
+
+
+def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
+    """Return the bot and the actor behind `interaction`, roles read right now."""
+    bot = release_bot(interaction.client)
+    return bot, actor_for(interaction.user, bot.config.role_refs)
+
+
+def phase_item(release: Release, phase: int, value: str) -> TemplateItem:
+    """Return item number `value` (an index) of phase `phase`, or raise UnknownTarget."""
+    if not 0 <= phase < len(release.phases) or not value.isdigit():
+        raise UnknownTarget(f"this control no longer matches {release.name}; press Refresh")
+    items = release.phases[phase].all_items()
+    if int(value) >= len(items):
+        raise UnknownTarget(f"this control no longer matches {release.name}; press Refresh")
+    return items[int(value)]
+
+
+async def require_role(
+    bot: ReleaseBot, release: Release, actor: Actor, action: str, target: str, source: Source
+) -> None:
+    """Raise NotAuthorized, after auditing the denial, unless `actor` may do `action`."""
+    try:
+        bot.releases.policy.require(actor, action, lead_id=release.lead_id, target=target)
+    except NotAuthorized as denied:
+        await bot.releases.record_denial(release.id, actor, action, target, source, denied.message)
+        raise
+
+
+# ----- spec -> discord -------------------------------------------------------------------
+
+
+def to_embed(spec: EmbedSpec) -> discord.Embed:
+    """Return the discord.py embed for `spec`."""
+    embed = discord.Embed(title=spec.title, description=spec.description or None, color=spec.color)
+    for f in spec.fields:
+        embed.add_field(name=f.name, value=f.value, inline=f.inline)
+    if spec.footer:
+        embed.set_footer(text=spec.footer)
+    return embed
+
+
+def to_view(spec: MessageSpec) -> discord.ui.View:
+    """Return a fresh view of persistent controls for `spec` (never reuse one across edits)."""
+    view = discord.ui.View(timeout=None)
+    for row_number, row in enumerate(spec.rows):
+        for control in row:
+            item = _control(control)
+            item.item.row = row_number
+            view.add_item(item)
+    return view
+
+
+def _control(control: SelectSpec | ButtonSpec) -> discord.ui.DynamicItem[Any]:
+    if isinstance(control, ButtonSpec):
+        button = discord.ui.Button[discord.ui.View](
+            label=control.label,
+            custom_id=control.custom_id,
+            style=_STYLES[control.style],
+            disabled=control.disabled,
+        )
+        return (AdvanceButton if control.action == "advance" else RefreshButton)(button)
+    select = discord.ui.Select[discord.ui.View](
+        custom_id=control.custom_id,
+        placeholder=control.placeholder,
+        min_values=1,
+        max_values=control.max_values,
+        options=[
+            discord.SelectOption(label=o.label, value=o.value, description=o.description or None)
+            for o in control.options
+        ],
+    )
+    return _SELECTS[control.action](select)
+
+
+def message_kwargs(spec: MessageSpec) -> dict[str, Any]:
+    """Return the keyword arguments that send or edit a message to show `spec`."""
+    return {
+        "content": spec.content or None,
+        "embeds": [to_embed(e) for e in spec.embeds],
+        "view": to_view(spec) if spec.rows else None,
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }
+
+
+# ----- the controls --------------------------------------------------------------------------
+
+
+class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
+    """Common ground of the room's controls: parse the custom id, guard the callback."""
+
+    id_template: ClassVar[str] = ""
+
+    def __init__(self, item: Any) -> None:
+        super().__init__(item)
+        self.target = ids.parse(self.id_template, item.custom_id)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: Any, match: re.Match[str], /
+    ) -> _Control:
+        """Rebuild the control from the component Discord sent back."""
+        return cls(item)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Run the control's action; failures go to the central reporter."""
+        bot = release_bot(interaction.client)
+        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Do what the control is for."""
+        raise NotImplementedError
+
+
+class _ItemSelect(_Control, template=r"rb:abstract-select"):
+    """A select whose values are item indexes of one phase."""
+
+    verb: ClassVar[str] = ""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Apply the action to every chosen item; report the refusals together."""
+        await interaction.response.defer()
+        bot, actor = acting(interaction)
+        release = await bot.releases.get(self.target["release"])
+        chosen = [phase_item(release, self.target["phase"], v) for v in self.item.values]
+        refused: list[DomainError] = []
+        for item in chosen:
+            try:
+                async with bot.room.serial(self.target["release"]):
+                    await self.apply(bot, self.target["release"], item, actor)
+            except DomainError as error:
+                refused.append(error)
+        if len(refused) == len(chosen) == 1:
+            raise refused[0]
+        if refused:
+            lines = [f"{self.verb} {len(chosen) - len(refused)} of {len(chosen)} items."]
+            lines += [bot.reporter.describe(error)[0] for error in refused]
+            await send_private(interaction, clip("\n".join(lines), 2000))
+
+    async def apply(
+        self, bot: ReleaseBot, release_id: int, item: TemplateItem, actor: Actor
+    ) -> None:
+        """Apply the action to one item."""
+        raise NotImplementedError
+
+
+class TickSelect(_ItemSelect, template=ids.TICK_TEMPLATE):
+    """Tick the chosen open items."""
+
+    id_template = ids.TICK_TEMPLATE
+    verb = "Ticked"
+
+    async def apply(
+        self, bot: ReleaseBot, release_id: int, item: TemplateItem, actor: Actor
+    ) -> None:
+        """Tick `item`."""
+        await bot.releases.tick(release_id, item.id, actor, Source.SELECT)
+
+
+class UntickSelect(_ItemSelect, template=ids.UNTICK_TEMPLATE):
+    """Reopen the chosen done or waived items."""
+
+    id_template = ids.UNTICK_TEMPLATE
+    verb = "Reopened"
+
+    async def apply(
+        self, bot: ReleaseBot, release_id: int, item: TemplateItem, actor: Actor
+    ) -> None:
+        """Reopen `item`."""
+        await bot.releases.untick(release_id, item.id, actor, Source.SELECT)
+
+
+class WaiveSelect(_Control, template=ids.WAIVE_TEMPLATE):
+    """Ask for the reason to waive the chosen item (a modal), then waive it."""
+
+    id_template = ids.WAIVE_TEMPLATE
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Open the reason modal (a modal must be the first answer, so no defer here)."""
+        bot, actor = acting(interaction)
+        release = await bot.releases.get(self.target["release"])
+        item = phase_item(release, self.target["phase"], self.item.values[0])
+        # Refuse (and audit) before asking for a reason the person could not use anyway.
+        await require_role(bot, release, actor, "waive", item.id, Source.SELECT)
+        modal = WaiveReasonModal(
+            self.target["release"], self.target["phase"], int(self.item.values[0]), item.text
+        )
+        await interaction.response.send_modal(modal)
+
+
+class WaiveReasonModal(discord.ui.Modal):
+    """Ask why an item is skipped; waive it on submit."""
+
+    reason: discord.ui.TextInput[WaiveReasonModal] = discord.ui.TextInput(
+        label="Why is this item waived?",
+        style=discord.TextStyle.paragraph,
+        min_length=3,
+        max_length=REASON_MAX,
+    )
+
+    def __init__(self, release_id: int, phase: int, item: int, text: str) -> None:
+        super().__init__(
+            title=clip(f"Waive item {item + 1}", 45),
+            timeout=900,
+            custom_id=ids.waive_reason_id(release_id, phase, item),
+        )
+        self.release_id, self.phase, self.item_index = release_id, phase, item
+        self.reason.placeholder = clip(text, 100)
+
+    async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        """Waive the item with the reason given."""
+        bot = release_bot(interaction.client)
+        await run_guarded(interaction, bot.reporter, lambda: self._waive(interaction))
+
+    async def _waive(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        release = await bot.releases.get(self.release_id)
+        item = phase_item(release, self.phase, str(self.item_index))
+        async with bot.room.serial(self.release_id):
+            await bot.releases.waive(
+                self.release_id, item.id, self.reason.value, actor, Source.MODAL
+            )
+        await send_private(interaction, f"⏭ Waived “{clip(item.text, 200)}”: {self.reason.value}")
+
+    async def on_error(  # type: ignore[override]  # discord.py types it as BaseView.on_error
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        """Send anything unexpected to the central reporter."""
+        await release_bot(interaction.client).reporter.report(interaction, error)
+
+
+class AdvanceButton(_Control, template=ids.ADVANCE_TEMPLATE):
+    """Close the phase this button sits under, if its gates hold."""
+
+    id_template = ids.ADVANCE_TEMPLATE
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Advance the release when this button's phase is the current one."""
+        await interaction.response.defer()
+        bot, actor = acting(interaction)
+        release = await bot.releases.get(self.target["release"])
+        current = release.current_phase
+        if current is None or release.phase_index != self.target["phase"]:
+            where = current.title if current else release.status.value.replace("_", " ")
+            raise InvalidTransition(
+                f"this button belongs to another phase; {release.name} is in {where}"
+            )
+        await bot.room.advance(release.id or 0, actor, Source.BUTTON)
+
+
+class RefreshButton(_Control, template=ids.REFRESH_TEMPLATE):
+    """Re-render every message of the release from the database."""
+
+    id_template = ids.REFRESH_TEMPLATE
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Refresh the room (anyone may: it changes nothing)."""
+        await interaction.response.defer()
+        bot = release_bot(interaction.client)
+        await bot.releases.get(self.target["release"])
+        bot.room.updater.request(self.target["release"], force=True)
+
+
+_SELECTS: dict[str, type[_Control]] = {
+    "tick": TickSelect,
+    "untick": UntickSelect,
+    "waive": WaiveSelect,
+}
+DYNAMIC_ITEMS: tuple[type[_Control], ...] = (
+    TickSelect,
+    UntickSelect,
+    WaiveSelect,
+    AdvanceButton,
+    RefreshButton,
+)

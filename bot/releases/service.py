@@ -1,0 +1,303 @@
+"""Release use-cases: start, tick, waive, sign off, advance, abort, note, and reads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot.checklist import parse_template
+from bot.checklist.model import ChecklistTemplate
+from bot.core.actors import AccessPolicy, Actor, Source
+from bot.core.audit import AuditEvent
+from bot.core.clock import Clock
+from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
+from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
+from bot.releases.domain.release import Release, ReleaseSignal, start_release
+from bot.releases.domain.values import DeploymentWindow, parse_date, validate_service
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+SignalHook = Callable[[UnitOfWork, Release, ReleaseSignal], Awaitable[None]]
+ChangeListener = Callable[[Release], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """A checklist template together with the exact text it was parsed from."""
+
+    template: ChecklistTemplate
+    body: str
+
+    @classmethod
+    def from_path(cls, path: Path) -> TemplateSource:
+        """Read and parse the template at `path`."""
+        body = path.read_text(encoding="utf-8")
+        return cls(parse_template(body, str(path)), body)
+
+
+@dataclass
+class ReleaseService:
+    """Drive releases; every call is one transaction, retried on a concurrent update."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    policy: AccessPolicy
+    template: Callable[[], TemplateSource]
+    services: Sequence[str]
+    hooks: dict[str, list[SignalHook]] = field(default_factory=dict)
+    listeners: list[ChangeListener] = field(default_factory=list)
+
+    def on_signal(self, kind: str, hook: SignalHook) -> None:
+        """Run `hook` inside the same transaction whenever a release emits `kind`."""
+        self.hooks.setdefault(kind, []).append(hook)
+
+    # ----- commands -------------------------------------------------------------------------
+
+    async def start(
+        self,
+        actor: Actor,
+        *,
+        service: str,
+        version: str,
+        lead: Actor | None = None,
+        target_date: str | None = None,
+        window: str | None = None,
+        source: Source = Source.SLASH,
+    ) -> Release:
+        """Start a release after validating every option; refuse a duplicate active one."""
+        validate_service(service)
+        if service not in self.services:
+            known = ", ".join(self.services) or "none configured"
+            raise InvalidInput(f"unknown service {service!r} (configured: {known})")
+        parsed_date = parse_date(target_date) if target_date else None
+        parsed_window = DeploymentWindow.parse(window) if window else None
+        source_template = self.template()
+        now = self.clock.now()
+        try:
+            release = start_release(
+                service=service,
+                version=version,
+                lead=lead or actor,
+                template=source_template.template,
+                now=now,
+                actor=actor,
+                source=source,
+                policy=self.policy,
+                target_date=parsed_date,
+                window=parsed_window,
+            )
+        except NotAuthorized as denied:
+            await self.record_denial(
+                None, actor, "start", f"{service} {version}", source, denied.message
+            )
+            raise
+        async with self.uow() as uow:
+            await uow.releases.add(release, source_template.body)
+            await uow.commit()
+        await self._notify(release)
+        return release
+
+    async def tick(self, release_id: int, item_id: str, actor: Actor, source: Source) -> Release:
+        """Tick an item."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "tick",
+            item_id,
+            source,
+            lambda r, now: r.tick(item_id, actor, now, source, self.policy),
+        )
+
+    async def untick(
+        self, release_id: int, item_id: str, actor: Actor, source: Source, reason: str | None = None
+    ) -> Release:
+        """Reopen an item while its phase is open."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "untick",
+            item_id,
+            source,
+            lambda r, now: r.untick(item_id, actor, now, source, self.policy, reason),
+        )
+
+    async def waive(
+        self, release_id: int, item_id: str, reason: str, actor: Actor, source: Source
+    ) -> Release:
+        """Waive an item with a reason."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "waive",
+            item_id,
+            source,
+            lambda r, now: r.waive(item_id, reason, actor, now, source, self.policy),
+        )
+
+    async def sign(self, release_id: int, key: str, actor: Actor, source: Source) -> Release:
+        """Record a sign-off."""
+        return await self._mutate(
+            release_id, actor, "sign", key, source, lambda r, now: r.sign(key, actor, now, source)
+        )
+
+    async def withdraw(self, release_id: int, key: str, actor: Actor, source: Source) -> Release:
+        """Withdraw a sign-off while its phase is open."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "withdraw",
+            key,
+            source,
+            lambda r, now: r.withdraw(key, actor, now, source),
+        )
+
+    async def advance(self, release_id: int, actor: Actor, source: Source) -> Release:
+        """Close the current phase if its gates hold."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "advance",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.advance(actor, now, source, self.policy),
+        )
+
+    async def abort(self, release_id: int, reason: str, actor: Actor, source: Source) -> Release:
+        """Abort a release."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "abort",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.abort(reason, actor, now, source, self.policy),
+        )
+
+    async def note(self, release_id: int, text: str, actor: Actor, source: Source) -> Release:
+        """Add a note to the timeline."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "note",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.note(text, actor, now, source, self.policy),
+        )
+
+    async def mark_rolled_back(
+        self, release_id: int, actor: Actor, source: Source, detail: str
+    ) -> Release:
+        """Move a release to Rolled back after the rollback completed."""
+        return await self._mutate(
+            release_id,
+            actor,
+            "rolled_back",
+            f"release #{release_id}",
+            source,
+            lambda r, now: r.mark_rolled_back(actor, now, source, detail),
+        )
+
+    async def record_denial(
+        self,
+        release_id: int | None,
+        actor: Actor,
+        action: str,
+        target: str,
+        source: Source,
+        reason: str,
+    ) -> None:
+        """Write an audit event for a refused attempt, in its own transaction."""
+        event = AuditEvent.record(
+            actor,
+            "denied",
+            target,
+            self.clock.now(),
+            source,
+            release_id,
+            attempted=action,
+            reason=reason,
+        )
+        async with self.uow() as uow:
+            await uow.audit.append(event)
+            await uow.commit()
+        log.info("denied %s %s to %s: %s", action, target, actor.name, reason)
+
+    async def _mutate(
+        self,
+        release_id: int,
+        actor: Actor,
+        action: str,
+        target: str,
+        source: Source,
+        change: Callable[[Release, datetime], None],
+    ) -> Release:
+        for attempt in range(MAX_RETRIES):
+            async with self.uow() as uow:
+                release = await uow.releases.get(release_id)
+                now = self.clock.now()
+                try:
+                    change(release, now)
+                except NotAuthorized as denied:
+                    denial = release.deny(actor, action, target, now, source, denied.message)
+                    await uow.audit.append(denial)
+                    await uow.commit()
+                    raise
+                signals = list(release.signals)
+                try:
+                    await uow.releases.save(release)
+                except ConcurrentUpdate:
+                    log.debug("concurrent update of release %s (attempt %d)", release_id, attempt)
+                    continue
+                for signal in signals:
+                    for hook in self.hooks.get(signal.kind, []):
+                        await hook(uow, release, signal)
+                await uow.commit()
+            release.signals.clear()
+            await self._notify(release)
+            return release
+        raise ConcurrentUpdate(f"release #{release_id} is changing too fast; try again")
+
+    async def _notify(self, release: Release) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(release)
+            except Exception:  # a broken listener must not undo a committed change
+                log.exception("release change listener failed for release %s", release.id)
+
+    # ----- reads ----------------------------------------------------------------------------
+
+    async def get(self, release_id: int) -> Release:
+        """Return a release."""
+        async with self.uow() as uow:
+            return await uow.releases.get(release_id)
+
+    async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
+        """Return releases, newest first."""
+        async with self.uow() as uow:
+            return await uow.releases.list(active=active, limit=limit)
+
+    async def timeline(self, release_id: int, limit: int = 50) -> Sequence[AuditEvent]:
+        """Return the release's audit events, oldest first."""
+        async with self.uow() as uow:
+            return await uow.audit.for_release(release_id, limit)
+
+    async def put_message(self, ref: MessageRef) -> None:
+        """Remember a Discord message that shows part of a release."""
+        async with self.uow() as uow:
+            await uow.messages.put(ref)
+            await uow.commit()
+
+    async def messages(self, release_id: int) -> Sequence[MessageRef]:
+        """Return the Discord messages kept for a release."""
+        async with self.uow() as uow:
+            return await uow.messages.for_release(release_id)
+
+    async def find_message(self, message_id: int) -> MessageRef | None:
+        """Return what a Discord message shows, if the bot keeps it."""
+        async with self.uow() as uow:
+            return await uow.messages.find_by_message(message_id)

@@ -1,0 +1,1 @@
+"""Release rows <-> the Release aggregate, and checklist template snapshots."""

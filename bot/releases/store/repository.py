@@ -1,0 +1,222 @@
+"""Release repository: rows <-> the Release aggregate, with optimistic concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.actors import Source
+from bot.core.audit import AuditEvent
+from bot.core.errors import ConcurrentUpdate, DuplicateRelease, UnknownTarget
+from bot.releases.domain.release import ItemProgress, ItemState, Release, ReleaseStatus, SignOff
+from bot.releases.domain.values import DeploymentWindow, Version
+from bot.releases.store.templates import parsed, snapshot_id
+from bot.store.tables import AuditRow, ItemStateRow, ReleaseRow, SignOffRow, TemplateRow
+
+
+def audit_row(event: AuditEvent, release_id: int | None) -> AuditRow:
+    """Return the row for `event`, attached to `release_id` when the event has none."""
+    return AuditRow(
+        release_id=event.release_id if event.release_id is not None else release_id,
+        at=event.at,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        action=event.action,
+        target=event.target[:300],
+        source=event.source.value,
+        detail=dict(event.detail),
+    )
+
+
+def audit_event(row: AuditRow) -> AuditEvent:
+    """Return the domain event of an audit row."""
+    return AuditEvent(
+        row.at,
+        row.actor_id,
+        row.actor_name,
+        row.action,
+        row.target,
+        Source(row.source),
+        row.release_id,
+        dict(row.detail or {}),
+    )
+
+
+class SqlReleaseRepository:
+    """Load and save releases in one session (owned by the unit of work)."""
+
+    def __init__(self, session: AsyncSession, now: datetime) -> None:
+        self._session = session
+        self._now = now
+
+    async def get(self, release_id: int) -> Release:
+        """Return release `release_id` or raise UnknownTarget."""
+        row = await self._session.get(ReleaseRow, release_id, populate_existing=True)
+        if row is None:
+            raise UnknownTarget(f"there is no release #{release_id}")
+        return await self._load(row)
+
+    async def _load(self, row: ReleaseRow) -> Release:
+        template_row = await self._session.get(TemplateRow, row.template_id)
+        assert template_row is not None  # foreign key guarantees it
+        template = parsed(template_row.sha256, template_row.body, template_row.source)
+        items = await self._session.scalars(
+            select(ItemStateRow).where(ItemStateRow.release_id == row.id)
+        )
+        signoffs = await self._session.scalars(
+            select(SignOffRow).where(SignOffRow.release_id == row.id)
+        )
+        window = (
+            DeploymentWindow(row.window_start, row.window_end)
+            if row.window_start and row.window_end
+            else None
+        )
+        return Release(
+            service=row.service,
+            version=Version.parse(row.version),
+            lead_id=row.lead_id,
+            lead_name=row.lead_name,
+            template=template,
+            created_at=row.created_at,
+            id=row.id,
+            target_date=row.target_date,
+            window=window,
+            status=ReleaseStatus(row.status),
+            phase_index=row.phase_index,
+            closed_at=row.closed_at,
+            close_reason=row.close_reason,
+            revision=row.revision,
+            items={
+                i.item_id: ItemProgress(
+                    i.item_id,
+                    ItemState(i.state),
+                    i.actor_id,
+                    i.actor_name,
+                    i.at,
+                    i.reason,
+                    i.source,
+                )
+                for i in items
+            },
+            signoffs={s.key: SignOff(s.key, s.actor_id, s.actor_name, s.at) for s in signoffs},
+        )
+
+    async def add(self, release: Release, template_body: str) -> int:
+        """Insert `release` with its template snapshot and events; return its id."""
+        template_id = await snapshot_id(
+            self._session, template_body, release.template.source, self._now
+        )
+        row = ReleaseRow(
+            service=release.service,
+            version=str(release.version),
+            status=release.status.value,
+            phase_index=release.phase_index,
+            lead_id=release.lead_id,
+            lead_name=release.lead_name,
+            template_id=template_id,
+            target_date=release.target_date,
+            window_start=release.window.start if release.window else None,
+            window_end=release.window.end if release.window else None,
+            created_at=release.created_at,
+            updated_at=self._now,
+            revision=0,
+        )
+        self._session.add(row)
+        try:
+            async with self._session.begin_nested():
+                await self._session.flush()
+        except IntegrityError:
+            raise DuplicateRelease(
+                f"{release.name} already has an active release; finish or abort it first"
+            ) from None
+        release.id = row.id
+        await self._write_changes(release)
+        return row.id
+
+    async def save(self, release: Release) -> None:
+        """Persist changes of `release`; raise ConcurrentUpdate if its revision moved on."""
+        if release.id is None:
+            raise ValueError("save() needs a stored release; use add() first")
+        result = await self._session.execute(
+            update(ReleaseRow)
+            .where(ReleaseRow.id == release.id, ReleaseRow.revision == release.revision)
+            .values(
+                status=release.status.value,
+                phase_index=release.phase_index,
+                closed_at=release.closed_at,
+                close_reason=release.close_reason,
+                updated_at=self._now,
+                revision=release.revision + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(f"{release.name} was changed by someone else; try again")
+        release.revision += 1
+        await self._write_changes(release)
+
+    async def _write_changes(self, release: Release) -> None:
+        assert release.id is not None
+        for item_id in sorted(release.dirty_items):
+            progress = release.items[item_id]
+            await self._session.merge(
+                ItemStateRow(
+                    release_id=release.id,
+                    item_id=item_id,
+                    state=progress.state.value,
+                    actor_id=progress.actor_id,
+                    actor_name=progress.actor_name,
+                    at=progress.at,
+                    reason=progress.reason,
+                    source=progress.source,
+                )
+            )
+        for key in sorted(release.dirty_signoffs):
+            given = release.signoffs.get(key)
+            if given is None:
+                await self._session.execute(
+                    delete(SignOffRow).where(
+                        SignOffRow.release_id == release.id, SignOffRow.key == key
+                    )
+                )
+            else:
+                await self._session.merge(
+                    SignOffRow(
+                        release_id=release.id,
+                        key=key,
+                        actor_id=given.actor_id,
+                        actor_name=given.actor_name,
+                        at=given.at,
+                    )
+                )
+        for event in release.events:
+            self._session.add(audit_row(event, release.id))
+        release.events.clear()
+        release.dirty_items.clear()
+        release.dirty_signoffs.clear()
+        await self._session.flush()
+
+    async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
+        """Return releases, newest first, optionally only active or only closed ones."""
+        query = select(ReleaseRow).order_by(ReleaseRow.id.desc()).limit(limit)
+        if active is True:
+            query = query.where(ReleaseRow.status == ReleaseStatus.ACTIVE.value)
+        elif active is False:
+            query = query.where(ReleaseRow.status != ReleaseStatus.ACTIVE.value)
+        rows = (await self._session.scalars(query)).all()
+        return [await self._load(row) for row in rows]
+
+    async def find_active(self, service: str, version: str) -> Release | None:
+        """Return the active release of `service` `version`, if any."""
+        row = await self._session.scalar(
+            select(ReleaseRow).where(
+                ReleaseRow.service == service,
+                ReleaseRow.version == version,
+                ReleaseRow.status == ReleaseStatus.ACTIVE.value,
+            )
+        )
+        return await self._load(row) if row else None

@@ -1,0 +1,1 @@
+"""Rollouts on Discord: /release rollback and deploy, the Roll back button, reports."""

@@ -1,0 +1,1 @@
+"""Rollback, deploy and automatic-rollback use-cases over the cluster client."""

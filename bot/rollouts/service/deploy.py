@@ -1,0 +1,282 @@
+"""Deploy use-cases: `/release deploy staging|production` and `/release deploy-status`.
+
+A deploy applies the configured manifests folder (server-side apply), watches the rollout and
+ticks the checklist items whose automatic check the finished rollout satisfies, as the bot.
+Production is deployed only inside the release's deployment window unless a holder of
+"override_window" gives a reason, which is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.checklist.model import TemplateItem
+from bot.core.actors import BOT_ACTOR, Actor, Source
+from bot.core.audit import AuditEvent
+from bot.core.errors import DomainError, InvalidInput, InvalidTransition
+from bot.releases.domain.release import ItemState, Release, require_reason
+from bot.rollouts.domain import (
+    ENVIRONMENTS,
+    OperationKind,
+    OperationStatus,
+    RolloutInFlight,
+    RolloutOperation,
+    check_items,
+    passing_items,
+    requested_operation,
+    runs_release_version,
+    window_decision,
+)
+from bot.rollouts.k8s import ApplyResult, KubernetesError, RolloutStatus
+from bot.rollouts.service.operations import (
+    OperationRunner,
+    RolloutTarget,
+    request_event,
+    rollout_records,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """One target's rollout as `/release deploy-status` shows it."""
+
+    environment: str
+    target: str
+    status: RolloutStatus | None = None
+    error: str | None = None
+    ticked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployStatus:
+    """Every configured target of a release's service, and what the bot ticked from them."""
+
+    release: Release
+    targets: tuple[TargetReport, ...] = field(default=())
+
+
+def is_available(status: RolloutStatus) -> bool:
+    """Return True when every desired replica is available (and Kubernetes agrees)."""
+    condition = status.condition("Available")
+    agreed = condition is None or condition.status == "True"
+    return status.replicas > 0 and status.available_ratio >= 1.0 and agreed
+
+
+class DeployService(OperationRunner):
+    """Apply a release's manifests, watch the rollout and tick the matching checklist items."""
+
+    kind = OperationKind.DEPLOY
+
+    async def request(
+        self,
+        release_id: int,
+        actor: Actor,
+        source: Source,
+        *,
+        environment: str,
+        override: str | None = None,
+    ) -> RolloutOperation:
+        """Check role, window, gates and in-flight work; store the deploy and start it."""
+        release = await self.releases.get(release_id)
+        target = self.target(release.service, environment)
+        await self.authorize(release, actor, "deploy", source, str(target.deployment))
+        if target.manifests is None:
+            raise InvalidInput(
+                f"service {release.service!r} has no manifests folder for {environment} "
+                f"([services.kubernetes.{environment}] manifests = ...)"
+            )
+        if not release.is_active:
+            raise InvalidTransition(f"{release.name} is {release.status.value.replace('_', ' ')}")
+        now = self.clock.now()
+        override_reason = await self._window(release, actor, source, environment, override)
+        self._check_gates(release, environment)
+        await self._refuse_during_rollback(target)
+        op = requested_operation(
+            OperationKind.DEPLOY,
+            release_id=release_id,
+            service=release.service,
+            environment=environment,
+            namespace=target.deployment.namespace,
+            deployment=target.deployment.deployment,
+            actor=actor,
+            source=source,
+            now=now,
+            override_reason=override_reason,
+        )
+        events = [request_event(op, actor, now)]
+        if override_reason:
+            events.append(
+                AuditEvent.record(
+                    actor,
+                    "override_window",
+                    release.name,
+                    now,
+                    source,
+                    release.id,
+                    reason=override_reason,
+                    window=window_decision(environment, release.window, now).reason,
+                )
+            )
+        return await self.open_request(op, events)
+
+    async def _window(
+        self, release: Release, actor: Actor, source: Source, environment: str, override: str | None
+    ) -> str:
+        """Return the override reason to record ("" when the window is open)."""
+        decision = window_decision(environment, release.window, self.clock.now())
+        if decision.allowed:
+            return ""
+        if not override or not override.strip():
+            roles = ", ".join(sorted(self.policy.allowed_roles("override_window")))
+            raise InvalidTransition(
+                f"production deploy refused: {decision.reason}. Someone with one of these roles "
+                f"can deploy anyway with an override reason: {roles}"
+            )
+        await self.authorize(release, actor, "override_window", source, release.name)
+        return require_reason(override, "overriding the deployment window")
+
+    def _check_gates(self, release: Release, environment: str) -> None:
+        items = check_items(release.template, environment)
+        phase = release.current_phase
+        if items and phase is not None and all(i.phase_key != phase.key for i in items):
+            owner = release.phases[release.phase_position(items[0].phase_key)].title
+            raise InvalidTransition(
+                f"{environment} deploy belongs to {owner}; {release.name} is in {phase.title}"
+            )
+        for item in items:
+            blocker = release.blocking_signoff(item)
+            if blocker is not None:
+                raise InvalidTransition(
+                    f"{environment} deploy is locked until the sign-off "
+                    f"“{blocker.label or blocker.key}” ({blocker.role}) is given"
+                )
+
+    async def _refuse_during_rollback(self, target: RolloutTarget) -> None:
+        async with self.uow() as uow:
+            rollback = await rollout_records(uow).in_flight(
+                OperationKind.ROLLBACK, target.deployment.namespace, target.deployment.deployment
+            )
+        if rollback is not None:
+            raise RolloutInFlight(
+                f"a rollback of {target.deployment} is in progress (#{rollback.id}); "
+                "deploy after it finishes"
+            )
+
+    # ----- running ---------------------------------------------------------------------------
+
+    async def execute(self, op: RolloutOperation) -> None:
+        """Apply the manifests, watch the rollout, tick the items, record the outcome."""
+        assert op.id is not None
+        target = self.target(op.service, op.environment)
+        assert target.manifests is not None
+        try:
+            controller = await self.cluster.controller()
+            applied = await controller.apply(target.deployment, target.manifests)
+        except KubernetesError as exc:
+            await self.finish(op.id, OperationStatus.FAILED, f"deploy failed: {exc}")
+            return
+        if not applied.ok:
+            await self.finish(op.id, OperationStatus.FAILED, f"deploy failed: {applied.summary()}")
+            return
+        generation = _deployment_generation(applied, target)
+        if generation is None:
+            detail = (
+                f"{applied.summary()}; but the manifests do not contain Deployment "
+                f"{target.deployment.deployment}, so there is no rollout to watch and nothing "
+                "was ticked"
+            )
+            await self.finish(op.id, OperationStatus.FAILED, detail)
+            return
+        progress = f"{applied.summary()}; watching the rollout"
+        await self.update(op.id, lambda o, now: _record_apply(o, generation, progress))
+        outcome = await controller.wait_for_rollout(
+            target.deployment, poll=self.poll_seconds, on_progress=self.progress_writer(op.id)
+        )
+        if not outcome.ok or outcome.status is None:
+            detail = f"{applied.summary()}; the rollout did not complete: {outcome.reason}"
+            await self.finish(op.id, OperationStatus.FAILED, detail)
+            return
+        if outcome.status.generation > generation:
+            detail = (
+                f"{applied.summary()}; the Deployment changed again while it rolled out "
+                f"(generation {outcome.status.generation}, ours was {generation}), e.g. a "
+                "rollback, so nothing was ticked"
+            )
+            await self.finish(op.id, OperationStatus.FAILED, detail)
+            return
+        ticked, notes = await self.tick_checks(op.release_id, op.environment, outcome.status)
+        detail = f"{applied.summary()}; {outcome.status.summary()}" + "".join(notes)
+        await self.finish(op.id, OperationStatus.SUCCEEDED, detail, ticked=ticked)
+
+    async def tick_checks(
+        self, release_id: int, environment: str, status: RolloutStatus
+    ) -> tuple[tuple[str, ...], list[str]]:
+        """Tick, as the bot, the open check items the rollout status satisfies."""
+        release = await self.releases.get(release_id)
+        items = passing_items(
+            release.template,
+            environment,
+            complete=status.complete,
+            available=is_available(status),
+        )
+        ticked: list[str] = []
+        notes: list[str] = []
+        for item in items:
+            if release.progress(item.id).state is not ItemState.OPEN:
+                continue
+            try:
+                release = await self.releases.tick(release_id, item.id, BOT_ACTOR, Source.SYSTEM)
+            except DomainError as exc:
+                notes.append(f"; could not tick “{item.text}”: {exc.message}")
+                continue
+            ticked.append(item.id)
+        if ticked:
+            notes.insert(0, f"; ticked {', '.join(_texts(release, ticked))}")
+        return tuple(ticked), notes
+
+    # ----- status --------------------------------------------------------------------------------
+
+    async def status(self, release_id: int) -> DeployStatus:
+        """Return each target's rollout; tick check items a finished rollout of this version meets.
+
+        Items are only ticked from a Deployment that runs an image tagged with the release's
+        version, so a healthy rollout of the previous release never ticks this one's items.
+        """
+        release = await self.releases.get(release_id)
+        reports: list[TargetReport] = []
+        for environment in ENVIRONMENTS:
+            target = self.targets.get((release.service, environment))
+            if target is None:
+                continue
+            try:
+                controller = await self.cluster.controller()
+                current = await controller.status(target.deployment)
+            except KubernetesError as exc:
+                reports.append(TargetReport(environment, str(target.deployment), error=str(exc)))
+                continue
+            ticked: tuple[str, ...] = ()
+            if release.is_active and runs_release_version(current.images, str(release.version)):
+                ticked, _ = await self.tick_checks(release_id, environment, current)
+            reports.append(TargetReport(environment, str(target.deployment), current, None, ticked))
+        return DeployStatus(await self.releases.get(release_id), tuple(reports))
+
+
+def _deployment_generation(applied: ApplyResult, target: RolloutTarget) -> int | None:
+    for obj in applied.applied:
+        if obj.kind == "Deployment" and obj.name == target.deployment.deployment:
+            return obj.generation or 0
+    return None
+
+
+def _record_apply(op: RolloutOperation, generation: int, progress: str) -> None:
+    op.generation = generation
+    op.progress = progress
+
+
+def _texts(release: Release, item_ids: Sequence[str]) -> list[str]:
+    items: list[TemplateItem] = [release.item(item_id) for item_id in item_ids]
+    return [f"“{item.text}”" for item in items]

@@ -1,0 +1,1 @@
+"""Rollout operation rows <-> RolloutOperation, and the in-flight guard."""

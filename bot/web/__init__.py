@@ -1,1 +1,0 @@
-"""The bot's small HTTP server: Alertmanager webhook, /healthz and /metrics."""
