@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import SEED_POLICY
 from bot.incidents.domain.lifecycle import (
     Incident,
@@ -34,7 +35,7 @@ from bot.incidents.domain.lifecycle import (
     resolve,
 )
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE
 
 DAY_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -43,9 +43,9 @@ from simcord.enums import ComponentType, InteractionType
 
 from bot.app import create_bot
 from bot.chat import controls, failures
-from bot.chat.client import ReleaseBot
 from bot.config import Settings, build_settings
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENSIONS = ["bot.releases.chat.commands", "bot.releases.chat.signoffs"]

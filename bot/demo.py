@@ -20,10 +20,10 @@ import simcord
 from simcord import Env, MemberActor
 
 from bot.app import PROJECT_ROOT, create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import ROLE_KEYS, ServiceSettings, Settings, default_settings, load_settings
 from bot.config.team import DiscordSettings, RoleSettings
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import ReleaseStatus
 
 EXAMPLE_CONFIG = Path("config/releasebot.example.toml")

@@ -1,4 +1,4 @@
-"""Build the bot: settings, database, checklist template and services wired into one client."""
+"""The composition root: settings, database, template and every feature wired into one client."""
 
 from __future__ import annotations
 
@@ -8,19 +8,26 @@ from pathlib import Path
 from typing import Any, cast
 
 import discord
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.events import after_commit_handlers, event_handlers, release_changed_handlers
 from bot.app.uow import SqlUnitOfWorkFactory
-from bot.chat.client import ReleaseBot
 from bot.chat.room_config import RoomConfig
 from bot.config import PermissionSettings, Settings
 from bot.core.actors import AccessPolicy
 from bot.core.clock import Clock, SystemClock
+from bot.core.events import EventBus
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.incidents.chat.delivery import GuildDirectory
 from bot.incidents.wiring import wire_incidents
+from bot.monitoring.service.views import ProbeFactory
 from bot.monitoring.wiring import wire_monitoring
+from bot.releases.chat.bot import ReleaseBot
+from bot.releases.chat.controls import DYNAMIC_ITEMS
+from bot.releases.chat.room import ReleaseRoom
 from bot.releases.service import ReleaseService, TemplateSource
+from bot.rollouts.service.rollback import ControllerFactory
 from bot.rollouts.wiring import wire_rollouts
 from bot.runtime.background import Background
 from bot.runtime.outbox import OutboxMessage
@@ -33,13 +40,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 __all__ = ["EXTENSIONS", "Database", "ReleaseBot", "TemplateFile", "create_bot"]
 
-# The chat extensions, in load order (the order the name-sorted discovery used to give).
+# The chat extensions, in load order: the /release group first, so the rollouts and
+# monitoring extensions can add their subcommands to it as they load.
 EXTENSIONS: tuple[str, ...] = (
-    "bot.incidents.chat.cog",
-    "bot.rollouts.chat.cog",
-    "bot.monitoring.chat.cog",
     "bot.releases.chat.commands",
     "bot.releases.chat.signoffs",
+    "bot.rollouts.chat.cog",
+    "bot.monitoring.chat.cog",
+    "bot.incidents.chat.cog",
 )
 
 
@@ -157,10 +165,14 @@ def create_bot(
     engine: AsyncEngine | None = None,
     uow_factory: UnitOfWorkFactory | None = None,
     template_source: TemplateSource | None = None,
-    http_client: object | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    kubernetes: ControllerFactory | None = None,
+    rollout_poll_seconds: float = 2.0,
+    probes: ProbeFactory | None = None,
+    start_web: bool | None = None,
+    start_background: bool | None = None,
     intents: discord.Intents | None = None,
     extensions: Sequence[str] | None = None,
-    **collaborators: object,
 ) -> ReleaseBot:
     """Return a ready-to-start releasebot client built from `settings`.
 
@@ -171,107 +183,95 @@ def create_bot(
     else globally). ``await bot.close()`` stops pending message edits and disposes the
     database engine.
 
-    Overrides, all optional: ``clock`` (default: the system clock), ``database_url``
-    (default: ``settings.database.url``), ``engine`` (an AsyncEngine to use instead of
-    creating one), ``uow_factory`` (use this unit of work instead of the SQL store; no
-    migrations then), ``template_source`` (a parsed template instead of
-    ``settings.checklist.path``), ``http_client``, ``intents``, ``extensions`` (module
-    names to load; default: every extension in ``bot.chat``). Any other keyword is kept in
-    ``bot.collaborators`` for extensions of later features (scheduler, Kubernetes client,
-    monitoring probes)::
+    Overrides, all optional and all named (an unknown keyword is a TypeError): ``clock``
+    (default: the system clock), ``database_url`` (default: ``settings.database.url``),
+    ``engine`` (an AsyncEngine to use instead of creating one), ``uow_factory`` (use this
+    unit of work instead of the SQL store; no migrations then), ``template_source`` (a parsed
+    template instead of ``settings.checklist.path``), ``http_client`` (for probes and
+    paging), ``kubernetes`` (an async factory of a RolloutController instead of the
+    configured cluster) and ``rollout_poll_seconds``, ``probes`` (a monitoring ProbeFactory),
+    ``start_web`` / ``start_background`` (start the web server / the background loop with
+    the bot; default: only on the system clock, since tests and the demo drive time
+    themselves and call ``background.pump()``), ``intents``, ``extensions`` (module names
+    to load, in `EXTENSIONS` order; default: all of them)::
 
         bot = create_bot(load_settings("config/releasebot.toml"))
         async with bot:
             await bot.start(settings.require_discord_token().get_secret_value())
     """
     clock = clock or SystemClock()
+    real_time = isinstance(clock, SystemClock)
     database: Database | None = None
     if uow_factory is None:
         database = Database(database_url or settings.database.url, clock, engine)
         uow_factory = database
     template = TemplateFile(settings.checklist.path, template_source)
     config = RoomConfig.from_settings(settings)
+    policy = access_policy(settings.permissions)
+    events = EventBus()
     releases = ReleaseService(
         uow=uow_factory,
         clock=clock,
-        policy=access_policy(settings.permissions),
+        policy=policy,
         template=template,
         services=config.services,
+        events=events,
     )
-    if http_client is not None:
-        collaborators["http_client"] = http_client
-    # Background work (timers, outbox) and the web server start with the bot unless a clock
-    # was injected (tests and the demo drive time themselves and call background.pump());
-    # `background_autostart` / `web_autostart` collaborators override that either way.
-    autostart = isinstance(clock, SystemClock)
     timers = TimerService(uow_factory, clock)
-    outbox = collaborators.pop("outbox_store", None) or (
-        DatabaseOutbox(database) if database else None
-    )
-    background = Background(timers, cast(Any, outbox), clock) if outbox is not None else None
-    if database is not None and background is not None:
-        database.after_commit.append(background.after_commit)
-    policy = releases.policy
+    background = Background(timers, DatabaseOutbox(database), clock) if database else None
     monitoring = wire_monitoring(
-        settings,
-        uow_factory,
-        clock,
-        policy,
-        releases,
-        timers,
-        collaborators,
-        start_web=bool(collaborators.pop("web_autostart", autostart)),
-    )
+        settings, uow_factory, clock, policy, timers, events,
+        start_web=real_time if start_web is None else start_web,
+        probes=probes, http_client=http_client,
+    )  # fmt: skip
     rollouts = wire_rollouts(
-        settings,
-        uow_factory,
-        clock,
-        policy,
-        releases,
-        timers,
-        collaborators,
-        database.after_commit if database is not None else None,
-    )
-    monitoring.service.on_condition_met(rollouts.auto_rollback.on_condition_met)
+        settings, uow_factory, clock, policy, releases, timers,
+        controller=kubernetes, poll_seconds=rollout_poll_seconds,
+    )  # fmt: skip
     monitoring.use_cluster(rollouts.cluster)  # availability conditions read the rollouts
     member_directory = GuildDirectory(config.role_refs, config.guild_id)
     incidents = wire_incidents(
-        settings, uow_factory, clock, policy, releases, timers, member_directory,
-        monitoring=monitoring.service, background=background, collaborators=collaborators,
+        settings, uow_factory, clock, policy, timers, member_directory,
+        background=background, http_client=http_client,
     )  # fmt: skip
-    start_background = bool(collaborators.pop("background_autostart", autostart))
-    starts: list[Callable[[], Any]] = [monitoring.start, rollouts.start]
-    closes: list[Callable[[], Any]] = [monitoring.close, rollouts.close]
-    closes.append(incidents.close)
-    if background is not None:
-        closes.append(background.stop)
-    collaborators.update(
-        timers=timers,
-        background=background,
-        monitoring=monitoring.service,
-        monitoring_metrics=monitoring.metrics,
-        web=monitoring.web,
-        rollbacks=rollouts.rollbacks,
-        deploys=rollouts.deploys,
-    )
-    collaborators.update(
-        incidents=incidents.service, oncall=incidents.oncall, member_directory=member_directory
-    )
+    # The event table (bot/app/events.py): in the transaction, then after the commit.
+    events.route(event_handlers(monitoring, incidents, rollouts))
+    if database is not None:
+        database.after_commit.extend(after_commit_handlers(background, rollouts))
     bot = ReleaseBot(
         releases=releases,
         config=config,
         clock=clock,
-        extensions=list(extensions) if extensions is not None else list(EXTENSIONS),
-        on_start=[*([database.start] if database else []), template.check, *starts],
-        on_close=[*([database.close] if database else []), *closes],  # closed in reverse
+        extensions=_in_load_order(extensions),
+        handles=[
+            settings, *([database] if database else []), timers,
+            *([background] if background else []),
+            monitoring.service, monitoring.metrics, *([monitoring.web] if monitoring.web else []),
+            rollouts.rollbacks, rollouts.deploys,
+            incidents.service, incidents.oncall, member_directory,
+        ],
+        dynamic_items=DYNAMIC_ITEMS,
+        on_start=[*([database.start] if database else []), template.check,
+                  monitoring.start, rollouts.start],
+        on_close=[*([database.close] if database else []), monitoring.close, rollouts.close,
+                  incidents.close, *([background.stop] if background else [])],  # in reverse
         intents=intents,
-        collaborators={"settings": settings, "database": database, **collaborators},
-    )
-    # Shared by every feature: senders register on it; tests call `bot.background.pump()`.
-    bot.background = background  # type: ignore[attr-defined]
-    if background is not None and start_background:
+    )  # fmt: skip
+    bot.room = ReleaseRoom(bot, releases, config)
+    bot.before_close.append(bot.room.close)
+    releases.listeners.extend(release_changed_handlers(bot.room.changed))
+    run_background = real_time if start_background is None else start_background
+    if background is not None and run_background:
         bot.add_listener(_once(background.start), "on_ready")  # after every sender registered
     return bot
+
+
+def _in_load_order(extensions: Sequence[str] | None) -> list[str]:
+    """Return `extensions` (default: all), in the explicit order of `EXTENSIONS`."""
+    if extensions is None:
+        return list(EXTENSIONS)
+    unknown = [name for name in extensions if name not in EXTENSIONS]
+    return [name for name in EXTENSIONS if name in extensions] + unknown
 
 
 def _once(start: Callable[[], Any]) -> Callable[[], Any]:

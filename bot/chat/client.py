@@ -1,7 +1,9 @@
-"""The Discord client: loads the chat extensions, syncs commands, owns the release room.
+"""The Discord client kernel: loads the chat extensions in order, syncs commands, holds handles.
 
 Resources come in through the constructor (`bot.app.create_bot` wires them) and are
-released by `close()`; the client reaches for no globals and does nothing until started.
+released by `close()`; the client reaches for no globals, imports no feature and does
+nothing until started. Features reach what the composition root built for them through
+`handle(<type>)`: typed, and a missing handle is an error naming the type.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import importlib
 import inspect
 import logging
 import pkgutil
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -19,20 +22,19 @@ from discord.ext import commands
 from bot.chat.failures import FailureReporter
 from bot.chat.room_config import RoomConfig
 from bot.core.clock import Clock
-from bot.releases.chat.room import ReleaseRoom
-from bot.releases.service import ReleaseService
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 def discover_extensions(package: str = "bot.chat") -> list[str]:
     """Return the modules of `package` that are chat extensions, in name order.
 
     An extension is a public module (its name does not start with "_") defining
-    `async def setup(bot)`. Later features add theirs as `bot/chat/<feature>.py` (monitoring
-    alerts, incidents, kubernetes) and are picked up without touching this list.
+    `async def setup(bot)`. The bot loads the explicit list `bot.app.EXTENSIONS`; this
+    finds the extensions of a feature's `chat` package (a test checks the list is whole).
     """
     module = importlib.import_module(package)
     found = []
@@ -73,20 +75,21 @@ class ReleaseCommandTree(app_commands.CommandTree[discord.Client]):
             await super().on_error(interaction, error)
 
 
-class ReleaseBot(commands.Bot):
-    """The releasebot Discord client."""
+class ChatClient(commands.Bot):
+    """The releasebot Discord client, feature-agnostic: features plug in through handles."""
 
     def __init__(
         self,
         *,
-        releases: ReleaseService,
         config: RoomConfig,
         clock: Clock,
         extensions: Sequence[str],
+        handles: Iterable[object] = (),
+        dynamic_items: Sequence[type[discord.ui.DynamicItem[Any]]] = (),
         on_start: Sequence[Hook] = (),
+        before_close: Sequence[Hook] = (),
         on_close: Sequence[Hook] = (),
         intents: discord.Intents | None = None,
-        collaborators: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -95,34 +98,42 @@ class ReleaseBot(commands.Bot):
             tree_cls=ReleaseCommandTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
-        self.releases = releases
         self.config = config
         self.clock = clock
         self.reporter = FailureReporter(config)
-        self.room = ReleaseRoom(self, releases, config)
-        self.collaborators: dict[str, object] = dict(collaborators or {})
         self.extension_names = list(extensions)
+        self.dynamic_item_types = list(dynamic_items)
         self.on_start = list(on_start)
+        self.before_close = list(before_close)
         self.on_close = list(on_close)
-        # Run once every extension is loaded, before the commands sync: features whose
-        # extensions load before bot.releases.chat.commands add their /release subcommands here.
-        self.after_extensions: list[Hook] = []
+        self._handles: dict[type, object] = {}
+        for handle in handles:
+            self.add_handle(handle)
         self._closed = False
+
+    def add_handle(self, handle: object) -> None:
+        """Give features `handle`, found again by its type."""
+        self._handles[type(handle)] = handle
+
+    def handle(self, kind: type[T]) -> T:
+        """Return the handle of type `kind` the composition root gave this bot."""
+        found = self.find_handle(kind)
+        if found is None:
+            raise LookupError(f"{kind.__name__} is not wired into this bot (create_bot adds it)")
+        return found
+
+    def find_handle(self, kind: type[T]) -> T | None:
+        """Return the handle of type `kind`, or None when this bot has none."""
+        found = self._handles.get(kind)
+        return found if isinstance(found, kind) else None
 
     async def setup_hook(self) -> None:
         """Start what the bot needs (database upgrade first), load extensions, sync commands."""
         for hook in self.on_start:
             await hook()
-        from bot.releases.chat.controls import (
-            DYNAMIC_ITEMS,  # imported late: controls import this module
-        )
-
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*self.dynamic_item_types)
         for name in self.extension_names:
             await self.load_extension(name)
-        for hook in self.after_extensions:
-            await hook()
-        self.releases.listeners.append(self.room.changed)
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -144,7 +155,8 @@ class ReleaseBot(commands.Bot):
         if self._closed:
             return
         self._closed = True
-        await self.room.close()
+        for hook in self.before_close:
+            await hook()
         try:
             await super().close()
         finally:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from bot.config import ROLE_KEYS, Settings
 from bot.core.actors import ROLE_TITLES
-from bot.releases.chat.render import RenderContext
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,3 @@ class RoomConfig:
         if ref and not ref.strip().isdigit():
             return ref.strip()
         return ROLE_TITLES.get(key, key)
-
-    def render_context(self) -> RenderContext:
-        """Return what the renderer needs: role names and the sign-off emoji."""
-        names = {key: self.role_name(key) for key in ROLE_TITLES}
-        return RenderContext(role_names=names, signoff_emoji=self.signoff_emoji)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.checklist.errors import TemplateError, TemplateProblem
 from bot.checklist.model import (
-    ROLE_KEYS,
     ChecklistTemplate,
     CodeBlock,
     Phase,
@@ -14,6 +13,7 @@ from bot.checklist.model import (
     TemplateItem,
 )
 from bot.checklist.parser import load_template, parse_template
+from bot.core.roles import ROLE_KEYS
 
 __all__ = [
     "ROLE_KEYS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.checklist.model import ROLE_KEYS
+from bot.core.roles import ROLE_KEYS
 
 ANNOTATION_KEYS: tuple[str, ...] = (
     "id",

@@ -12,16 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
-# Roles that may be named by `role=`; the chat layer maps them to Discord roles.
-ROLE_KEYS: tuple[str, ...] = (
-    "release_lead",
-    "tech_lead",
-    "devops",
-    "oncall",
-    "eng_manager",
-    "stakeholders",
-    "dev_team",
-)
+# Roles that may be named by `role=` (`bot.core.roles`); the chat layer maps them to Discord roles.
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ Nothing is read at import time: call `load_settings(path)` once at start-up (or
 
 from __future__ import annotations
 
-from bot.config.base import ROLE_KEYS, SEVERITY_LEVELS
 from bot.config.deploy import (
     AutoRollbackSettings,
     KubernetesSettings,
@@ -37,6 +36,7 @@ from bot.config.runtime import ChecklistSettings, DatabaseSettings, WebSettings
 from bot.config.secrets import SECRET_ENV, Secrets
 from bot.config.settings import Settings
 from bot.config.team import DiscordSettings, OncallSettings, PermissionSettings, RoleSettings
+from bot.core.roles import ROLE_KEYS, SEVERITY_LEVELS
 
 
 def default_settings() -> Settings:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from bot.config.problems import ConfigProblem
+from bot.core.roles import ROLE_KEYS, SeverityLevel
 
-ROLE_KEYS: tuple[str, ...] = (
-    "release_lead",
-    "tech_lead",
-    "devops",
-    "oncall",
-    "eng_manager",
-    "stakeholders",
-    "dev_team",
-)
-SEVERITY_LEVELS: tuple[str, ...] = ("P0", "P1", "P2", "P3")
-Severity = Literal["P0", "P1", "P2", "P3"]
+Severity = SeverityLevel
 
 
 class SectionModel(BaseModel):

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from bot.config.base import ROLE_KEYS, SEVERITY_LEVELS, NonEmptyStr, SectionModel, fail
+from bot.config.base import NonEmptyStr, SectionModel, fail
 from bot.config.durations import Duration, PositiveDuration, SlaDuration, format_duration
 from bot.config.problems import ConfigProblem
+from bot.core.roles import ROLE_KEYS, SEVERITY_LEVELS
 
 
 def _escalation_target(value: str) -> str:

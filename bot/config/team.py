@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.config.base import ROLE_KEYS, DiscordRef, NonEmptyStr, RoleKey, SectionModel, fail
+from bot.config.base import DiscordRef, NonEmptyStr, RoleKey, SectionModel, fail
 from bot.config.durations import Duration
 from bot.config.problems import ConfigProblem
+from bot.core.roles import ROLE_KEYS
 
 
 class DiscordSettings(SectionModel):

@@ -7,26 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.core.errors import NotAuthorized
+from bot.core.roles import ROLE_KEYS, ROLE_TITLES
 
-ROLE_KEYS: tuple[str, ...] = (
-    "release_lead",
-    "tech_lead",
-    "devops",
-    "oncall",
-    "eng_manager",
-    "stakeholders",
-    "dev_team",
-)
-
-ROLE_TITLES: Mapping[str, str] = {
-    "release_lead": "Release Lead",
-    "tech_lead": "Tech Lead",
-    "devops": "DevOps",
-    "oncall": "On-call Engineer",
-    "eng_manager": "Engineering Manager",
-    "stakeholders": "Stakeholders",
-    "dev_team": "Developers",
-}
+__all__ = ["ROLE_KEYS", "ROLE_TITLES"]  # re-exported: imported from here by callers
 
 _PARTICIPANTS = frozenset(
     {"release_lead", "tech_lead", "devops", "oncall", "eng_manager", "dev_team"}

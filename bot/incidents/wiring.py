@@ -7,7 +7,7 @@ Nothing here opens a connection until a PagerDuty or webhook message is sent.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -22,7 +22,6 @@ from bot.incidents.paging.pagerduty import PagerDutyClient
 from bot.incidents.paging.webhook import WebhookClient
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
-from bot.releases.service import ReleaseService
 from bot.runtime.outbox import Sender
 from bot.runtime.timers import TimerService
 
@@ -37,24 +36,8 @@ class SenderRegistry(Protocol):
         ...
 
 
-class ConditionSource(Protocol):
-    """The monitoring service's hand-off registration."""
-
-    def on_condition_met(self, hook: Any) -> None:
-        """Run `hook(uow, event)` when a rollback condition is met."""
-        ...
-
-    def on_alert_ack(self, hook: Any) -> None:
-        """Run `hook(uow, release_id, condition, actor)` when an alert is acknowledged."""
-        ...
-
-    def on_recovered(self, hook: Any) -> None:
-        """Run `hook(uow, event)` when a met condition passes again."""
-        ...
-
-
 @dataclass
-class IncidentWiring:
+class IncidentFeature:
     """The incident services of one bot and what must be closed with it."""
 
     service: IncidentService
@@ -89,33 +72,25 @@ def wire_incidents(
     uow: UnitOfWorkFactory,
     clock: Clock,
     policy: AccessPolicy,
-    releases: ReleaseService,
     timers: TimerService,
     directory: MemberDirectory,
     *,
-    monitoring: ConditionSource | None = None,
     background: SenderRegistry | None = None,
-    collaborators: Mapping[str, object] | None = None,
-) -> IncidentWiring:
+    http_client: httpx.AsyncClient | None = None,
+) -> IncidentFeature:
     """Return the wired incident feature.
 
-    Registers: the timer handlers (`incident.*`), `open_or_update` and `on_alert_ack` on the
-    monitoring hand-off, the rollback hook on releases, and the PagerDuty/webhook senders on
-    the background. Reads the ``http_client`` collaborator (an httpx.AsyncClient) if given;
-    otherwise a client is opened on first use and closed with the bot.
+    Registers the timer handlers (`incident.*`) and the PagerDuty/webhook senders on the
+    background (the hand-offs from releases and monitoring are in `bot.app.events`). The
+    senders use `http_client` if given; otherwise a client is opened here and closed with
+    the bot.
     """
     oncall = OncallService(uow, clock, policy, settings, directory)
     service = IncidentService(uow, clock, policy, settings, oncall)
     service.register_timers(timers)
-    releases.on_signal("rolled_back", service.on_rolled_back)
-    if monitoring is not None:
-        monitoring.on_condition_met(service.open_or_update)
-        monitoring.on_alert_ack(service.on_alert_ack)
-        monitoring.on_recovered(service.on_recovered)
-    wiring = IncidentWiring(service, oncall)
+    wiring = IncidentFeature(service, oncall)
     if background is not None:
-        given = (collaborators or {}).get("http_client")
-        client = given if isinstance(given, httpx.AsyncClient) else None
+        client = http_client
         if client is None and (
             settings.paging.pagerduty.enabled or settings.paging.webhook.enabled
         ):

@@ -52,7 +52,7 @@ class WebHandlers:
     def __init__(
         self, monitoring: PushedAlerts, metrics: MonitoringMetrics, secrets: Secrets
     ) -> None:
-        """Keep the collaborators; read the webhook credentials once."""
+        """Keep what the routes need; read the webhook credentials once."""
         self._monitoring = monitoring
         self._metrics = metrics
         token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret

@@ -1,28 +1,30 @@
 """Build the monitoring feature for the bot: service, probes, metrics and the web server.
 
-`create_bot` calls `wire_monitoring` once; nothing here touches the network or the disk until
-the returned hooks run (`start` when the bot starts, `close` when it closes).
+`create_bot` calls `wire_monitoring` once and hands the returned `MonitoringFeature` to the
+bot; nothing here touches the network or the disk until its hooks run (`start` when the bot
+starts, `close` when it closes). Release signals reach the service through `bot.app.events`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 import httpx
 
 from bot.config import Settings
 from bot.core.actors import AccessPolicy
 from bot.core.clock import Clock
+from bot.core.events import Publisher
 from bot.core.ports import UnitOfWorkFactory
 from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.factory import AvailabilityReader, ConfiguredProbes, monitoring_config
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes.base import Probe
 from bot.monitoring.probes.transport import probe_client
-from bot.monitoring.service.use_cases import MonitoringService, SignalSource, TimerRegistry
+from bot.monitoring.service.use_cases import MonitoringService, TimerRegistry
 from bot.monitoring.service.views import ProbeFactory
 from bot.monitoring.web import WebServer, make_web_app, web_server_for
 from bot.rollouts.k8s import RolloutController
@@ -77,7 +79,7 @@ class LazyProbes:
 
 
 @dataclass
-class MonitoringWiring:
+class MonitoringFeature:
     """The monitoring parts of one bot and the hooks that start and stop them."""
 
     service: MonitoringService
@@ -115,33 +117,29 @@ def wire_monitoring(
     uow: UnitOfWorkFactory,
     clock: Clock,
     policy: AccessPolicy,
-    releases: SignalSource,
     timers: TimerRegistry,
-    collaborators: Mapping[str, object],
+    events: Publisher,
     *,
     start_web: bool,
-) -> MonitoringWiring:
-    """Return the wired monitoring feature.
+    probes: ProbeFactory | None = None,
+    metrics: MonitoringMetrics | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    availability: AvailabilityReader | None = None,
+) -> MonitoringFeature:
+    """Return the wired monitoring feature, its timers registered.
 
-    Collaborators it reads (all optional): ``monitoring_probes`` (a ProbeFactory, e.g. one
-    pointing at loopback servers), ``monitoring_metrics`` (a MonitoringMetrics),
-    ``kubernetes_availability`` (an async ``(namespace, deployment) -> ratio`` reader) and
-    ``http_client`` (an httpx.AsyncClient for the probes).
+    Overrides (all optional): `probes` (a ProbeFactory, e.g. one pointing at loopback
+    servers), `metrics`, `http_client` (for the configured probes) and `availability` (an
+    async ``(namespace, deployment) -> ratio`` reader; default: the rollout feature's cluster).
     """
-    metrics = cast(MonitoringMetrics | None, collaborators.get("monitoring_metrics"))
     metrics = metrics or MonitoringMetrics()
-    probes = cast(ProbeFactory | None, collaborators.get("monitoring_probes"))
     if probes is None:
-        client = collaborators.get("http_client")
-        probes = LazyProbes(
-            settings,
-            client if isinstance(client, httpx.AsyncClient) else None,
-            cast(AvailabilityReader | None, collaborators.get("kubernetes_availability")),
-        )
-    service = MonitoringService(uow, clock, policy, monitoring_config(settings), probes, metrics)
-    service.attach(releases, timers)
+        probes = LazyProbes(settings, http_client, availability)
+    config = monitoring_config(settings)
+    service = MonitoringService(uow, clock, policy, config, probes, metrics, events)
+    service.register_timers(timers)
     web = None
     if settings.web.enabled:
         app = make_web_app(service, metrics, settings, settings.secrets)
         web = web_server_for(app, settings)
-    return MonitoringWiring(service, metrics, web, probes, start_web)
+    return MonitoringFeature(service, metrics, web, probes, start_web)

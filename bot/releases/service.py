@@ -14,15 +14,15 @@ from bot.core.actors import AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
-from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
-from bot.releases.domain.release import Release, ReleaseSignal, start_release
+from bot.core.events import EventBus, Publisher, ReleaseSignalled
+from bot.core.ports import MessageRef, UnitOfWorkFactory
+from bot.releases.domain.release import Release, start_release
 from bot.releases.domain.values import DeploymentWindow, parse_date, validate_service
 
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 8
 
-SignalHook = Callable[[UnitOfWork, Release, ReleaseSignal], Awaitable[None]]
 ChangeListener = Callable[[Release], Awaitable[None]]
 
 
@@ -49,12 +49,9 @@ class ReleaseService:
     policy: AccessPolicy
     template: Callable[[], TemplateSource]
     services: Sequence[str]
-    hooks: dict[str, list[SignalHook]] = field(default_factory=dict)
+    events: Publisher = field(default_factory=EventBus)
+    # After commit: who is told a release changed (the room; `bot.app.events` lists them).
     listeners: list[ChangeListener] = field(default_factory=list)
-
-    def on_signal(self, kind: str, hook: SignalHook) -> None:
-        """Run `hook` inside the same transaction whenever a release emits `kind`."""
-        self.hooks.setdefault(kind, []).append(hook)
 
     # ----- commands -------------------------------------------------------------------------
 
@@ -254,8 +251,7 @@ class ReleaseService:
                     log.debug("concurrent update of release %s (attempt %d)", release_id, attempt)
                     continue
                 for signal in signals:
-                    for hook in self.hooks.get(signal.kind, []):
-                        await hook(uow, release, signal)
+                    await self.events.publish(uow, ReleaseSignalled(release, signal))
                 await uow.commit()
             release.signals.clear()
             await self._notify(release)

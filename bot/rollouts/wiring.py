@@ -1,15 +1,14 @@
 """Build the Kubernetes rollout feature from settings: services, auto-rollback, cluster access.
 
-`bot.app.create_bot` calls `wire_rollouts` once; tests pass `k8s_controller` (an async
-factory returning a `RolloutController`, e.g. on the loopback fake API server) among the
-collaborators instead of a real cluster.
+`bot.app.create_bot` calls `wire_rollouts` once; tests pass `controller` (an async factory
+returning a `RolloutController`, e.g. on the loopback fake API server) instead of a real
+cluster. The after-commit kicks of the runners are in `bot.app.events`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping, MutableSequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from bot.config import Settings
 from bot.core.actors import AccessPolicy
@@ -56,18 +55,19 @@ def wire_rollouts(
     policy: AccessPolicy,
     releases: ReleaseService,
     timers: TimerService,
-    collaborators: MutableMapping[str, object],
-    after_commit: MutableSequence[Callable[[Any], None]] | None = None,
+    *,
+    controller: ControllerFactory | None = None,
+    api_client: Any | None = None,
+    poll_seconds: float = 2.0,
 ) -> RolloutFeature:
-    """Return the rollout feature; register its timer and its after-commit kick.
+    """Return the rollout feature; register its timer.
 
-    Collaborators read (and removed): `k8s_controller` (async factory of a RolloutController),
-    or `k8s_api_client` (a kubernetes-asyncio ApiClient the caller owns and closes); default:
-    in-cluster config or the configured kubeconfig and context, connected on first use. And
-    `k8s_poll_seconds` (how often a watched rollout is polled; default 2).
+    Cluster access: `controller` (async factory of a RolloutController), or `api_client` (a
+    kubernetes-asyncio ApiClient the caller owns and closes); default: in-cluster config or
+    the configured kubeconfig and context, connected on first use. `poll_seconds`: how often
+    a watched rollout is polled.
     """
-    factory = collaborators.pop("k8s_controller", None)
-    api_client = collaborators.pop("k8s_api_client", None)
+    factory = controller
     if factory is None and api_client is not None:
 
         async def controller_on_client() -> RolloutController:
@@ -75,10 +75,9 @@ def wire_rollouts(
 
         factory = controller_on_client
     if factory is not None:
-        cluster = ClusterAccess(cast(ControllerFactory, factory))
+        cluster = ClusterAccess(factory)
     else:
         cluster = ClusterAccess.from_settings(settings.kubernetes, clock)
-    poll = float(cast(Any, collaborators.pop("k8s_poll_seconds", 2.0)))
     common: dict[str, Any] = {
         "uow": uow,
         "clock": clock,
@@ -86,12 +85,10 @@ def wire_rollouts(
         "policy": policy,
         "targets": targets_from_settings(settings),
         "cluster": cluster,
-        "poll_seconds": poll,
+        "poll_seconds": float(poll_seconds),
     }
     rollbacks = RollbackService(**common)
     deploys = DeployService(**common)
     auto = AutoRollback(rollbacks, policy_from_settings(settings.kubernetes.auto_rollback), clock)
     timers.register(TIMER_KIND, auto.fire)
-    if after_commit is not None:
-        after_commit.extend([rollbacks.after_commit, deploys.after_commit])
     return RolloutFeature(rollbacks, deploys, auto, cluster)

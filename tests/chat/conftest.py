@@ -15,11 +15,11 @@ import simcord
 from simcord import Env, InteractionResult, MemberActor
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.chat.failures import unwrap
 from bot.config import Settings, build_settings
 from bot.core.audit import AuditEvent
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import Release
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,12 @@ import simcord
 from simcord import MemberActor
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot, default_intents
+from bot.chat.client import default_intents
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.incidents.service.use_cases import IncidentService
+from bot.releases.chat.bot import ReleaseBot
+from bot.runtime.background import Background
 from tests.chat.conftest import ROOM_EXTENSIONS
 from tests.services.incident_world import Measured, Met
 
@@ -58,7 +60,7 @@ def add_cast(world: World) -> Cast:
 
 def incidents(world: World) -> IncidentService:
     """Return the bot's incident service."""
-    service = world.bot.collaborators["incidents"]
+    service = world.bot.handle(IncidentService)
     assert isinstance(service, IncidentService)
     return service
 
@@ -81,7 +83,7 @@ async def breach(
 
 async def pump(world: World) -> None:
     """Fire due timers and deliver the outbox until quiet."""
-    await world.bot.background.pump()  # type: ignore[attr-defined]
+    await world.bot.handle(Background).pump()  # type: ignore[attr-defined]
 
 
 def dms(member: MemberActor) -> list[discord.Message]:

@@ -16,14 +16,15 @@ import discord
 import pytest
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.actors import Actor, Source
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from bot.rollouts.chat.cog import rollback_button
 from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import RollbackService
+from bot.runtime.background import Background
 from tests.chat.conftest import World, make_settings
 from tests.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.services.rollouts_world import (
@@ -81,20 +82,20 @@ async def simcord_bot(
     async def connect() -> RolloutController:
         return controller
 
-    yield create_bot(settings, clock=clock, k8s_controller=connect, k8s_poll_seconds=1.0)
+    yield create_bot(settings, clock=clock, kubernetes=connect, rollout_poll_seconds=1.0)
     await client.close()
 
 
 def rollbacks(world: World) -> RollbackService:
     """Return the bot's rollback service."""
-    service = world.bot.collaborators["rollbacks"]
+    service = world.bot.handle(RollbackService)
     assert isinstance(service, RollbackService)
     return service
 
 
 def deploys(world: World) -> DeployService:
     """Return the bot's deploy service."""
-    service = world.bot.collaborators["deploys"]
+    service = world.bot.handle(DeployService)
     assert isinstance(service, DeployService)
     return service
 
@@ -103,7 +104,7 @@ async def settle(world: World) -> None:
     """Let background rollouts finish, deliver their thread messages, let the room catch up."""
     await rollbacks(world).settle()
     await deploys(world).settle()
-    background: Any = world.bot.background  # type: ignore[attr-defined]
+    background: Any = world.bot.handle(Background)
     await background.pump()
     await world.bot.room.updater.wait_idle(5)
 

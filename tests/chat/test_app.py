@@ -6,12 +6,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 import simcord
 
 from bot.app import EXTENSIONS, Database, create_bot
-from bot.chat.client import ReleaseBot, discover_extensions
+from bot.chat.client import discover_extensions
 from bot.checklist import TemplateError
+from bot.monitoring.service.use_cases import MonitoringService
+from bot.monitoring.web import WebServer
+from bot.monitoring.wiring import LazyProbes
+from bot.releases.chat.bot import ReleaseBot
 from bot.store import migrate
 from tests.chat.conftest import ROOM_EXTENSIONS, make_settings
 
@@ -30,7 +35,7 @@ async def test_create_bot_touches_nothing_until_the_bot_starts(
 
     async with simcord.run(bot):
         assert db.exists()
-        database = bot.collaborators["database"]
+        database = bot.handle(Database)
         assert isinstance(database, Database) and database.engine is not None
         heads = migrate.alembic_config(str(database.engine.url))
         from alembic.script import ScriptDirectory
@@ -78,18 +83,20 @@ async def test_commands_sync_to_the_configured_guild(tmp_path: Path, clock: Fake
         await bot.close()
 
 
-def test_other_keywords_are_kept_for_later_features(tmp_path: Path) -> None:
-    """Keep unknown keyword arguments (and the HTTP client) in bot.collaborators."""
-    scheduler, client = object(), object()
-    bot = create_bot(
-        make_settings(tmp_path / "db.sqlite"),
-        extensions=[],
-        scheduler=scheduler,
-        http_client=client,
-    )
-    assert bot.collaborators["scheduler"] is scheduler
-    assert bot.collaborators["http_client"] is client
-    assert bot.extension_names == []
+def test_an_unknown_keyword_is_an_error_naming_it(tmp_path: Path) -> None:
+    """Refuse a misspelt or unknown override instead of keeping it silently."""
+    with pytest.raises(TypeError, match="not_a_real_option"):
+        create_bot(make_settings(tmp_path / "db.sqlite"), not_a_real_option=1)  # type: ignore[call-arg]
+
+
+async def test_the_http_client_is_what_the_probes_use(tmp_path: Path) -> None:
+    """Hand the given HTTP client to the monitoring probes; load no extension when told so."""
+    async with httpx.AsyncClient() as client:
+        bot = create_bot(make_settings(tmp_path / "db.sqlite"), extensions=[], http_client=client)
+        probes = bot.handle(MonitoringService).probes
+        assert isinstance(probes, LazyProbes)
+        assert probes._client is client
+        assert bot.extension_names == []
 
 
 def test_extensions_are_the_public_modules_with_a_setup_coroutine(tmp_path: Path) -> None:
@@ -119,3 +126,21 @@ def test_the_release_room_extensions_are_discovered() -> None:
     features = ("releases", "monitoring", "incidents", "rollouts")
     found = [name for feature in features for name in discover_extensions(f"bot.{feature}.chat")]
     assert sorted(found) == sorted(EXTENSIONS)
+
+
+async def test_a_fake_clock_with_start_web_starts_the_web_server(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Start the web server with the bot when asked, whatever clock drives the bot."""
+    settings = make_settings(tmp_path / "db.sqlite", web={"host": "127.0.0.1", "port": 0})
+    bot = create_bot(settings, clock=clock, extensions=[], start_web=True)
+    async with simcord.run(bot):
+        server = bot.handle(WebServer)
+        assert server.port  # bound to a free loopback port
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            assert (await client.get("/healthz")).status_code == 200
+        await bot.close()
+    quiet = create_bot(settings, clock=clock, extensions=[])
+    async with simcord.run(quiet):
+        assert quiet.handle(WebServer).port is None  # a fake clock alone starts nothing
+        await quiet.close()

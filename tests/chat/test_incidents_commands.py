@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.core.errors import InvalidInput, NotAuthorized
+from bot.releases.chat.bot import ReleaseBot
 from tests.chat.conftest import make_settings
 from tests.chat.incident_helpers import (
     PAGING,

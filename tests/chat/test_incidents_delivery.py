@@ -11,10 +11,11 @@ import discord
 import httpx
 import pytest
 
-from bot.app import create_bot
-from bot.chat.client import ReleaseBot, default_intents
+from bot.app import Database, create_bot
+from bot.chat.client import default_intents
 from bot.config import Settings, build_settings
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from tests.chat.conftest import make_settings
 from tests.chat.incident_helpers import (
     EXTENSIONS,
@@ -100,7 +101,7 @@ async def test_closed_dms_fall_back_to_a_channel_mention_and_are_recorded(world:
     _, events = await incidents(world).status(incident_id)
     [note] = [e for e in events if e.action == "incident_dm_fallback"]
     assert world.omar.mention in note.detail["detail"]
-    dead = await world.bot.collaborators["database"].outbox.messages(kind="dm")  # type: ignore[union-attr]
+    dead = await world.bot.handle(Database).outbox.messages(kind="dm")  # type: ignore[union-attr]
     assert [(m.status, "fell back to channel" in (error or "")) for m, error in dead] == [
         ("dead", True)
     ]

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from tests.chat.conftest import make_settings
 from tests.chat.incident_helpers import (
     PAGING,
@@ -130,9 +130,7 @@ async def test_monitoring_breach_opens_p1_and_pages_in_the_same_pump(
     await world.bot.close()
     # Every extension, as in production: the monitoring alerts are delivered too.
     probes = ScriptedProbes(script)
-    await world.env.restart_bot(
-        incident_bot(settings, clock, monitoring_probes=probes, extensions=None)
-    )
+    await world.env.restart_bot(incident_bot(settings, clock, probes=probes, extensions=None))
     await world.start()
     await world.run_whole_release_until("post-release")
     await pump(world)

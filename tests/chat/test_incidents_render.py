@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from bot.chat.layout import limit_problems
 from bot.core.actors import BOT_ACTOR, Actor, Source
 from bot.core.audit import AuditEvent
+from bot.core.roles import Severity
 from bot.incidents.chat.render import incident_spec, list_text, oncall_text, status_spec
 from bot.incidents.domain.escalation import SEED_POLICY
 from bot.incidents.domain.lifecycle import acknowledge, open_incident, resolve
 from bot.incidents.domain.oncall import Coverage, Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE
 from bot.incidents.service.notices import ReleaseInfo
 from bot.incidents.service.oncall import OncallView
 

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import OperationStatus
 from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
+from bot.runtime.background import Background
 from tests.chat.conftest import make_settings
 from tests.chat.kubernetes_world import k8s_api, rollbacks, rollout_rbac, settle
 from tests.k8s.fakeapi import FakeKubeApi
@@ -76,9 +77,9 @@ async def simcord_bot(
     yield create_bot(
         settings,
         clock=clock,
-        monitoring_probes=ScriptedProbes(script),
-        k8s_controller=connect,
-        k8s_poll_seconds=1.0,
+        probes=ScriptedProbes(script),
+        kubernetes=connect,
+        rollout_poll_seconds=1.0,
     )
     await client.close()
 
@@ -87,7 +88,7 @@ async def test_met_condition_rolls_back_by_itself_and_still_pages(
     world: World, clock: FakeClock, script: Script, k8s_api: FakeKubeApi
 ) -> None:
     """Roll production back as soon as error_rate is met, say so, and open the incident."""
-    background: Any = world.bot.background  # type: ignore[attr-defined]
+    background: Any = world.bot.handle(Background)
     await world.start()
     await world.run_whole_release_until("post-release")
     await background.pump()

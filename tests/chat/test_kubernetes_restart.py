@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.actors import Actor, Source
 from bot.core.clock import FakeClock
+from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import OperationStatus
 from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
@@ -52,7 +52,7 @@ async def restarted_bot(
     async def connect() -> RolloutController:
         return controller
 
-    yield create_bot(settings, clock=clock, k8s_controller=connect, k8s_poll_seconds=1.0)
+    yield create_bot(settings, clock=clock, kubernetes=connect, rollout_poll_seconds=1.0)
     await client.close()
 
 

@@ -14,11 +14,13 @@ import pytest
 from PIL import Image
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.core.errors import InvalidInput, NotAuthorized
+from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.service.use_cases import MonitoringService
+from bot.releases.chat.bot import ReleaseBot
+from bot.runtime.background import Background
 from tests.services.monitoring_harness import Script, ScriptedProbes
 
 if TYPE_CHECKING:
@@ -38,14 +40,12 @@ def script() -> Script:
 @pytest.fixture
 def simcord_bot(settings: Settings, clock: FakeClock, script: Script) -> ReleaseBot:
     """Return the bot with scripted probes and the monitoring extension loaded."""
-    return create_bot(
-        settings, clock=clock, extensions=EXTENSIONS, monitoring_probes=ScriptedProbes(script)
-    )
+    return create_bot(settings, clock=clock, extensions=EXTENSIONS, probes=ScriptedProbes(script))
 
 
 def monitoring(world: World) -> MonitoringService:
     """Return the bot's monitoring service."""
-    service = world.bot.collaborators["monitoring"]
+    service = world.bot.handle(MonitoringService)
     assert isinstance(service, MonitoringService)
     return service
 
@@ -54,13 +54,13 @@ async def deploy(world: World) -> None:
     """Start a release through Discord and take it past the production deploy tick."""
     await world.start()
     await world.run_whole_release_until("post-release")
-    await world.bot.background.pump()
+    await world.bot.handle(Background).pump()
 
 
 async def poll(world: World, clock: FakeClock, minutes: float = 5) -> None:
     """Move time on and let the background fire timers and deliver messages."""
     clock.advance(timedelta(minutes=minutes))
-    await world.bot.background.pump()
+    await world.bot.handle(Background).pump()
 
 
 def alerts_in(channel) -> list[discord.Message]:
@@ -126,7 +126,7 @@ async def test_breach_posts_one_alert_per_place_then_edits_it(world, clock, scri
     assert custom_ids[1] == "rb:rollback:1"
     pings = [m for m in world.channel.history() if "updated above" in m.content]
     assert len(pings) == 1 and f"<@&{role_id(world, 'DevOps')}>" in pings[0].content
-    registry = world.bot.collaborators["monitoring_metrics"].registry
+    registry = world.bot.handle(MonitoringMetrics).registry
     sent = {
         k: registry.get_sample_value("releasebot_alerts_sent_total", {"kind": k})
         for k in ("first_breach", "met")
@@ -161,7 +161,7 @@ async def test_acknowledge_needs_the_role_and_updates_the_alert(world, clock, sc
     assert (await world.audit())[-1].action == "denied"
     done = await world.omar.click(alert, label="Acknowledge")
     assert "You acknowledged alert #1" in said(done)
-    await world.bot.background.pump()
+    await world.bot.handle(Background).pump()
     (alert,) = alerts_in(world.channel)
     assert "Acknowledged by omar" in alert.content
     ack = next(c for row in alert.components for c in row.children if c.label == "Acknowledged")
@@ -238,12 +238,10 @@ async def test_alert_buttons_work_after_a_restart(world, settings, clock, script
     old = world.bot
     await old.close()
     await world.env.restart_bot(
-        create_bot(
-            settings, clock=clock, extensions=EXTENSIONS, monitoring_probes=ScriptedProbes(script)
-        )
+        create_bot(settings, clock=clock, extensions=EXTENSIONS, probes=ScriptedProbes(script))
     )
     (alert,) = alerts_in(world.channel)
     done = await world.omar.click(alert, label="Acknowledge")
     assert "You acknowledged alert #1" in said(done)
-    await world.bot.background.pump()
+    await world.bot.handle(Background).pump()
     assert "Acknowledged by omar" in alerts_in(world.channel)[0].content

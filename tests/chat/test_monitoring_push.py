@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import Settings, build_settings
 from bot.core.clock import FakeClock
 from bot.monitoring.web import WebServer
+from bot.releases.chat.bot import ReleaseBot
+from bot.runtime.background import Background
 from tests.chat.conftest import ROOT, SERVICE
 from tests.services.monitoring_harness import Script, ScriptedProbes
 
@@ -38,9 +39,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
     """Return the bot with its web server started (scripted probes: polls stay healthy)."""
-    return create_bot(
-        settings, clock=clock, monitoring_probes=ScriptedProbes(Script()), web_autostart=True
-    )
+    return create_bot(settings, clock=clock, probes=ScriptedProbes(Script()), start_web=True)
 
 
 def webhook(status: str = "firing") -> bytes:
@@ -80,20 +79,20 @@ async def test_pushed_alert_is_posted_at_once_and_a_bad_token_changes_nothing(wo
     """Post the alert right after an authenticated push; a wrong token gets 401 and no alert."""
     await world.start()
     await world.run_whole_release_until("post-release")
-    server = world.bot.collaborators["web"]
+    server = world.bot.handle(WebServer)
     assert isinstance(server, WebServer) and server.port  # bound to a random free port
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         refused = await client.post(
             "/alertmanager", content=webhook(), headers={"Authorization": "Bearer nope"}
         )
         assert refused.status_code == 401
-        await world.bot.background.pump()
+        await world.bot.handle(Background).pump()
         assert alerts_in(world.channel) == []
         accepted = await client.post(
             "/alertmanager", content=webhook(), headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert accepted.status_code == 200
-        await world.bot.background.pump()  # delivery only: no time passed, no poll ran
+        await world.bot.handle(Background).pump()  # delivery only: no time passed, no poll ran
         (alert,) = alerts_in(world.channel)
         assert "Rollback condition met: Error rate" in alert.content
         fields = {f.name: f.value for f in alert.embeds[0].fields}
@@ -104,7 +103,7 @@ async def test_pushed_alert_is_posted_at_once_and_a_bad_token_changes_nothing(wo
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert resolved.status_code == 200
-        await world.bot.background.pump()
+        await world.bot.handle(Background).pump()
         assert "Recovered: Error rate" in alerts_in(world.channel)[0].content
         health = await client.get("/healthz")
         assert health.json()["open_windows"] == 1

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import EscalationPolicy, EscalationStep
 from bot.incidents.domain.lifecycle import (
     Effect,
@@ -20,7 +21,7 @@ from bot.incidents.domain.lifecycle import (
     open_incident,
 )
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TARGETS = ("oncall", "tech_lead", "eng_manager", "cto", "user:42")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.clock import FakeClock
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import SEED_POLICY, EscalationPolicy, EscalationStep
 from bot.incidents.domain.lifecycle import (
     Announce,
@@ -33,7 +34,7 @@ from bot.incidents.domain.lifecycle import (
     retrigger,
 )
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 ROSTER = Roster(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import SEED_POLICY
 from bot.incidents.domain.lifecycle import (
     TRANSITIONS,
@@ -15,7 +16,7 @@ from bot.incidents.domain.lifecycle import (
     resolve,
 )
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 INCIDENT, _ = open_incident(

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.core.roles import Severity
 from bot.incidents.domain.sla import (
     DEFAULT_SLA_TABLE,
     NEXT_RELEASE,
     BusinessDays,
-    Severity,
     SlaPolicy,
     SlaTable,
     deadline,

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bot.config import build_settings
 from bot.core.actors import AccessPolicy, Source
+from bot.core.events import ConditionMet, ReleaseSignalled, on_signal
 from bot.monitoring.domain import Verdict
 from bot.monitoring.wiring import wire_monitoring
 from bot.rollouts.k8s import RolloutController
@@ -50,15 +51,17 @@ async def test_availability_is_measured_from_the_production_deployment(service, 
     """Pass at 3/3 available replicas; at 1/3 the one-breach condition is met at once."""
     settings = build_settings(SETTINGS, env={})
     timers = TimerService(service.uow, clock)
+    events = service.events
     wiring = wire_monitoring(
-        settings, service.uow, clock, AccessPolicy(), service, timers, {}, start_web=False
+        settings, service.uow, clock, AccessPolicy(), timers, events, start_web=False
     )
+    events.subscribe(ReleaseSignalled, on_signal("production_deployed", wiring.service.open_window))
     met = []
 
     async def on_met(uow, event):
         met.append(event)
 
-    wiring.service.on_condition_met(on_met)
+    events.subscribe(ConditionMet, on_met)
     async with seeded_fake(()) as api, client_for(api) as k8s:
         wiring.use_cluster(Access(RolloutController(k8s, clock=clock)))
         release = await service.start(LEAD, service="gw", version="v1.0.0")

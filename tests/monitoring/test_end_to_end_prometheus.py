@@ -19,11 +19,12 @@ import pytest
 from PIL import Image
 
 from bot.app import create_bot
-from bot.chat.client import ReleaseBot
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.monitoring.domain import Verdict
 from bot.monitoring.service.use_cases import MonitoringService
+from bot.releases.chat.bot import ReleaseBot
+from bot.runtime.background import Background
 from tests.chat.conftest import _no_unexpected_errors, clock, make_settings, world
 from tests.monitoring.prometheus_server import PrometheusServer, free_port
 
@@ -74,7 +75,7 @@ def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
 
 def monitoring(world: Any) -> MonitoringService:
     """Return the bot's monitoring service."""
-    found = world.bot.collaborators["monitoring"]
+    found = world.bot.handle(MonitoringService)
     assert isinstance(found, MonitoringService)
     return found
 
@@ -83,13 +84,13 @@ async def deploy(world: Any, name: str) -> None:
     """Start a release of `name` through Discord and take it past the production deploy."""
     await world.start(service=name)
     await world.run_whole_release_until("post-release")
-    await world.bot.background.pump()
+    await world.bot.handle(Background).pump()
 
 
 async def poll(world: Any, clock: FakeClock, minutes: float = 5) -> None:
     """Let `minutes` pass and run what fell due (polls against Prometheus, deliveries)."""
     clock.advance(timedelta(minutes=minutes))
-    await world.bot.background.pump()
+    await world.bot.handle(Background).pump()
 
 
 def alerts_in(channel: Any) -> list[Any]:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import SEED_POLICY
 from bot.incidents.domain.lifecycle import Page, open_incident
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, Severity
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE
 from bot.incidents.paging.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,

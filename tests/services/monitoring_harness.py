@@ -20,15 +20,21 @@ from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
 from bot.core.actors import AccessPolicy, Source
 from bot.core.clock import FakeClock
+from bot.core.events import (
+    AlertAcknowledged,
+    ConditionMet,
+    ConditionRecovered,
+    EventBus,
+    ReleaseSignalled,
+    on_signal,
+)
 from bot.monitoring.domain import Measurement
 from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes.base import Probe, ProbeBase
 from bot.monitoring.service.use_cases import MonitoringService
 from bot.monitoring.service.views import (
-    ConditionMetEvent,
     MonitoringConfig,
-    RecoveredEvent,
 )
 from bot.monitoring.store.tables import MeasurementRow
 from bot.releases.service import ReleaseService, TemplateSource
@@ -156,8 +162,8 @@ class Bench:
     background: Background
     alerts: Inbox
     windows: Inbox
-    met: list[ConditionMetEvent]
-    recovered: list[RecoveredEvent]
+    met: list[ConditionMet]
+    recovered: list[ConditionRecovered]
     acks: list[tuple[int, str, str]]
 
     async def pump(self) -> None:
@@ -210,33 +216,40 @@ def build_bench(
     sessions = make_session_factory(engine)
     uow = SqlUnitOfWorkFactory(sessions, clock)
     source = TemplateSource(parse_template(SMALL_TEMPLATE, "small.md"), SMALL_TEMPLATE)
-    releases = ReleaseService(uow, clock, AccessPolicy(), lambda: source, ["gw", "api"])
+    events = EventBus()
+    releases = ReleaseService(
+        uow, clock, AccessPolicy(), lambda: source, ["gw", "api"], events=events
+    )
     timers = TimerService(uow, clock)
     background = Background(timers, SqlOutboxStore(sessions), clock)
     uow.after_commit.append(background.after_commit)
     script = script or Script()
     monitoring = MonitoringService(
-        uow, clock, AccessPolicy(), config or default_config(), ScriptedProbes(script), metrics
-    )
-    monitoring.attach(releases, timers)
+        uow, clock, AccessPolicy(), config or default_config(), ScriptedProbes(script), metrics,
+        events,
+    )  # fmt: skip
+    monitoring.register_timers(timers)
+    events.subscribe(ReleaseSignalled, on_signal("production_deployed", monitoring.open_window))
+    events.subscribe(ReleaseSignalled, on_signal("rolled_back", monitoring.stop_window))
+    events.subscribe(ReleaseSignalled, on_signal("aborted", monitoring.stop_window))
     bench = Bench(
         engine, clock, script, releases, monitoring, background, Inbox(), Inbox(), [], [], []
     )
     background.add_sender("alert", bench.alerts)
     background.add_sender("monitor", bench.windows)
 
-    async def on_met(u: object, event: ConditionMetEvent) -> None:
+    async def on_met(u: object, event: ConditionMet) -> None:
         bench.met.append(event)
 
-    async def on_recovered(u: object, event: RecoveredEvent) -> None:
+    async def on_recovered(u: object, event: ConditionRecovered) -> None:
         bench.recovered.append(event)
 
-    async def on_ack(u: object, release_id: int, condition: str, actor: Any) -> None:
-        bench.acks.append((release_id, condition, actor.name))
+    async def on_ack(u: object, event: AlertAcknowledged) -> None:
+        bench.acks.append((event.release_id, event.condition, event.actor.name))
 
-    monitoring.on_condition_met(on_met)
-    monitoring.on_recovered(on_recovered)
-    monitoring.on_alert_ack(on_ack)
+    events.subscribe(ConditionMet, on_met)
+    events.subscribe(ConditionRecovered, on_recovered)
+    events.subscribe(AlertAcknowledged, on_ack)
     return bench
 
 

@@ -8,8 +8,9 @@ import pytest
 
 from bot.core.actors import Source
 from bot.core.errors import InvalidInput, NotAuthorized
+from bot.core.events import AlertAcknowledged, ReleaseSignalled, on_signal
+from bot.core.roles import Severity
 from bot.incidents.domain.model import IncidentStatus
-from bot.incidents.domain.sla import Severity
 from tests.services.incident_world import (
     EM,
     MANAGER,
@@ -277,7 +278,9 @@ async def test_secondary_is_paged_after_its_delay(engine, clock, service):
 async def test_rollback_is_recorded_in_open_incidents(world, service):
     """Record a completed rollback in the timeline of the release's open incident."""
     release_id = await start_release(service)
-    service.on_signal("rolled_back", world.incidents.on_rolled_back)
+    service.events.subscribe(
+        ReleaseSignalled, on_signal("rolled_back", world.incidents.on_rolled_back)
+    )
     incident_id = await breach(world, release_id)
     await service.mark_rolled_back(release_id, TECH_LEAD, Source.BUTTON, "kubectl rollout undo")
     await world.pump()
@@ -301,7 +304,9 @@ async def test_alert_ack_hook_acknowledges_the_open_incident(world, service):
     release_id = await start_release(service)
     incident_id = await breach(world, release_id)
     async with world.uow() as uow:
-        await world.incidents.on_alert_ack(uow, release_id, "error_rate", TECH_LEAD)
+        await world.incidents.on_alert_ack(
+            uow, AlertAcknowledged(release_id, "error_rate", TECH_LEAD)
+        )
         await uow.commit()
     assert (await world.incidents.get(incident_id)).acked_by == TECH
 

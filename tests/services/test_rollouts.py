@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.actors import Source
 from bot.core.errors import InvalidTransition, NotAuthorized
+from bot.core.events import ReleaseSignalled, on_signal
 from bot.releases.domain.release import Release, ReleaseSignal, ReleaseStatus
 from bot.rollouts.domain import ClusterRefusal, OperationStatus, RolloutInFlight
 from bot.rollouts.service.rollback import RollbackService
@@ -84,7 +85,7 @@ async def test_rollback_restores_revision_2_as_4_and_rolls_the_release_back(worl
     async def record(uow: object, rel: Release, signal: ReleaseSignal) -> None:
         signals.append(signal)
 
-    world.releases.on_signal("rolled_back", record)
+    world.releases.events.subscribe(ReleaseSignalled, on_signal("rolled_back", record))
     op_id = await rolled_back(world, release)
 
     op = await world.rollbacks.get(op_id)

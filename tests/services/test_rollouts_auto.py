@@ -29,7 +29,7 @@ __all__ = ["rollout_rbac"]
 
 @dataclass(frozen=True)
 class Met:
-    """The fields of monitoring's ConditionMetEvent that auto-rollback reads."""
+    """The fields of the ConditionMet event (bot.core.events) that auto-rollback reads."""
 
     release_id: int
     condition: str

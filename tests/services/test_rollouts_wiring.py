@@ -1,4 +1,4 @@
-"""wire_rollouts: the cluster client from collaborators or settings, timers and hooks."""
+"""wire_rollouts: the cluster client from the arguments or settings, timers and hooks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.app.events import after_commit_handlers
 from bot.config import build_settings
 from bot.core.actors import AccessPolicy, Source
 from bot.rollouts.domain import ClusterRefusal
@@ -47,8 +48,6 @@ async def test_api_client_collaborator_drives_the_controller(
             in_cluster=False, kubeconfig=None, context=None, host=api.host
         )
         timers = TimerService(world.uow, world.clock)
-        hooks: list[Any] = []
-        collaborators: dict[str, object] = {"k8s_api_client": client, "k8s_poll_seconds": 0.5}
         try:
             feature = wire_rollouts(
                 settings(tmp_path),
@@ -57,15 +56,15 @@ async def test_api_client_collaborator_drives_the_controller(
                 AccessPolicy(),
                 world.releases,
                 timers,
-                collaborators,
-                hooks,
+                api_client=client,
+                poll_seconds=0.5,
             )
+            hooks = after_commit_handlers(None, feature)
             controller = await feature.cluster.controller()
             status = await controller.status(
                 feature.rollbacks.target(SERVICE, "production").deployment
             )
             assert status.revision == 2
-            assert collaborators == {}
             assert TIMER_KIND in timers.handlers
             assert hooks == [feature.rollbacks.after_commit, feature.deploys.after_commit]
             assert feature.rollbacks.poll_seconds == 0.5
@@ -87,7 +86,6 @@ async def test_missing_kubeconfig_is_reported_when_used_not_at_start(
             AccessPolicy(),
             world.releases,
             TimerService(world.uow, world.clock),
-            {},
         )
         with pytest.raises(KubernetesError, match=f"kubeconfig file {missing} does not exist"):
             await feature.cluster.controller()

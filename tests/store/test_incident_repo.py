@@ -9,10 +9,11 @@ from sqlalchemy import text
 
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.errors import ConcurrentUpdate, UnknownTarget
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import EscalationPolicy, EscalationStep
 from bot.incidents.domain.lifecycle import acknowledge, open_incident
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, BusinessDays, Severity, SlaPolicy, SlaTable
+from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, BusinessDays, SlaPolicy, SlaTable
 from bot.store.db import make_session_factory
 from tests.domain.conftest import LEAD, NOW
 

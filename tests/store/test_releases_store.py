@@ -8,6 +8,7 @@ import pytest
 
 from bot.core.actors import Source
 from bot.core.errors import DuplicateRelease, InvalidInput, NotAuthorized
+from bot.core.events import ReleaseSignalled, on_signal
 from bot.releases.domain.release import ItemState, ReleaseStatus
 from tests.domain.conftest import DEV, DEVOPS, LEAD, TECH
 
@@ -101,7 +102,7 @@ async def test_signal_hook_runs_in_the_same_transaction(service):
     async def hook(uow, release, signal):
         seen.append((release.id, signal.kind))
 
-    service.on_signal("production_deployed", hook)
+    service.events.subscribe(ReleaseSignalled, on_signal("production_deployed", hook))
     release = await service.start(LEAD, service="gw", version="v1.0.0")
     await service.tick(release.id, release.template.items()[0].id, DEV, Source.BUTTON)
     await service.sign(release.id, "pre-release", LEAD, Source.REACTION)

@@ -8,25 +8,28 @@ items, and binds the member directory the on-call roster reads role holders from
 from __future__ import annotations
 
 import re
-from typing import Literal, cast
+from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat.client import ReleaseBot
 from bot.chat.failures import send_private
+from bot.chat.kit import to_embed
 from bot.config import Settings
 from bot.core.actors import Source
 from bot.core.errors import InvalidInput
+from bot.core.roles import SeverityLevel
 from bot.incidents.chat.delivery import DiscordDelivery, GuildDirectory, incident_dm_fallback
 from bot.incidents.chat.render import list_text, oncall_text, status_spec
 from bot.incidents.chat.view import INCIDENT_ITEMS, acting, incident_service
 from bot.incidents.service.oncall import OncallService
-from bot.releases.chat.controls import release_bot, to_embed
+from bot.incidents.service.use_cases import IncidentService
+from bot.releases.chat.bot import ReleaseBot, release_bot
+from bot.runtime.background import Background
 
 _INCIDENT_REF = re.compile(r"#?(\d+)")
-Level = Literal["P0", "P1", "P2", "P3"]
+Level = SeverityLevel
 OncallRole = Literal["primary", "secondary", "tech_lead", "eng_manager"]
 
 
@@ -153,10 +156,7 @@ class OncallCommands(commands.GroupCog, group_name="oncall", group_description="
         super().__init__()
 
     def _oncall(self) -> OncallService:
-        service = self.bot.collaborators.get("oncall")
-        if not isinstance(service, OncallService):
-            raise RuntimeError("the on-call service is not wired (create_bot adds it)")
-        return service
+        return self.bot.handle(OncallService)
 
     @app_commands.command(name="show", description="Show who each escalation step pages now")
     async def show(self, interaction: discord.Interaction) -> None:
@@ -197,14 +197,14 @@ class OncallCommands(commands.GroupCog, group_name="oncall", group_description="
 async def setup(bot: commands.Bot) -> None:
     """Add the incident commands, buttons and Discord senders to `bot`."""
     client = release_bot(bot)
-    settings = cast(Settings, client.collaborators["settings"])
-    directory = client.collaborators.get("member_directory")
-    if not isinstance(directory, GuildDirectory):
+    settings = client.handle(Settings)
+    directory = client.find_handle(GuildDirectory)
+    if directory is None:
         directory = GuildDirectory(client.config.role_refs, client.config.guild_id)
     directory.bind(client)
     client.add_dynamic_items(*INCIDENT_ITEMS)
-    background = getattr(client, "background", None)
-    if background is not None and "incidents" in client.collaborators:
+    background = client.find_handle(Background)
+    if background is not None and client.find_handle(IncidentService) is not None:
         delivery = DiscordDelivery(client, incident_service(client), settings, directory)
         background.add_sender("channel", delivery.channel)
         background.add_sender(

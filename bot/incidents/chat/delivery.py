@@ -28,7 +28,7 @@ from bot.incidents.service.use_cases import IncidentService
 from bot.runtime.outbox import DeliveryFailed, Fallback, OutboxMessage, dm_to_channel_mention
 
 if TYPE_CHECKING:
-    from bot.chat.client import ReleaseBot
+    from bot.releases.chat.bot import ReleaseBot
 
 log = logging.getLogger(__name__)
 

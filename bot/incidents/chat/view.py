@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot.chat.failures import run_guarded, send_private
+from bot.chat.kit import to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec
 from bot.chat.roles import actor_for
 from bot.core.actors import Actor, Source
 from bot.incidents.chat.render import ACK_TEMPLATE, NOTE_TEMPLATE, RESOLVE_TEMPLATE, note_id
-from bot.releases.chat.controls import release_bot
+from bot.incidents.service.use_cases import IncidentService
+from bot.releases.chat.bot import release_bot
 
 if TYPE_CHECKING:
-    from bot.chat.client import ReleaseBot
-    from bot.incidents.service.use_cases import IncidentService
+    from bot.releases.chat.bot import ReleaseBot
 
 _STYLES = {
     "primary": discord.ButtonStyle.primary,
@@ -34,12 +35,7 @@ NOTE_MAX = 1000
 
 def incident_service(bot: ReleaseBot) -> IncidentService:
     """Return the incident service the app wired into the bot."""
-    from bot.incidents.service.use_cases import IncidentService
-
-    service = bot.collaborators.get("incidents")
-    if not isinstance(service, IncidentService):
-        raise RuntimeError("the incident service is not wired (create_bot adds it)")
-    return service
+    return bot.handle(IncidentService)
 
 
 def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
@@ -86,7 +82,6 @@ def to_view(spec: MessageSpec) -> discord.ui.View:
 
 def message_kwargs(spec: MessageSpec) -> dict[str, Any]:
     """Return send/edit arguments for an incident message (mentions decided by the caller)."""
-    from bot.releases.chat.controls import to_embed
 
     return {
         "content": spec.content or None,

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import ONCALL, SECONDARY, EscalationPolicy
 from bot.incidents.domain.model import (
     ACK_ROLES,
@@ -34,7 +35,7 @@ from bot.incidents.domain.model import (
     may_acknowledge,
 )
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import Severity, SlaTable, describe_duration
+from bot.incidents.domain.sla import SlaTable, describe_duration
 from bot.incidents.domain.timers import (
     RESOLUTION_KINDS,
     SLA_KINDS,

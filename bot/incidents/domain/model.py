@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import EscalationPolicy
-from bot.incidents.domain.sla import Severity, SlaTable
+from bot.incidents.domain.sla import SlaTable
 
 
 class IncidentStatus(StrEnum):

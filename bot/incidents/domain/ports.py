@@ -1,9 +1,9 @@
-"""Ports of the incident feature: its repository, the member directory, the monitoring event.
+"""Ports of the incident feature: its repository and the member directory.
 
 The incident use-cases need three things from outside: a place to keep incidents and on-call
 overrides (the store implements `IncidentRepository`), a way to learn who holds a Discord
 role or who a configured name is (the chat layer implements `MemberDirectory`), and the
-"condition met" event the monitoring feature emits (any object with the fields below).
+"condition met" event the monitoring feature publishes (`bot.core.events.ConditionMet`).
 """
 
 from __future__ import annotations
@@ -98,64 +98,6 @@ class MemberDirectory(Protocol):
 
     async def user_id(self, ref: str) -> str | None:
         """Return the user id of `ref` (a numeric id or a member name), or None if unknown."""
-        ...
-
-
-class Measurement(Protocol):
-    """Describe the measured value behind a met condition."""
-
-    @property
-    def value(self) -> float | None:
-        """Return the measured value (None when nothing could be measured)."""
-        ...
-
-    @property
-    def threshold(self) -> float | None:
-        """Return the threshold the value was compared with."""
-        ...
-
-    @property
-    def query(self) -> str | None:
-        """Return the query or URL that produced the value."""
-        ...
-
-    @property
-    def at(self) -> datetime:
-        """Return when the value was measured."""
-        ...
-
-
-class ConditionMet(Protocol):
-    """Say that a rollback condition holds for a release (from a poll or Alertmanager)."""
-
-    @property
-    def release_id(self) -> int | None:
-        """Return the release being watched (None for a service-wide condition)."""
-        ...
-
-    @property
-    def service(self) -> str:
-        """Return the service the release deploys."""
-        ...
-
-    @property
-    def condition(self) -> str:
-        """Return the condition name, e.g. "error_rate"."""
-        ...
-
-    @property
-    def severity(self) -> str:
-        """Return the configured severity ("P0".."P3")."""
-        ...
-
-    @property
-    def measurement(self) -> Measurement:
-        """Return what was measured."""
-        ...
-
-    @property
-    def source(self) -> str:
-        """Return where the event came from: "poll" or "alertmanager"."""
         ...
 
 

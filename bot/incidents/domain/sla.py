@@ -5,26 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from enum import Enum, StrEnum
+from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
-class Severity(StrEnum):
-    """Rank an incident: P0 is the most urgent."""
-
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        """Return the severity named by `text` ("p1" and "P1" both work)."""
-        try:
-            return cls(text.strip().upper())
-        except ValueError:
-            allowed = ", ".join(s.value for s in cls)
-            raise ValueError(f"unknown severity {text!r}: expected one of {allowed}") from None
+from bot.core.roles import Severity
 
 
 class NextRelease(Enum):

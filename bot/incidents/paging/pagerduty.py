@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from bot.core.roles import Severity
 from bot.incidents.domain.lifecycle import Incident
-from bot.incidents.domain.sla import Severity
 from bot.incidents.paging.http import post
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage
 

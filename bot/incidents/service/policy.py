@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.config.durations import SlaDuration as ConfigSla
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import ONCALL, EscalationPolicy, EscalationStep
 from bot.incidents.domain.ports import MemberDirectory
 from bot.incidents.domain.sla import (
     NEXT_RELEASE,
     BusinessDays,
-    Severity,
     SlaDuration,
     SlaPolicy,
     SlaTable,

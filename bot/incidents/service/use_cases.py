@@ -19,7 +19,9 @@ from bot.core.actors import BOT_ACTOR, ROLE_KEYS, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, UnknownTarget
+from bot.core.events import AlertAcknowledged, ConditionMet, ConditionRecovered
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.core.roles import Severity
 from bot.core.timers import TimerRecord
 from bot.incidents.domain import lifecycle
 from bot.incidents.domain.model import (
@@ -29,11 +31,9 @@ from bot.incidents.domain.model import (
     may_acknowledge,
 )
 from bot.incidents.domain.ports import (
-    ConditionMet,
     IncidentMessage,
     audit_target,
 )
-from bot.incidents.domain.sla import Severity
 from bot.incidents.service.changes import (
     IncidentChanges,
     incidents_of,
@@ -100,11 +100,10 @@ class IncidentService:
             source,
         )
 
-    async def on_alert_ack(
-        self, uow: UnitOfWork, release_id: int, condition: str, actor: Actor
-    ) -> None:
-        """Acknowledge the open incident of `release_id`+`condition` (an alert was acked)."""
-        incident = await incidents_of(uow).find_open(release_id, condition)
+    async def on_alert_ack(self, uow: UnitOfWork, event: AlertAcknowledged) -> None:
+        """Acknowledge the open incident of the alert's release and condition."""
+        actor = event.actor
+        incident = await incidents_of(uow).find_open(event.release_id, event.condition)
         if incident is None or incident.acked_by is not None:
             return
         if not self._may(actor, incident, "ack"):
@@ -114,7 +113,7 @@ class IncidentService:
         updated, effects = lifecycle.acknowledge(incident, actor.id, now)
         await self.changes.apply(uow, updated, effects, actor, Source.BUTTON, action="ack")
 
-    async def on_recovered(self, uow: UnitOfWork, event: ConditionMet) -> None:
+    async def on_recovered(self, uow: UnitOfWork, event: ConditionRecovered) -> None:
         """Note in the open incident's timeline that its condition passes again (not resolved)."""
         incident = await incidents_of(uow).find_open(event.release_id, event.condition)
         if incident is None or incident.id is None:

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.audit import AuditEvent
 from bot.core.errors import ConcurrentUpdate, UnknownTarget
+from bot.core.roles import Severity
 from bot.incidents.domain.escalation import EscalationPolicy
 from bot.incidents.domain.model import Incident, IncidentStatus, Timer, TimerKind
 from bot.incidents.domain.oncall import Override
 from bot.incidents.domain.ports import IncidentMessage, StoredOverride, audit_target
-from bot.incidents.domain.sla import Severity, SlaTable
+from bot.incidents.domain.sla import SlaTable
 from bot.incidents.store.tables import IncidentMessageRow, IncidentRow, OncallOverrideRow
 from bot.releases.store.repository import audit_event
 from bot.store.tables import AuditRow

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
+from bot.chat.kit import to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec
+from bot.config import Settings
 from bot.monitoring.chat.command import attach_monitor_command
 from bot.monitoring.chat.controls import AlertAckButton, AlertSilenceButton
 from bot.monitoring.chat.render import (
@@ -28,11 +30,12 @@ from bot.monitoring.chat.render import (
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.service.use_cases import MonitoringService
 from bot.monitoring.service.views import ALERT_KIND, WINDOW_KIND, AlertView
-from bot.releases.chat.controls import release_bot, to_embed
+from bot.releases.chat.bot import release_bot
+from bot.runtime.background import Background
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage
 
 if TYPE_CHECKING:
-    from bot.chat.client import ReleaseBot
+    from bot.releases.chat.bot import ReleaseBot
 
 log = logging.getLogger(__name__)
 
@@ -287,21 +290,17 @@ class WindowSender:
 async def setup(bot: commands.Bot) -> None:
     """Register the alert buttons and the outbox senders for "alert" and "monitor"."""
     client = release_bot(bot)
-    service = client.collaborators.get("monitoring")
-    background = client.collaborators.get("background")
-    if not isinstance(service, MonitoringService) or background is None:
+    service = client.find_handle(MonitoringService)
+    background = client.find_handle(Background)
+    if service is None or background is None:
         log.warning("monitoring is not wired: no alert messages will be sent")
         return
     client.add_dynamic_items(AlertAckButton, AlertSilenceButton)
-    settings = client.collaborators.get("settings")
-    alerts_channel = getattr(getattr(settings, "discord", None), "alerts_channel", "")
+    settings = client.find_handle(Settings)
+    alerts_channel = settings.discord.alerts_channel if settings is not None else ""
     messages = MonitoringMessages(client, alerts_channel or client.config.release_channel)
-    metrics = cast(MonitoringMetrics | None, client.collaborators.get("monitoring_metrics"))
-    background.add_sender(ALERT_KIND, AlertSender(messages, service, metrics))  # type: ignore[attr-defined]
-    background.add_sender(WINDOW_KIND, WindowSender(messages, service))  # type: ignore[attr-defined]
-
-    async def add_command() -> None:
-        attach_monitor_command(client)
-
-    # The /release group exists only once bot.releases.chat.commands is loaded (it sorts after us).
-    client.after_extensions.append(add_command)
+    background.add_sender(
+        ALERT_KIND, AlertSender(messages, service, client.find_handle(MonitoringMetrics))
+    )
+    background.add_sender(WINDOW_KIND, WindowSender(messages, service))
+    attach_monitor_command(client)  # bot.app.EXTENSIONS loads the /release group before this

@@ -1,7 +1,7 @@
 """`/release monitor`: show a release's monitoring window; pause, resume or extend it.
 
-The subcommand joins the `/release` group of `bot.releases.chat.commands`; the monitoring extension
-attaches it from `bot.after_extensions`, once every extension (that one too) is loaded.
+The subcommand joins the `/release` group of `bot.releases.chat.commands`; the monitoring
+extension attaches it as it loads (`bot.app.EXTENSIONS` loads the group's extension first).
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord import app_commands
 
+from bot.chat.kit import to_embed
 from bot.config import parse_duration
 from bot.core.actors import Source
 from bot.core.errors import InvalidInput
 from bot.monitoring.chat.controls import monitoring_of
 from bot.monitoring.chat.render import render_window_status, when
 from bot.monitoring.metrics import MonitoringMetrics
+from bot.releases.chat.bot import acting
 from bot.releases.chat.commands import resolve_release
-from bot.releases.chat.controls import acting, to_embed
 
 if TYPE_CHECKING:
-    from bot.chat.client import ReleaseBot
+    from bot.releases.chat.bot import ReleaseBot
 
 Action = Literal["show", "pause", "resume", "extend"]
 
@@ -68,8 +69,8 @@ async def monitor(
     view = await service.window_view(release_id=release_id)
     embed = to_embed(render_window_status(view))
     await interaction.edit_original_response(content=note or None, embeds=[embed])
-    metrics = bot.collaborators.get("monitoring_metrics")
-    if isinstance(metrics, MonitoringMetrics):
+    metrics = bot.find_handle(MonitoringMetrics)
+    if metrics is not None:
         metrics.observe_interaction(f"monitor-{action}", time.perf_counter() - started)
 
 

@@ -20,23 +20,20 @@ from bot.core.errors import InvalidInput
 from bot.monitoring.chat.render import ACK_TEMPLATE, SILENCE_TEMPLATE, when
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.service.use_cases import MonitoringService
-from bot.releases.chat.controls import release_bot
+from bot.releases.chat.bot import release_bot
 
 if TYPE_CHECKING:
-    from bot.chat.client import ReleaseBot
+    from bot.releases.chat.bot import ReleaseBot
 
 
 def monitoring_of(bot: ReleaseBot) -> MonitoringService:
     """Return the bot's monitoring service."""
-    service = bot.collaborators.get("monitoring")
-    if not isinstance(service, MonitoringService):
-        raise RuntimeError("the monitoring service is not wired (create_bot builds it)")
-    return service
+    return bot.handle(MonitoringService)
 
 
 def _observe(bot: ReleaseBot, kind: str, started: float) -> None:
-    metrics = bot.collaborators.get("monitoring_metrics")
-    if isinstance(metrics, MonitoringMetrics):
+    metrics = bot.find_handle(MonitoringMetrics)
+    if metrics is not None:
         metrics.observe_interaction(kind, time.perf_counter() - started)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bot.core.events import ConditionMet as MetEvent
+from bot.core.events import ConditionRecovered, Publisher
 from bot.core.ports import UnitOfWork
 from bot.monitoring.domain import (
     ConditionMet,
@@ -36,9 +38,6 @@ from bot.monitoring.domain.records import (
 from bot.monitoring.service.views import (
     ALERT_KIND,
     EVENT_NAMES,
-    ConditionMetEvent,
-    MonitoringHooks,
-    RecoveredEvent,
 )
 
 PUSHED_SOURCE = "alertmanager"
@@ -75,7 +74,7 @@ class Evaluation:
     uow: UnitOfWork
     repo: MonitoringRepository
     window: WindowRecord
-    hooks: MonitoringHooks
+    events: Publisher
     source: str
     now: datetime
     _open: dict[tuple[str, AlertKind], AlertRecord] = field(default_factory=dict, init=False)
@@ -203,7 +202,7 @@ class Evaluation:
     ) -> None:
         source = PUSHED_SOURCE if self.source == PUSHED_SOURCE else "poll"
         if isinstance(event, ConditionMet):
-            met = ConditionMetEvent(
+            met = MetEvent(
                 release_id=self.window.release_id,
                 window_id=self.window.key,
                 service=self.window.service,
@@ -215,10 +214,9 @@ class Evaluation:
                 alert_id=alert.key,
                 consecutive=event.consecutive,
             )
-            for met_hook in self.hooks.condition_met:
-                await met_hook(self.uow, met)
+            await self.events.publish(self.uow, met)
         elif isinstance(event, Recovered):
-            recovered = RecoveredEvent(
+            recovered = ConditionRecovered(
                 release_id=self.window.release_id,
                 window_id=self.window.key,
                 service=self.window.service,
@@ -229,5 +227,4 @@ class Evaluation:
                 source=source,
                 alert_id=alert.key,
             )
-            for recovered_hook in self.hooks.recovered:
-                await recovered_hook(self.uow, recovered)
+            await self.events.publish(self.uow, recovered)

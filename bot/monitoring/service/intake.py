@@ -14,7 +14,9 @@ from collections import defaultdict
 from datetime import datetime
 
 from bot.core.clock import Clock
+from bot.core.events import Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.core.roles import SEVERITY_LEVELS
 from bot.monitoring.alertmanager import AlertmanagerAlert, AlertmanagerPayload, AlertSignal
 from bot.monitoring.domain import Measurement, Verdict
 from bot.monitoring.domain.records import WatchedCondition, WindowRecord
@@ -23,11 +25,10 @@ from bot.monitoring.service.polls import in_transaction
 from bot.monitoring.service.views import (
     IntakeReport,
     MonitoringConfig,
-    MonitoringHooks,
     monitoring_repo,
 )
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
+SEVERITIES = SEVERITY_LEVELS
 DEFAULT_PUSHED_SEVERITY = "P2"
 
 Pushed = tuple[AlertmanagerAlert, AlertSignal]
@@ -62,7 +63,7 @@ async def evaluate_pushed(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     config: MonitoringConfig,
-    hooks: MonitoringHooks,
+    events: Publisher,
     payload: AlertmanagerPayload,
 ) -> IntakeReport:
     """Evaluate every alert of `payload` against the open windows of its service."""
@@ -85,7 +86,7 @@ async def evaluate_pushed(
     evaluated: list[str] = []
     for window_id, pushed in by_window.items():
         evaluated.extend(
-            await _evaluate_window(uow_factory, clock, config, hooks, window_id, pushed)
+            await _evaluate_window(uow_factory, clock, config, events, window_id, pushed)
         )
     return IntakeReport(tuple(evaluated), tuple(ignored))
 
@@ -94,7 +95,7 @@ async def _evaluate_window(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     config: MonitoringConfig,
-    hooks: MonitoringHooks,
+    events: Publisher,
     window_id: int,
     pushed: list[Pushed],
 ) -> list[str]:
@@ -109,7 +110,7 @@ async def _evaluate_window(
         for alert, signal in pushed:
             watched = _watched(window, alert, signal, extra, config.blind_after)
             measurements.append(measurement_of(alert, signal, watched, now))
-        await Evaluation(uow, repo, window, hooks, PUSHED_SOURCE, now).run(measurements, extra)
+        await Evaluation(uow, repo, window, events, PUSHED_SOURCE, now).run(measurements, extra)
         # The revision bump makes a poll evaluating this window concurrently start over.
         await repo.save_window(window)
         return [

@@ -29,6 +29,7 @@ from bot.core.actors import BOT_ACTOR, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate
+from bot.core.events import Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.timers import TimerRecord
 from bot.monitoring.domain import Measurement, Verdict, count_polls_between
@@ -45,7 +46,6 @@ from bot.monitoring.service.views import (
     TIMER_KINDS,
     WINDOW_KIND,
     MonitoringConfig,
-    MonitoringHooks,
     ProbeFactory,
     monitoring_repo,
 )
@@ -131,7 +131,7 @@ class PollRunner:
     clock: Clock
     config: MonitoringConfig
     probes: ProbeFactory
-    hooks: MonitoringHooks
+    events: Publisher
     metrics: MonitoringMetrics | None = None
 
     async def on_timer(self, uow: UnitOfWork, timer: TimerRecord, now: datetime) -> None:
@@ -247,7 +247,7 @@ class PollRunner:
                 log.warning("results of a superseded poll of window %s dropped", window_id)
                 return
             now = self.clock.now()
-            evaluation = Evaluation(uow, repo, window, self.hooks, run.kind, now)
+            evaluation = Evaluation(uow, repo, window, self.events, run.kind, now)
             await evaluation.run(list(measurements))
             window.in_progress = None
             await uow.timers.cancel(LEASE_TIMER, window.key)

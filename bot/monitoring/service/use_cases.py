@@ -17,6 +17,7 @@ from bot.core.actors import BOT_ACTOR, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
+from bot.core.events import AlertAcknowledged, EventBus, Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.monitoring.alertmanager import AlertmanagerPayload
 from bot.monitoring.domain import MonitoringWindow
@@ -44,13 +45,9 @@ from bot.monitoring.service.views import (
     RETRY_TIMER,
     TIMER_KINDS,
     WINDOW_KIND,
-    AlertAckHook,
-    ConditionMetHook,
     IntakeReport,
     MonitoringConfig,
-    MonitoringHooks,
     ProbeFactory,
-    RecoveredHook,
     monitoring_repo,
 )
 from bot.releases.domain.release import Release, ReleaseSignal, require_reason
@@ -59,22 +56,6 @@ from bot.runtime.timers import TimerHandler
 log = logging.getLogger(__name__)
 
 _PAST = {"pause": "paused", "resume": "resumed", "extend": "extended"}
-
-
-class SignalSource(Protocol):
-    """Where release signals come from (the release service)."""
-
-    def on_signal(self, kind: str, hook: SignalHookFn) -> None:
-        """Run `hook` inside the transaction of every `kind` signal."""
-        ...
-
-
-class SignalHookFn(Protocol):
-    """A release-signal hook."""
-
-    async def __call__(self, uow: UnitOfWork, release: Release, signal: ReleaseSignal) -> None:
-        """React to `signal` of `release` inside its transaction."""
-        ...
 
 
 class TimerRegistry(Protocol):
@@ -95,33 +76,18 @@ class MonitoringService(MonitoringQueries):
     config: MonitoringConfig
     probes: ProbeFactory
     metrics: MonitoringMetrics | None = None
-    hooks: MonitoringHooks = field(default_factory=MonitoringHooks)
+    events: Publisher = field(default_factory=EventBus)
 
     def __post_init__(self) -> None:
-        """Build the poll runner over the same collaborators."""
+        """Build the poll runner over the same store, clock, config, probes and bus."""
         self.runner = PollRunner(
-            self.uow, self.clock, self.config, self.probes, self.hooks, self.metrics
+            self.uow, self.clock, self.config, self.probes, self.events, self.metrics
         )
 
     # ----- wiring -------------------------------------------------------------------------
 
-    def on_condition_met(self, hook: ConditionMetHook) -> None:
-        """Run `hook(uow, ConditionMetEvent)` in the transaction that found a condition met."""
-        self.hooks.condition_met.append(hook)
-
-    def on_recovered(self, hook: RecoveredHook) -> None:
-        """Run `hook(uow, RecoveredEvent)` in the transaction that saw a condition recover."""
-        self.hooks.recovered.append(hook)
-
-    def on_alert_ack(self, hook: AlertAckHook) -> None:
-        """Run `hook(uow, release_id, condition, actor)` when someone acknowledges an alert."""
-        self.hooks.alert_ack.append(hook)
-
-    def attach(self, releases: SignalSource, timers: TimerRegistry) -> None:
-        """Open windows on production deploys, stop them on rollback/abort, handle timers."""
-        releases.on_signal("production_deployed", self.open_window)
-        releases.on_signal("rolled_back", self.stop_window)
-        releases.on_signal("aborted", self.stop_window)
+    def register_timers(self, timers: TimerRegistry) -> None:
+        """Handle the poll, retry, lease and close timers (release signals: `bot.app.events`)."""
         for kind in TIMER_KINDS:
             timers.register(kind, self.runner.on_timer)
 
@@ -249,7 +215,7 @@ class MonitoringService(MonitoringQueries):
     # ----- alert controls -----------------------------------------------------------------
 
     async def acknowledge(self, alert_id: int, actor: Actor, source: Source) -> AlertRecord:
-        """Mark an alert acknowledged and tell the `on_alert_ack` hooks."""
+        """Mark an alert acknowledged and publish AlertAcknowledged in the same transaction."""
         alert = await self._alert(alert_id)
         await self._authorize(actor, "ack", alert.release_id, f"alert #{alert_id}", source)
 
@@ -268,8 +234,9 @@ class MonitoringService(MonitoringQueries):
             current.acknowledged_at = now
             await repo.save_alert(current)
             await self._audit_alert(uow, actor, "alert_ack", current, now, source)
-            for hook in self.hooks.alert_ack:
-                await hook(uow, current.release_id, current.condition, actor)
+            await self.events.publish(
+                uow, AlertAcknowledged(current.release_id, current.condition, actor)
+            )
             await self._enqueue_alert(uow, current, "acknowledged")
             return current
 
@@ -331,7 +298,7 @@ class MonitoringService(MonitoringQueries):
 
     async def receive_alertmanager(self, payload: AlertmanagerPayload) -> IntakeReport:
         """Evaluate each pushed alert against the open windows of its service, at once."""
-        return await evaluate_pushed(self.uow, self.clock, self.config, self.hooks, payload)
+        return await evaluate_pushed(self.uow, self.clock, self.config, self.events, payload)
 
     # ----- helpers ------------------------------------------------------------------------
 
@@ -397,4 +364,4 @@ class MonitoringService(MonitoringQueries):
         )
 
 
-__all__ = ["MonitoringService", "SignalSource", "TimerRegistry"]
+__all__ = ["MonitoringService", "TimerRegistry"]

@@ -1,18 +1,17 @@
-"""What the monitoring use-cases hand to others: events, hooks, config, read models.
+"""What the monitoring use-cases show and take: timer and outbox kinds, config, read models.
 
-The hand-off events are what other features register on (`on_condition_met`,
-`on_recovered`, `on_alert_ack`); they run inside the transaction that stored the
-measurement (or the acknowledgement), so whatever they write commits with it or not at all.
+The hand-off events (condition met / recovered, alert acknowledged) are `bot.core.events`;
+they are published inside the transaction that stored the measurement (or the
+acknowledgement), so whatever their handlers write commits with it or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.core.actors import Actor
 from bot.core.ports import MessageRef, UnitOfWork
 from bot.monitoring.domain import (
     DEFAULT_RETRY_AFTER,
@@ -52,71 +51,6 @@ EVENT_NAMES = {
     "sight_restored": "restored",
 }
 """Tracker event kind -> the "event" of the alert outbox payload."""
-
-
-@dataclass(frozen=True)
-class ConditionMetEvent:
-    """A rollback condition was met: the incidents feature opens or updates an incident."""
-
-    release_id: int
-    window_id: int
-    service: str
-    condition: str
-    title: str
-    severity: str
-    measurement: Measurement
-    source: str
-    alert_id: int
-    consecutive: int = 1
-
-    @property
-    def value(self) -> float | None:
-        """Return the measured value."""
-        return self.measurement.value
-
-    @property
-    def threshold(self) -> float:
-        """Return the threshold the value was compared with."""
-        return self.measurement.threshold
-
-    @property
-    def query(self) -> str:
-        """Return the query (or check) that produced the value."""
-        return self.measurement.query
-
-    @property
-    def at(self) -> datetime:
-        """Return when the measurement was taken."""
-        return self.measurement.at
-
-
-@dataclass(frozen=True)
-class RecoveredEvent:
-    """A condition that had breached passes again."""
-
-    release_id: int
-    window_id: int
-    service: str
-    condition: str
-    title: str
-    severity: str
-    measurement: Measurement
-    source: str
-    alert_id: int
-
-
-ConditionMetHook = Callable[[UnitOfWork, ConditionMetEvent], Awaitable[None]]
-RecoveredHook = Callable[[UnitOfWork, RecoveredEvent], Awaitable[None]]
-AlertAckHook = Callable[[UnitOfWork, int, str, Actor], Awaitable[None]]
-
-
-@dataclass
-class MonitoringHooks:
-    """The hand-off hooks other features registered."""
-
-    condition_met: list[ConditionMetHook] = field(default_factory=list)
-    recovered: list[RecoveredHook] = field(default_factory=list)
-    alert_ack: list[AlertAckHook] = field(default_factory=list)
 
 
 class ProbeFactory(Protocol):

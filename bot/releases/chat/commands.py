@@ -9,12 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.failures import send_private
+from bot.chat.kit import to_embed
 from bot.chat.layout import clip
 from bot.chat.roles import actor_for
 from bot.checklist.model import TemplateItem
 from bot.core.actors import Source
 from bot.core.errors import DomainError, InvalidInput, UnknownTarget
-from bot.releases.chat.controls import acting, release_bot, to_embed
+from bot.releases.chat.bot import acting, release_bot
 from bot.releases.chat.render import REASON_MAX
 from bot.releases.chat.summary import release_choice, render_list, render_status
 from bot.releases.domain.release import ItemState, Release

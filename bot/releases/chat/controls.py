@@ -9,22 +9,20 @@ builds the actor from the member's roles at the moment of the click, acknowledge
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import discord
 
 from bot.chat import ids
 from bot.chat.failures import run_guarded, send_private
-from bot.chat.layout import ButtonSpec, EmbedSpec, MessageSpec, SelectSpec, clip
-from bot.chat.roles import actor_for
+from bot.chat.kit import to_embed
+from bot.chat.layout import ButtonSpec, MessageSpec, SelectSpec, clip
 from bot.checklist.model import TemplateItem
 from bot.core.actors import Actor, Source
 from bot.core.errors import DomainError, InvalidTransition, NotAuthorized, UnknownTarget
+from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.render import REASON_MAX
 from bot.releases.domain.release import Release
-
-if TYPE_CHECKING:
-    from bot.chat.client import ReleaseBot
 
 _STYLES = {
     "primary": discord.ButtonStyle.primary,
@@ -32,21 +30,6 @@ _STYLES = {
     "success": discord.ButtonStyle.success,
     "danger": discord.ButtonStyle.danger,
 }
-
-
-def release_bot(client: discord.Client) -> ReleaseBot:
-    """Return `client` as the ReleaseBot it must be."""
-    from bot.chat.client import ReleaseBot  # a module-level import would be circular
-
-    if not isinstance(client, ReleaseBot):
-        raise TypeError("release-room controls need the ReleaseBot client")
-    return client
-
-
-def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
-    """Return the bot and the actor behind `interaction`, roles read right now."""
-    bot = release_bot(interaction.client)
-    return bot, actor_for(interaction.user, bot.config.role_refs)
 
 
 def phase_item(release: Release, phase: int, value: str) -> TemplateItem:
@@ -71,16 +54,6 @@ async def require_role(
 
 
 # ----- spec -> discord -------------------------------------------------------------------
-
-
-def to_embed(spec: EmbedSpec) -> discord.Embed:
-    """Return the discord.py embed for `spec`."""
-    embed = discord.Embed(title=spec.title, description=spec.description or None, color=spec.color)
-    for f in spec.fields:
-        embed.add_field(name=f.name, value=f.value, inline=f.inline)
-    if spec.footer:
-        embed.set_footer(text=spec.footer)
-    return embed
 
 
 def to_view(spec: MessageSpec) -> discord.ui.View:

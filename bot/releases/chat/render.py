@@ -33,6 +33,7 @@ from bot.chat.layout import (
     clip,
     split_text,
 )
+from bot.chat.room_config import RoomConfig
 from bot.checklist.model import CodeBlock, Phase, Section, TemplateItem
 from bot.core.actors import ROLE_TITLES
 from bot.releases.domain.release import ItemProgress, ItemState, Release, ReleaseStatus
@@ -405,3 +406,9 @@ def _buttons(release: Release, phase_index: int, state: str) -> RowSpec:
 def phase_message_keys(release: Release) -> list[tuple[int, int]]:
     """Return (phase index, chunk index) of every phase message of `release`, in order."""
     return [(p, c) for p, phase in enumerate(release.phases) for c in range(len(plan_phase(phase)))]
+
+
+def render_context(config: RoomConfig) -> RenderContext:
+    """Return what the renderer needs: role names and the sign-off emoji."""
+    names = {key: config.role_name(key) for key in ROLE_TITLES}
+    return RenderContext(role_names=names, signoff_emoji=config.signoff_emoji)

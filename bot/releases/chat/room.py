@@ -15,6 +15,7 @@ from bot.core.actors import Actor, Source
 from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.controls import message_kwargs
+from bot.releases.chat.render import render_context
 from bot.releases.chat.summary import room_messages
 from bot.releases.chat.updater import RoomUpdater
 from bot.releases.domain.release import Release
@@ -36,7 +37,7 @@ class ReleaseRoom:
         self.client = client
         self.releases = releases
         self.config = config
-        self.render_context = config.render_context()
+        self.render_context = render_context(config)
         self.updater = RoomUpdater(self.wanted, self._edit)
         self._changes = asyncio.Lock()
         # Caches that spare each refresh two database reads; the database stays the truth.

@@ -18,7 +18,7 @@ from bot.chat.roles import actor_for
 from bot.core.actors import Actor, Source
 from bot.core.errors import DomainError, NotAuthorized
 from bot.core.ports import MessageRef
-from bot.releases.chat.controls import release_bot
+from bot.releases.chat.bot import release_bot
 from bot.releases.domain.release import Release
 
 log = logging.getLogger(__name__)

@@ -17,19 +17,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat.client import ReleaseBot
 from bot.chat.failures import run_guarded, send_private
 from bot.chat.ids import ROLLBACK_TEMPLATE, rollback_id
+from bot.chat.kit import to_embed
 from bot.chat.layout import clip
 from bot.core.actors import Source
 from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
+from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
-from bot.releases.chat.controls import acting, release_bot, to_embed
 from bot.releases.chat.summary import release_choice
 from bot.rollouts.chat.render import deploy_status_embed, operation_embed, outcome_line
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import OUTBOX_KIND, RollbackPlan, RollbackService
+from bot.runtime.background import Background
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,9 @@ Environment = Literal["production", "staging"]
 
 
 def services(bot: ReleaseBot) -> tuple[RollbackService, DeployService]:
-    """Return the rollback and deploy services `create_bot` put among the collaborators."""
-    rollbacks = bot.collaborators.get("rollbacks")
-    deploys = bot.collaborators.get("deploys")
-    if not isinstance(rollbacks, RollbackService) or not isinstance(deploys, DeployService):
+    """Return the rollback and deploy services `create_bot` handed to the bot."""
+    rollbacks, deploys = bot.find_handle(RollbackService), bot.find_handle(DeployService)
+    if rollbacks is None or deploys is None:
         raise InvalidInput("Kubernetes rollouts are not set up in this bot")
     return rollbacks, deploys
 
@@ -316,11 +316,7 @@ async def setup(bot: commands.Bot) -> None:
         log.warning("Kubernetes rollouts are not wired into this bot; rollback/deploy disabled")
         return
     client.add_dynamic_items(*DYNAMIC_ITEMS)
-    background = getattr(client, "background", None)
+    background = client.find_handle(Background)
     if background is not None:
         background.add_sender(OUTBOX_KIND, RolloutPoster(client, rollbacks))
-
-    async def attach() -> None:
-        attach_commands(client)
-
-    client.after_extensions.append(attach)
+    attach_commands(client)  # bot.app.EXTENSIONS loads the /release group before this

@@ -1,10 +1,10 @@
 """Auto-rollback: roll production back as soon as a configured condition is met.
 
-Off by default. The monitoring feature calls `on_condition_met` inside the transaction that
-stored the measurement; all it does there is schedule a durable timer due now, so the slow
-Kubernetes calls never run inside that transaction. The timer handler requests the rollback
-(as the bot) in the timer's own transaction, and the rollback runner picks it up once that
-commits. Paging is untouched: the incident opens and escalates as usual.
+Off by default. `on_condition_met` handles ConditionMet (`bot.app.events`) inside the
+transaction that stored the measurement; all it does there is schedule a durable timer due
+now, so the slow Kubernetes calls never run inside that transaction. The timer handler
+requests the rollback (as the bot) in the timer's own transaction, and the rollback runner
+picks it up once that commits. Paging is untouched: the incident opens and escalates as usual.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from bot.core.actors import BOT_ACTOR, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import DomainError
+from bot.core.events import ConditionMet
 from bot.core.ports import UnitOfWork
 from bot.core.timers import TimerRecord
 from bot.releases.domain.release import ReleaseStatus
@@ -38,19 +39,6 @@ log = logging.getLogger(__name__)
 TIMER_KIND = "k8s.auto_rollback"
 
 
-class MetCondition(Protocol):
-    """The part of monitoring's ConditionMet event that auto-rollback reads."""
-
-    @property
-    def release_id(self) -> int: ...
-
-    @property
-    def condition(self) -> str: ...
-
-    @property
-    def severity(self) -> str | None: ...
-
-
 def policy_from_settings(settings: AutoRollbackSettings) -> AutoRollbackPolicy:
     """Return the auto-rollback policy of `[kubernetes.auto_rollback]`."""
     return AutoRollbackPolicy(
@@ -69,7 +57,7 @@ class AutoRollback:
     clock: Clock
     environment: str = "production"
 
-    async def on_condition_met(self, uow: UnitOfWork, event: MetCondition) -> None:
+    async def on_condition_met(self, uow: UnitOfWork, event: ConditionMet) -> None:
         """Schedule the rollback timer (due now) if the policy covers this condition."""
         why = self.policy.applies(event.condition, event.severity)
         if why is None:

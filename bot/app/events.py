@@ -1,0 +1,69 @@
+"""The event table: every subscription across features, in one place (cosmicpython's idea).
+
+In the transaction: a feature publishes an event (`bot.core.events`) inside the unit of
+work of the change that caused it; the handlers below run in order inside that same
+transaction, so what they write commits with the change or not at all. Order matters:
+auto-rollback schedules its timer before the incident opens, monitoring stops its window
+before the incident notes the rollback (the order the features were wired in before).
+
+After the commit: plain callbacks, told once the change is durable; they must not fail the
+change (the unit of work and the release service log and swallow their errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from bot.core.events import (
+    AlertAcknowledged,
+    ConditionMet,
+    ConditionRecovered,
+    Handler,
+    ReleaseSignalled,
+    on_signal,
+)
+from bot.incidents.wiring import IncidentFeature
+from bot.monitoring.wiring import MonitoringFeature
+from bot.releases.domain.release import Release
+from bot.rollouts.wiring import RolloutFeature
+from bot.runtime.background import Background
+
+
+def event_handlers(
+    monitoring: MonitoringFeature, incidents: IncidentFeature, rollouts: RolloutFeature
+) -> dict[type, Sequence[Handler]]:
+    """Return the in-transaction table: event type -> handlers, in the order they run."""
+    return {
+        ReleaseSignalled: [
+            on_signal("production_deployed", monitoring.service.open_window),
+            on_signal("rolled_back", monitoring.service.stop_window),  # rollback done
+            on_signal("aborted", monitoring.service.stop_window),
+            on_signal("rolled_back", incidents.service.on_rolled_back),  # rollback done
+        ],
+        ConditionMet: [
+            rollouts.auto_rollback.on_condition_met,
+            incidents.service.open_or_update,
+        ],
+        ConditionRecovered: [incidents.service.on_recovered],
+        AlertAcknowledged: [incidents.service.on_alert_ack],
+    }
+
+
+def after_commit_handlers(
+    background: Background | None, rollouts: RolloutFeature
+) -> list[Callable[[Any], None]]:
+    """Return what every committed unit of work tells (it passes itself).
+
+    The background wakes for new due timers and outbox messages; the rollout runners pick
+    up operations the transaction requested.
+    """
+    woken: list[Callable[[Any], None]] = [] if background is None else [background.after_commit]
+    return [*woken, rollouts.rollbacks.after_commit, rollouts.deploys.after_commit]
+
+
+def release_changed_handlers(
+    room_changed: Callable[[Release], Awaitable[None]],
+) -> list[Callable[[Release], Awaitable[None]]]:
+    """Return who is told, after the commit, that a release changed: the release room."""
+    return [room_changed]

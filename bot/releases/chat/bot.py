@@ -1,0 +1,42 @@
+"""The releasebot client as the release room sees it: the kernel client plus the room.
+
+Every cog is handed the client; `release_bot(client)` gives it this type back. The room
+is attached by the composition root right after the client is built (the room needs it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.chat.client import ChatClient
+from bot.chat.roles import actor_for
+from bot.core.actors import Actor
+
+if TYPE_CHECKING:
+    from bot.releases.chat.room import ReleaseRoom
+    from bot.releases.service import ReleaseService
+
+
+class ReleaseBot(ChatClient):
+    """The releasebot Discord client: the release service and the room it keeps current."""
+
+    room: ReleaseRoom
+
+    def __init__(self, *, releases: ReleaseService, **kernel: Any) -> None:
+        super().__init__(**kernel)
+        self.releases = releases
+
+
+def release_bot(client: discord.Client) -> ReleaseBot:
+    """Return `client` as the ReleaseBot it must be."""
+    if not isinstance(client, ReleaseBot):
+        raise TypeError("release-room controls need the ReleaseBot client")
+    return client
+
+
+def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
+    """Return the bot and the actor behind `interaction`, roles read right now."""
+    bot = release_bot(interaction.client)
+    return bot, actor_for(interaction.user, bot.config.role_refs)
