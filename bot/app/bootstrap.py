@@ -28,7 +28,7 @@ from bot.releases.chat.controls import DYNAMIC_ITEMS
 from bot.releases.chat.room import ReleaseRoom
 from bot.releases.service import ReleaseService, TemplateSource
 from bot.rollouts.service.rollback import ControllerFactory
-from bot.rollouts.wiring import wire_rollouts
+from bot.rollouts.wiring import availability_reader, wire_rollouts
 from bot.runtime.background import Background
 from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
@@ -228,7 +228,8 @@ def create_bot(
         settings, uow_factory, clock, policy, releases, timers,
         controller=kubernetes, poll_seconds=rollout_poll_seconds,
     )  # fmt: skip
-    monitoring.use_cluster(rollouts.cluster)  # availability conditions read the rollouts
+    # Availability conditions are measured through the rollout feature's cluster access.
+    monitoring.read_availability_with(availability_reader(rollouts.cluster))
     member_directory = GuildDirectory(config.role_refs, config.guild_id)
     incidents = wire_incidents(
         settings, uow_factory, clock, policy, timers, member_directory,

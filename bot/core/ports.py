@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.audit import AuditEvent
 from bot.core.timers import TimerRecord
-from bot.releases.domain.release import Release
+
+if TYPE_CHECKING:
+    from bot.releases.domain.release import Release  # the release repository's aggregate
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
@@ -27,18 +26,8 @@ from bot.monitoring.probes.transport import probe_client
 from bot.monitoring.service.use_cases import MonitoringService, TimerRegistry
 from bot.monitoring.service.views import ProbeFactory
 from bot.monitoring.web import WebServer, make_web_app, web_server_for
-from bot.rollouts.k8s import RolloutController
-from bot.rollouts.k8s.models import DeploymentTarget
 
 log = logging.getLogger(__name__)
-
-
-class ControllerSource(Protocol):
-    """Where a rollout controller comes from (the rollout feature's cluster access)."""
-
-    async def controller(self) -> RolloutController:
-        """Return a connected controller (raises when the cluster cannot be reached)."""
-        ...
 
 
 class LazyProbes:
@@ -88,16 +77,10 @@ class MonitoringFeature:
     probes: ProbeFactory
     start_web: bool
 
-    def use_cluster(self, cluster: ControllerSource) -> None:
-        """Measure availability conditions through the rollout feature's cluster access."""
-
-        async def available_ratio(namespace: str, deployment: str) -> float:
-            controller = await cluster.controller()
-            status = await controller.status(DeploymentTarget(namespace, deployment))
-            return status.available_ratio
-
+    def read_availability_with(self, reader: AvailabilityReader) -> None:
+        """Measure availability conditions with `reader` (the app passes the rollouts')."""
         if isinstance(self.probes, LazyProbes):
-            self.probes.read_availability_with(available_ratio)
+            self.probes.read_availability_with(reader)
 
     async def start(self) -> None:
         """Start the web server when it is enabled (its bound port is `web.port`)."""

@@ -7,8 +7,9 @@ cluster. The after-commit kicks of the runners are in `bot.app.events`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.core.actors import AccessPolicy
@@ -16,6 +17,7 @@ from bot.core.clock import Clock
 from bot.core.ports import UnitOfWorkFactory
 from bot.releases.service import ReleaseService
 from bot.rollouts.k8s import RolloutController
+from bot.rollouts.k8s.models import DeploymentTarget
 from bot.rollouts.service.auto_rollback import TIMER_KIND, AutoRollback, policy_from_settings
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import (
@@ -25,6 +27,25 @@ from bot.rollouts.service.rollback import (
     targets_from_settings,
 )
 from bot.runtime.timers import TimerService
+
+
+class ControllerSource(Protocol):
+    """Where a rollout controller comes from (the feature's cluster access)."""
+
+    async def controller(self) -> RolloutController:
+        """Return a connected controller (raises when the cluster cannot be reached)."""
+        ...
+
+
+def availability_reader(cluster: ControllerSource) -> Callable[[str, str], Awaitable[float]]:
+    """Return an async `(namespace, deployment) -> available ratio` read through `cluster`."""
+
+    async def available_ratio(namespace: str, deployment: str) -> float:
+        controller = await cluster.controller()
+        status = await controller.status(DeploymentTarget(namespace, deployment))
+        return status.available_ratio
+
+    return available_ratio
 
 
 @dataclass

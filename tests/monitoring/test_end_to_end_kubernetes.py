@@ -14,6 +14,7 @@ from bot.core.events import ConditionMet, ReleaseSignalled, on_signal
 from bot.monitoring.domain import Verdict
 from bot.monitoring.wiring import wire_monitoring
 from bot.rollouts.k8s import RolloutController
+from bot.rollouts.wiring import availability_reader
 from bot.runtime.timers import TimerService
 from tests.domain.conftest import DEV, DEVOPS, LEAD, NOW, TECH
 from tests.k8s.conftest import client_for, seeded_fake
@@ -63,7 +64,9 @@ async def test_availability_is_measured_from_the_production_deployment(service, 
 
     events.subscribe(ConditionMet, on_met)
     async with seeded_fake(()) as api, client_for(api) as k8s:
-        wiring.use_cluster(Access(RolloutController(k8s, clock=clock)))
+        wiring.read_availability_with(
+            availability_reader(Access(RolloutController(k8s, clock=clock)))
+        )
         release = await service.start(LEAD, service="gw", version="v1.0.0")
         await service.tick(release.id, release.template.items()[0].id, DEV, Source.BUTTON)
         await service.sign(release.id, "pre-release", LEAD, Source.REACTION)
