@@ -12,7 +12,7 @@ from bot.releases.chat.updater import Backoff
 from bot.releases.domain.release import ItemState
 
 if TYPE_CHECKING:
-    from tests.chat.conftest import World
+    from tests.support.world import World
 
 # SimCord waits in real time for bot sleeps shorter than its 5 s settle deadline; retry
 # delays of 10 s and more park on its virtual clock, which the tests then advance.

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.checklist import ChecklistTemplate, load_template, parse_template
-from tests.checklist.conftest import DEFAULT_TEMPLATE, SEED
+from tests.checklist.harness import DEFAULT_TEMPLATE, SEED
 
 _ANNOTATION = re.compile(r" \{[^{}]*\}$", re.MULTILINE)
 

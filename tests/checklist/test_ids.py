@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from bot.checklist import ChecklistTemplate, parse_template
-from tests.checklist.conftest import DEFAULT_TEMPLATE
+from tests.checklist.harness import DEFAULT_TEMPLATE
 
 
 def _ids_by_place(t: ChecklistTemplate) -> dict[tuple[str, str], str]:

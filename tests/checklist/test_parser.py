@@ -8,7 +8,7 @@ import pytest
 
 from bot.checklist import load_template, parse_template
 from bot.checklist.keys import heading_key
-from tests.checklist.conftest import DEFAULT_TEMPLATE
+from tests.checklist.harness import DEFAULT_TEMPLATE
 
 SMALL = """\
 # Demo

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bot.checklist.validate import run_validate
-from tests.checklist.conftest import DEFAULT_TEMPLATE
+from tests.checklist.harness import DEFAULT_TEMPLATE
 
 
 def _run(path: Path | str, as_json: bool) -> tuple[int, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import check_config
-from tests.config.conftest import EXAMPLE, REPO, WriteConfig
+from tests.config.harness import EXAMPLE, REPO, WriteConfig
 
 
 def test_example_passes_check_config(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from bot.config import (
     default_settings,
     load_settings,
 )
-from tests.config.conftest import EXAMPLE, REPO, SERVICE, WriteConfig
+from tests.config.harness import EXAMPLE, REPO, SERVICE, WriteConfig
 
 
 def test_defaults_follow_the_seed_escalation_path() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import ConfigError, ConfigProblem, load_settings
-from tests.config.conftest import SERVICE, WriteConfig
+from tests.config.harness import SERVICE, WriteConfig
 
 STEPS_15_THEN_5 = """
 [[escalation.steps]]

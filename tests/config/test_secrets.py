@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Secrets, Settings, build_settings, load_settings
-from tests.config.conftest import WriteConfig
+from tests.config.harness import WriteConfig
 
 TOKEN = "MTIz.discord-token-value.XYZ"
 

@@ -16,9 +16,9 @@ from bot.monitoring.wiring import wire_monitoring
 from bot.rollouts.k8s import RolloutController
 from bot.rollouts.wiring import availability_reader
 from bot.runtime.timers import TimerService
-from tests.domain.conftest import DEV, DEVOPS, LEAD, NOW, TECH
-from tests.k8s.conftest import client_for, seeded_fake
-from tests.store.conftest import clock, engine, service
+from tests.rollouts.k8s.harness import client_for, seeded_fake
+from tests.support.actors import DEV, DEVOPS, LEAD, NOW, TECH
+from tests.support.store import clock, engine, service
 
 __all__ = ["clock", "engine", "service"]
 

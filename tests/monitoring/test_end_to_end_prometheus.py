@@ -25,8 +25,8 @@ from bot.monitoring.domain import Verdict
 from bot.monitoring.service.use_cases import MonitoringService
 from bot.releases.chat.bot import ReleaseBot
 from bot.runtime.background import Background
-from tests.chat.conftest import _no_unexpected_errors, clock, make_settings, world
-from tests.monitoring.prometheus_server import PrometheusServer, free_port
+from tests.monitoring.probes.prometheus_server import PrometheusServer, free_port
+from tests.support.world import _no_unexpected_errors, clock, make_settings, world
 
 pytestmark = pytest.mark.prometheus
 

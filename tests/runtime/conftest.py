@@ -1,5 +1,3 @@
-"""Runtime tests share the store fixtures: a migrated SQLite file and a fake clock."""
+"""Store-backed tests: a migrated SQLite file, a fake clock and the release service on it."""
 
-from tests.store.conftest import clock, engine
-
-__all__ = ["clock", "engine"]
+from tests.support.store import clock, engine, service  # noqa: F401  (fixtures)

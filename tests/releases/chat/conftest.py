@@ -1,0 +1,10 @@
+"""Discord tests: the SimCord world, the bot under test, and no unexpected logged errors."""
+
+from tests.support.world import (  # noqa: F401  (fixtures)
+    _no_unexpected_errors,
+    allow_logged_errors,
+    clock,
+    settings,
+    simcord_bot,
+    world,
+)

@@ -1,5 +1,0 @@
-"""Service tests share the store fixtures: a migrated SQLite file and a fake clock."""
-
-from tests.store.conftest import clock, engine, service
-
-__all__ = ["clock", "engine", "service"]

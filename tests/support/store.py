@@ -1,0 +1,45 @@
+"""Store fixtures: a real SQLite file migrated with Alembic, and the release service on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app.uow import SqlUnitOfWorkFactory
+from bot.checklist import parse_template
+from bot.core.actors import AccessPolicy
+from bot.core.clock import FakeClock
+from bot.releases.service import ReleaseService, TemplateSource
+from bot.store import migrate
+from bot.store.db import make_engine, make_session_factory
+from tests.support.actors import NOW, SMALL_TEMPLATE
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[object]:
+    """Yield an engine on a fresh SQLite file upgraded to head."""
+    eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await migrate.upgrade(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Return a fake clock at a fixed start."""
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def service(engine, clock) -> ReleaseService:
+    """Return a release service on the migrated database."""
+    source = TemplateSource(parse_template(SMALL_TEMPLATE, "small.md"), SMALL_TEMPLATE)
+    return ReleaseService(
+        uow=SqlUnitOfWorkFactory(make_session_factory(engine), clock),
+        clock=clock,
+        policy=AccessPolicy(),
+        template=lambda: source,
+        services=["gw", "api"],
+    )
