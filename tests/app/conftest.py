@@ -3,7 +3,6 @@
 from tests.support.world import (  # noqa: F401  (fixtures)
     _no_unexpected_errors,
     allow_logged_errors,
-    clock,
     settings,
     simcord_bot,
     world,

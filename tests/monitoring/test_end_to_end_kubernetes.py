@@ -18,9 +18,9 @@ from bot.rollouts.wiring import availability_reader
 from bot.runtime.timers import TimerService
 from tests.rollouts.k8s.harness import client_for, seeded_fake
 from tests.support.actors import DEV, DEVOPS, LEAD, NOW, TECH
-from tests.support.store import clock, engine, service
+from tests.support.store import clock_start, engine, service
 
-__all__ = ["clock", "engine", "service"]
+__all__ = ["clock_start", "engine", "service"]
 
 SETTINGS = {
     "services": [

@@ -26,11 +26,11 @@ from bot.monitoring.service.use_cases import MonitoringService
 from bot.releases.chat.bot import ReleaseBot
 from bot.runtime.background import Background
 from tests.monitoring.probes.prometheus_server import PrometheusServer, free_port
-from tests.support.world import _no_unexpected_errors, clock, make_settings, world
+from tests.support.world import _no_unexpected_errors, make_settings, world
 
 pytestmark = pytest.mark.prometheus
 
-__all__ = ["_no_unexpected_errors", "clock", "world"]
+__all__ = ["_no_unexpected_errors", "world"]
 
 RATIO = (
     'sum(rate(http_requests_total{{service="$service",code=~"5.."}}[{w}]))'

@@ -10,18 +10,7 @@ from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
-
-
-class Inbox:
-    """A sender that keeps what it was given (a fake, not a mock)."""
-
-    def __init__(self) -> None:
-        self.got: list[dict] = []
-
-    async def send(self, msg: OutboxMessage) -> str | None:
-        """Keep the payload."""
-        self.got.append(dict(msg.payload))
-        return None
+from tests.support.inbox import Inbox
 
 
 async def test_pump_fires_timer_and_delivers_its_message_once(engine, clock):

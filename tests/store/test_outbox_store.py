@@ -11,7 +11,7 @@ from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
 
 
-class RecordingSender:
+class FlakySender:
     """A sender that records what it delivered and can fail on demand (a fake, not a mock)."""
 
     def __init__(self, fail_first: int = 0, retryable: bool = True) -> None:
@@ -48,7 +48,7 @@ async def test_concurrent_passes_deliver_each_message_once(engine, clock):
     store = SqlOutboxStore(make_session_factory(engine))
     for n in range(20):
         await store.enqueue("channel", {"n": n}, f"key-{n}", clock.now())
-    sender = RecordingSender()
+    sender = FlakySender()
     dispatcher = OutboxDispatcher(store, {"channel": sender}, clock)
     await asyncio.gather(*(dispatcher.dispatch_due() for _ in range(3)))
     assert sorted(sender.sent) == sorted(f"key-{n}" for n in range(20))
@@ -59,7 +59,7 @@ async def test_retry_after_failure_then_delivered_once(engine, clock):
     """Retry a message that failed with a 500 after its backoff, and deliver it once."""
     store = SqlOutboxStore(make_session_factory(engine))
     await store.enqueue("channel", {"n": 1}, "page-1", clock.now())
-    sender = RecordingSender(fail_first=1)
+    sender = FlakySender(fail_first=1)
     dispatcher = OutboxDispatcher(store, {"channel": sender}, clock)
     first = await dispatcher.dispatch_due()
     assert first.count("retry") == 1
@@ -88,7 +88,7 @@ async def test_same_order_key_waits_for_the_older_message(engine, clock):
     await store.enqueue("pagerduty", {"action": "trigger"}, "t", clock.now(), order_key="dedup-1")
     await store.enqueue("pagerduty", {"action": "resolve"}, "r", clock.now(), order_key="dedup-1")
     await store.enqueue("pagerduty", {"action": "trigger"}, "o", clock.now(), order_key="dedup-2")
-    sender = RecordingSender(fail_first=1)
+    sender = FlakySender(fail_first=1)
     dispatcher = OutboxDispatcher(store, {"pagerduty": sender}, clock)
     await dispatcher.dispatch_due()  # "t" fails and waits; "r" must not overtake it
     assert sender.sent == ["o"]

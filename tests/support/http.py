@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from bot.core.clock import FakeClock
 from tests.support.loopback import LoopbackReceiver
 from tests.support.memory_outbox import MemoryOutbox
 
@@ -27,12 +25,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """Return an httpx client that ignores proxy settings (loopback only)."""
     async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
         yield client
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Return a fake clock at Monday 2026-01-05 09:00 UTC."""
-    return FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,6 @@ import pytest
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
 from bot.core.actors import AccessPolicy
-from bot.core.clock import FakeClock
 from bot.releases.service import ReleaseService, TemplateSource
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
@@ -27,9 +27,9 @@ async def engine(tmp_path: Path) -> AsyncIterator[object]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    """Return a fake clock at a fixed start."""
-    return FakeClock(NOW)
+def clock_start() -> datetime:
+    """Start the one clock fixture (`support.clock`) at NOW for store-backed tests."""
+    return NOW
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,6 @@ def make_settings(db: Path, **sections: Any) -> Settings:
     }
     raw.update(sections)
     return build_settings(raw, env={})
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Return a fake clock at 2026-01-05 09:00 UTC."""
-    return FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
 from bot.releases.service import ReleaseService
 from bot.runtime.background import Background
-from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
+from tests.support.inbox import Inbox
 
 PRIMARY, SECONDARY, TECH, MANAGER, STRANGER, LEAD = "100", "200", "300", "400", "900", "500"
 STAKEHOLDER, DEV = "600", "700"
@@ -72,26 +72,6 @@ def make_settings(raw: Mapping[str, Any] | None = None, **env: str) -> Settings:
     return build_settings(given, env=env)
 
 
-class Inbox:
-    """A sender that keeps what it delivered (a fake sender: the real ones need Discord)."""
-
-    def __init__(self) -> None:
-        self.got: list[OutboxMessage] = []
-
-    async def send(self, msg: OutboxMessage) -> str | None:
-        """Keep the message."""
-        self.got.append(msg)
-        return "kept"
-
-    def where(self, **match: Any) -> list[dict[str, Any]]:
-        """Return the payloads whose fields equal `match`."""
-        return [
-            dict(m.payload)
-            for m in self.got
-            if all(m.payload.get(k) == v for k, v in match.items())
-        ]
-
-
 @dataclass
 class World:
     """Everything an incident test drives, wired as the app wires it."""
@@ -112,7 +92,7 @@ class World:
         self.outbox = SqlOutboxStore(sessions)
         self.background = Background(self.timers, self.outbox, self.clock)
         self.uow.after_commit.append(self.background.after_commit)
-        self.channel, self.dm = Inbox(), Inbox()
+        self.channel, self.dm = Inbox("kept"), Inbox("kept")
         self.background.add_sender("channel", self.channel)
         self.background.add_sender("dm", self.dm)
 

@@ -39,11 +39,11 @@ from bot.monitoring.service.views import (
 from bot.monitoring.store.tables import MeasurementRow
 from bot.releases.service import ReleaseService, TemplateSource
 from bot.runtime.background import Background
-from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
 from bot.store.db import make_session_factory
 from bot.store.outbox import SqlOutboxStore
 from tests.support.actors import DEV, DEVOPS, LEAD, SMALL_TEMPLATE, TECH
+from tests.support.inbox import Inbox
 
 ERROR_RATE = WatchedCondition(
     name="error_rate",
@@ -135,19 +135,6 @@ class ScriptedProbes:
     def probes(self, service: str, conditions: Sequence[WatchedCondition]) -> list[Probe]:
         """Return one scripted probe per condition."""
         return [ScriptedProbe(self.script, c) for c in conditions]
-
-
-class Inbox:
-    """An outbox sender that keeps what it was given."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self.got: list[dict[str, Any]] = []
-
-    async def send(self, msg: OutboxMessage) -> str | None:
-        """Keep the payload."""
-        self.got.append(dict(msg.payload))
-        return None
 
 
 @dataclass

@@ -25,7 +25,8 @@ from bot.runtime.background import Background
 from tests.monitoring.service.harness import Script, ScriptedProbes
 from tests.rollouts.chat.harness import k8s_api, rollbacks, rollout_rbac, settle
 from tests.rollouts.k8s.fakeapi import FakeKubeApi
-from tests.rollouts.service.harness import IMAGE, SERVICE, VirtualSleep, manifests_for
+from tests.rollouts.service.harness import IMAGE, SERVICE, manifests_for
+from tests.support.clock import VirtualSleep
 from tests.support.world import make_settings
 
 if TYPE_CHECKING:

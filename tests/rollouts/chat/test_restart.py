@@ -27,7 +27,7 @@ from tests.rollouts.chat.harness import (
     thread_texts,
 )
 from tests.rollouts.k8s.fakeapi import FakeKubeApi
-from tests.rollouts.service.harness import VirtualSleep
+from tests.support.clock import VirtualSleep
 
 if TYPE_CHECKING:
     from tests.support.world import World

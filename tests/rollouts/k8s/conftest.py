@@ -4,7 +4,6 @@ from tests.rollouts.k8s.harness import (  # noqa: F401  (fixtures)
     _loopback_without_proxy,
     api_client,
     at_revision_3,
-    clock,
     controller,
     fake_api,
     raw_client,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,24 +13,11 @@ from bot.core.clock import FakeClock
 from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, make_api_client
 from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.rollouts.k8s.rbacfile import granted
+from tests.support.clock import VirtualSleep
 
 IMAGE = "ghcr.io/nexis/nexis-gateway"
 PRODUCTION = DeploymentTarget("production", "nexis-gateway", timedelta(minutes=10))
 STAGING = DeploymentTarget("staging", "nexis-gateway", timedelta(minutes=10))
-
-
-class VirtualSleep:
-    """Stand in for asyncio.sleep: advance the fake clock and yield once, never wait."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        """Record the pause, move the clock, let other tasks run."""
-        self.calls.append(seconds)
-        self.clock.advance(seconds)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture(scope="session")
@@ -100,12 +86,6 @@ async def raw_client() -> AsyncIterator[client.ApiClient]:
     """
     async with seeded_fake(()) as fake, client_for(fake) as api:
         yield api
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Return a fake clock."""
-    return FakeClock()
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from bot.core.clock import FakeClock
 from bot.rollouts.k8s import RolloutController
 from bot.rollouts.k8s.apply import load_manifests
 from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
-from tests.rollouts.k8s.harness import PRODUCTION, STAGING, VirtualSleep, client_for
+from tests.rollouts.k8s.harness import PRODUCTION, STAGING, client_for
+from tests.support.clock import VirtualSleep
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGMAP = """\

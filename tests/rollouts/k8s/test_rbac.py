@@ -7,8 +7,9 @@ from pathlib import Path
 from bot.core.clock import FakeClock
 from bot.rollouts.k8s import DeploymentTarget, RolloutController
 from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
-from tests.rollouts.k8s.harness import IMAGE, VirtualSleep, client_for
+from tests.rollouts.k8s.harness import IMAGE, client_for
 from tests.rollouts.k8s.rbacfile import granted, load_documents
+from tests.support.clock import VirtualSleep
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gw-config\ndata:\n  a: b\n"

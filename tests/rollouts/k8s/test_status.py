@@ -19,7 +19,8 @@ from bot.rollouts.k8s import (
 )
 from bot.rollouts.k8s.models import Condition
 from tests.rollouts.k8s.fakeapi import FakeKubeApi
-from tests.rollouts.k8s.harness import IMAGE, PRODUCTION, VirtualSleep
+from tests.rollouts.k8s.harness import IMAGE, PRODUCTION
+from tests.support.clock import VirtualSleep
 
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/production/deployments/nexis-gateway"
 

@@ -7,7 +7,6 @@ sleeps only move that clock, so a ten-minute rollout watch runs in milliseconds.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, ma
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import ClusterAccess, RollbackService, RolloutTarget
 from bot.runtime.background import Background
-from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
@@ -37,6 +35,8 @@ from bot.store.outbox import SqlOutboxStore
 from bot.store.tables import AuditRow
 from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.rollouts.k8s.rbacfile import granted
+from tests.support.clock import VirtualSleep
+from tests.support.inbox import Inbox
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "config" / "checklists" / "release.md"
@@ -51,32 +51,6 @@ DEVOPS = Actor("102", "dana", frozenset({"devops"}))
 DEV = Actor("103", "devin", frozenset({"dev_team"}))
 MANAGER = Actor("104", "maria", frozenset({"eng_manager"}))
 EVERYONE = Actor("105", "root", frozenset({"release_lead", "tech_lead", "devops", "oncall"}))
-
-
-class VirtualSleep:
-    """Stand in for asyncio.sleep: advance the fake clock and yield once, never wait."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        """Record the pause, move the clock, let other tasks run."""
-        self.calls.append(seconds)
-        self.clock.advance(seconds)
-        await asyncio.sleep(0)
-
-
-class RecordingSender:
-    """Keep every rollout thread message the outbox delivers (a real sender posts to Discord)."""
-
-    def __init__(self) -> None:
-        self.sent: list[OutboxMessage] = []
-
-    async def send(self, msg: OutboxMessage) -> str | None:
-        """Record the message."""
-        self.sent.append(msg)
-        return None
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +109,7 @@ class World:
     deploys: DeployService
     uow: SqlUnitOfWorkFactory
     background: Background
-    sent: RecordingSender
+    sent: Inbox
     sleep: VirtualSleep
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -223,7 +197,7 @@ async def build_world(
         deploys = DeployService(**common)
         uow.after_commit.extend([rollbacks.after_commit, deploys.after_commit])
         background = Background(TimerService(uow, clock), SqlOutboxStore(sessions), clock)
-        sent = RecordingSender()
+        sent = Inbox()
         background.add_sender("k8s.rollout", sent)
         world = World(clock, api, releases, rollbacks, deploys, uow, background, sent, sleep)
         try:

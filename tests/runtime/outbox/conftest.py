@@ -1,3 +1,4 @@
-"""Delivery tests: a loopback HTTP receiver, a client, a fake clock and an in-memory outbox."""
+"""Delivery tests: a loopback HTTP receiver, a client, an in-memory outbox, Monday's clock."""
 
-from tests.support.http import clock, http, receiver, store  # noqa: F401  (fixtures)
+from tests.support.clock import clock_start  # noqa: F401  (fixture: Monday, not the store's NOW)
+from tests.support.http import http, receiver, store  # noqa: F401  (fixtures)
