@@ -25,8 +25,8 @@ from bot.core.clock import FakeClock
 from bot.monitoring.domain import Measurement
 from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.probes.base import Probe, ProbeBase
+from bot.monitoring.service.config import MonitoringConfig
 from bot.monitoring.service.use_cases import MonitoringService
-from bot.monitoring.service.views import MonitoringConfig
 from bot.releases.domain.release import ReleaseSignal
 from bot.releases.service import ReleaseService, TemplateSource
 from bot.runtime.timers import TimerService

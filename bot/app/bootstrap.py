@@ -21,7 +21,7 @@ from bot.core.events import EventBus
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.incidents.chat.delivery import GuildDirectory
 from bot.incidents.wiring import wire_incidents
-from bot.monitoring.service.views import ProbeFactory
+from bot.monitoring.service.config import ProbeFactory
 from bot.monitoring.wiring import wire_monitoring
 from bot.releases.chat.bot import ReleaseBot
 from bot.releases.chat.controls import DYNAMIC_ITEMS

@@ -18,7 +18,7 @@ from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.probes.base import KubernetesAvailabilityProbe, Probe
 from bot.monitoring.probes.http import HttpProbe
 from bot.monitoring.probes.prometheus import PrometheusProbe
-from bot.monitoring.service.views import MonitoringConfig
+from bot.monitoring.service.config import MonitoringConfig
 
 AvailabilityReader = Callable[[str, str], Awaitable[float]]
 """Read available/desired replicas of (namespace, deployment); the k8s wiring provides one."""

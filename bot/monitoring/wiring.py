@@ -23,8 +23,8 @@ from bot.monitoring.factory import AvailabilityReader, ConfiguredProbes, monitor
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes.base import Probe
 from bot.monitoring.probes.transport import probe_client
+from bot.monitoring.service.config import ProbeFactory
 from bot.monitoring.service.use_cases import MonitoringService, TimerRegistry
-from bot.monitoring.service.views import ProbeFactory
 from bot.monitoring.web import WebServer, make_web_app, web_server_for
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,9 @@ from bot.monitoring.chat.render import (
     render_window_event,
 )
 from bot.monitoring.metrics import MonitoringMetrics
+from bot.monitoring.service.config import ALERT_KIND, WINDOW_KIND
 from bot.monitoring.service.use_cases import MonitoringService
-from bot.monitoring.service.views import ALERT_KIND, WINDOW_KIND, AlertView
+from bot.monitoring.service.views import AlertView
 from bot.releases.chat.bot import release_bot
 from bot.runtime.background import Background
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage

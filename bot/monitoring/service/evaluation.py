@@ -35,10 +35,7 @@ from bot.monitoring.domain.records import (
     WatchedCondition,
     WindowRecord,
 )
-from bot.monitoring.service.views import (
-    ALERT_KIND,
-    EVENT_NAMES,
-)
+from bot.monitoring.service.config import ALERT_KIND, EVENT_NAMES
 
 PUSHED_SOURCE = "alertmanager"
 

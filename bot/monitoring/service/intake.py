@@ -20,13 +20,10 @@ from bot.core.roles import SEVERITY_LEVELS
 from bot.monitoring.alertmanager import AlertmanagerAlert, AlertmanagerPayload, AlertSignal
 from bot.monitoring.domain import Measurement, Verdict
 from bot.monitoring.domain.records import WatchedCondition, WindowRecord
+from bot.monitoring.service.config import MonitoringConfig, monitoring_repo
 from bot.monitoring.service.evaluation import PUSHED_SOURCE, Evaluation, adhoc_condition
 from bot.monitoring.service.polls import in_transaction
-from bot.monitoring.service.views import (
-    IntakeReport,
-    MonitoringConfig,
-    monitoring_repo,
-)
+from bot.monitoring.service.views import IntakeReport
 
 SEVERITIES = SEVERITY_LEVELS
 DEFAULT_PUSHED_SEVERITY = "P2"

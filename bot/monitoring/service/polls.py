@@ -37,8 +37,7 @@ from bot.monitoring.domain.ports import MonitoringRepository
 from bot.monitoring.domain.records import PollInProgress, WindowRecord, WindowStatus
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes.base import run_poll
-from bot.monitoring.service.evaluation import Evaluation
-from bot.monitoring.service.views import (
+from bot.monitoring.service.config import (
     CLOSE_TIMER,
     LEASE_TIMER,
     POLL_TIMER,
@@ -49,6 +48,7 @@ from bot.monitoring.service.views import (
     ProbeFactory,
     monitoring_repo,
 )
+from bot.monitoring.service.evaluation import Evaluation
 
 log = logging.getLogger(__name__)
 

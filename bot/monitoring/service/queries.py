@@ -7,13 +7,8 @@ from bot.core.errors import InvalidInput, UnknownTarget
 from bot.core.ports import MessageRef, UnitOfWorkFactory
 from bot.monitoring.domain import summarize
 from bot.monitoring.domain.records import AlertRecord, StoredCondition, WindowRecord
-from bot.monitoring.service.views import (
-    ALERT_MESSAGE_KIND,
-    AlertView,
-    ConditionLine,
-    WindowView,
-    monitoring_repo,
-)
+from bot.monitoring.service.config import ALERT_MESSAGE_KIND, monitoring_repo
+from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 
 
 class MonitoringQueries:

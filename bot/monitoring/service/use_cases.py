@@ -30,6 +30,17 @@ from bot.monitoring.domain.records import (
     WindowStatus,
 )
 from bot.monitoring.metrics import MonitoringMetrics
+from bot.monitoring.service.config import (
+    ALERT_KIND,
+    CLOSE_TIMER,
+    POLL_TIMER,
+    RETRY_TIMER,
+    TIMER_KINDS,
+    WINDOW_KIND,
+    MonitoringConfig,
+    ProbeFactory,
+    monitoring_repo,
+)
 from bot.monitoring.service.intake import evaluate_pushed
 from bot.monitoring.service.polls import (
     PollRunner,
@@ -38,18 +49,7 @@ from bot.monitoring.service.polls import (
     schedule_next_poll,
 )
 from bot.monitoring.service.queries import MonitoringQueries
-from bot.monitoring.service.views import (
-    ALERT_KIND,
-    CLOSE_TIMER,
-    POLL_TIMER,
-    RETRY_TIMER,
-    TIMER_KINDS,
-    WINDOW_KIND,
-    IntakeReport,
-    MonitoringConfig,
-    ProbeFactory,
-    monitoring_repo,
-)
+from bot.monitoring.service.views import IntakeReport
 from bot.releases.domain.release import Release, ReleaseSignal, require_reason
 from bot.runtime.timers import TimerHandler
 

@@ -32,10 +32,8 @@ from bot.monitoring.domain import Measurement
 from bot.monitoring.domain.records import WatchedCondition
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes.base import Probe, ProbeBase
+from bot.monitoring.service.config import MonitoringConfig
 from bot.monitoring.service.use_cases import MonitoringService
-from bot.monitoring.service.views import (
-    MonitoringConfig,
-)
 from bot.monitoring.store.tables import MeasurementRow
 from bot.releases.service import ReleaseService, TemplateSource
 from bot.runtime.background import Background

@@ -13,7 +13,7 @@ from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized, Unkn
 from bot.monitoring.alertmanager import parse_alertmanager_webhook
 from bot.monitoring.domain import DEFAULT_STAGES, Verdict, poll_times
 from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
-from bot.monitoring.service.views import POLL_TIMER, RETRY_TIMER
+from bot.monitoring.service.config import POLL_TIMER, RETRY_TIMER
 from tests.monitoring.service.harness import ERROR, build_bench, minutes
 from tests.support.actors import DEV, LEAD, NOW, ONCALL, STRANGER
 
