@@ -34,8 +34,10 @@ UV=.tools/bin/uv
 
 echo "setup: syncing .venv from uv.lock (frozen)"
 # Never download an interpreter: use the one on this machine that fits requires-python.
+# Trust the machine's own certificate store (as pip does), so a network whose TLS goes through
+# a proxy with a local CA works without exporting SSL_CERT_FILE.
 interpreter=$("$PYTHON" -c 'import sys; print(sys.executable)')
-UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --python "$interpreter"
+UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$interpreter"
 
 if [ "${1:-}" = "--test" ]; then
     bash .ci/install-prometheus.sh
