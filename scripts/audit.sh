@@ -22,6 +22,10 @@ trap 'rm -rf "$work"' EXIT
 "$UV" export --frozen --no-hashes --no-emit-project --format requirements-txt \
     > "$work/requirements.txt" || { echo "audit: uv export failed" >&2; exit 2; }
 echo "audit: $(grep -c '==' "$work/requirements.txt") pins from uv.lock, pip-audit $(.venv/bin/pip-audit --version | cut -d' ' -f2)"
+# Trust the machine's certificate store, as pip does, when no bundle is named in the environment.
+if [ -z "${REQUESTS_CA_BUNDLE:-}${SSL_CERT_FILE:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    export REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+fi
 # pip-audit exits 1 on a vulnerability and on a failure to run: the verdict reads its JSON.
 .venv/bin/pip-audit --progress-spinner off --no-deps --disable-pip --timeout 20 \
     -r "$work/requirements.txt" --format json --output "$work/result.json" \

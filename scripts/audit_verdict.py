@@ -92,6 +92,8 @@ class Verdict:
             why = " (--strict: pins that could not be audited fail the audit)"
         elif self.unaudited or self.error:
             why = " (could not audit is reported, not failed; use --strict to fail on it)"
+        if self.error is not None:
+            return f"audit {verdict}{why}: no pin could be audited (pip-audit gave no result)"
         return (
             f"audit {verdict}{why}: {len(self.audited)} pins audited clean, "
             f"{len(self.advisories)} known advisories, {len(self.unaudited)} could not be audited"

@@ -83,6 +83,9 @@ def test_no_result_at_all_is_could_not_audit(tmp_path: Path):
     done = _run(tmp_path / "missing.json", "--log", str(log))
     assert done.returncode == 0
     assert "could not audit: pip-audit gave no result (ConnectionError" in done.stdout
+    assert done.stdout.splitlines()[-1].endswith(
+        "no pin could be audited (pip-audit gave no result)"
+    )
     strict = _run(tmp_path / "missing.json", "--log", str(log), "--strict")
     assert strict.returncode == 1
 
