@@ -1,0 +1,1 @@
+"""Sandboxes the offline demo runs against: loopback servers in real protocols."""
