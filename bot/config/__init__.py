@@ -6,6 +6,12 @@ Nothing is read at import time: call `load_settings(path)` once at start-up (or
 
 from __future__ import annotations
 
+from bot.config.conditions import (
+    ConditionOverride,
+    ConditionSettings,
+    MonitoringSettings,
+    StageSettings,
+)
 from bot.config.deploy import (
     AutoRollbackSettings,
     KubernetesSettings,
@@ -14,7 +20,7 @@ from bot.config.deploy import (
     ServiceSettings,
 )
 from bot.config.durations import SlaDuration, format_duration, parse_duration
-from bot.config.incidents import (
+from bot.config.escalation import (
     EscalationSettings,
     EscalationStepSettings,
     OutboxSettings,
@@ -25,12 +31,6 @@ from bot.config.incidents import (
     WebhookSettings,
 )
 from bot.config.loading import build_settings, check_config, load_settings, summarize
-from bot.config.monitoring import (
-    ConditionOverride,
-    ConditionSettings,
-    MonitoringSettings,
-    StageSettings,
-)
 from bot.config.problems import ConfigError, ConfigProblem
 from bot.config.runtime import ChecklistSettings, DatabaseSettings, WebSettings
 from bot.config.secrets import SECRET_ENV, Secrets

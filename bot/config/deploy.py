@@ -15,8 +15,8 @@ from bot.config.base import (
     ServiceName,
     Severity,
 )
+from bot.config.conditions import ConditionName, ConditionOverride
 from bot.config.durations import PositiveDuration
-from bot.config.monitoring import ConditionName, ConditionOverride
 from bot.config.problems import ConfigProblem
 
 

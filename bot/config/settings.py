@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from bot.config.base import SectionModel, fail
+from bot.config.conditions import ConditionSettings, MonitoringSettings
 from bot.config.deploy import KubernetesSettings, ServiceSettings
-from bot.config.incidents import EscalationSettings, PagingSettings, SeveritySettings
-from bot.config.monitoring import ConditionSettings, MonitoringSettings
+from bot.config.escalation import EscalationSettings, PagingSettings, SeveritySettings
 from bot.config.problems import ConfigError, ConfigProblem, join_path, problems_from_validation
 from bot.config.runtime import ChecklistSettings, DatabaseSettings, WebSettings
 from bot.config.secrets import SECRET_ENV, Secrets

@@ -12,18 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.app.uow import SqlUnitOfWorkFactory
 from bot.config import Settings, build_settings
 from bot.core.actors import AccessPolicy, Actor
 from bot.core.clock import FakeClock
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
 from bot.releases.service import ReleaseService
-from bot.runtime.background import Background
-from bot.runtime.timers import TimerService
-from bot.store.db import make_session_factory
-from bot.store.outbox import SqlOutboxStore
-from tests.support.inbox import Inbox
+from tests.support.store import backbone
 
 PRIMARY, SECONDARY, TECH, MANAGER, STRANGER, LEAD = "100", "200", "300", "400", "900", "500"
 STAKEHOLDER, DEV = "600", "700"
@@ -82,23 +77,15 @@ class World:
     directory: FakeDirectory = field(default_factory=default_directory)
 
     def __post_init__(self) -> None:
-        sessions = make_session_factory(self.engine)
-        self.uow = SqlUnitOfWorkFactory(sessions, self.clock)
+        base = backbone(self.engine, self.clock)
+        self.uow, self.timers, self.outbox = base.uow, base.timers, base.outbox
+        self.background = base.background
         access = AccessPolicy()
         self.oncall = OncallService(self.uow, self.clock, access, self.settings, self.directory)
         self.incidents = IncidentService(self.uow, self.clock, access, self.settings, self.oncall)
-        self.timers = TimerService(self.uow, self.clock)
         self.incidents.register_timers(self.timers)
-        self.outbox = SqlOutboxStore(sessions)
-        self.background = Background(self.timers, self.outbox, self.clock)
-        self.uow.after_commit.append(self.background.after_commit)
-        self.channel, self.dm = Inbox("kept"), Inbox("kept")
-        self.background.add_sender("channel", self.channel)
-        self.background.add_sender("dm", self.dm)
-
-    async def pump(self) -> None:
-        """Fire due timers and deliver due messages until quiet."""
-        await self.background.pump()
+        self.channel, self.dm = base.inbox("channel", "kept"), base.inbox("dm", "kept")
+        self.pump = base.pump
 
     def pages_to(self, user_id: str) -> list[dict[str, Any]]:
         """Return the page DMs delivered to `user_id`."""

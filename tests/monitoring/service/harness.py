@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
 from bot.core.actors import AccessPolicy, Source
 from bot.core.clock import FakeClock
@@ -24,7 +23,6 @@ from bot.core.events import (
     AlertAcknowledged,
     ConditionMet,
     ConditionRecovered,
-    EventBus,
     ReleaseSignalled,
     on_signal,
 )
@@ -37,11 +35,9 @@ from bot.monitoring.service.use_cases import MonitoringService
 from bot.monitoring.store.tables import MeasurementRow
 from bot.releases.service import ReleaseService, TemplateSource
 from bot.runtime.background import Background
-from bot.runtime.timers import TimerService
-from bot.store.db import make_session_factory
-from bot.store.outbox import SqlOutboxStore
 from tests.support.actors import DEV, DEVOPS, LEAD, SMALL_TEMPLATE, TECH
 from tests.support.inbox import Inbox
+from tests.support.store import backbone
 
 ERROR_RATE = WatchedCondition(
     name="error_rate",
@@ -198,16 +194,12 @@ def build_bench(
     metrics: MonitoringMetrics | None = None,
 ) -> Bench:
     """Wire a fresh "bot" over `engine` (call again for a restart on the same database)."""
-    sessions = make_session_factory(engine)
-    uow = SqlUnitOfWorkFactory(sessions, clock)
+    base = backbone(engine, clock)
+    uow, timers, background, events = base.uow, base.timers, base.background, base.events
     source = TemplateSource(parse_template(SMALL_TEMPLATE, "small.md"), SMALL_TEMPLATE)
-    events = EventBus()
     releases = ReleaseService(
         uow, clock, AccessPolicy(), lambda: source, ["gw", "api"], events=events
     )
-    timers = TimerService(uow, clock)
-    background = Background(timers, SqlOutboxStore(sessions), clock)
-    uow.after_commit.append(background.after_commit)
     script = script or Script()
     monitoring = MonitoringService(
         uow, clock, AccessPolicy(), config or default_config(), ScriptedProbes(script), metrics,
@@ -218,10 +210,9 @@ def build_bench(
     events.subscribe(ReleaseSignalled, on_signal("rolled_back", monitoring.stop_window))
     events.subscribe(ReleaseSignalled, on_signal("aborted", monitoring.stop_window))
     bench = Bench(
-        engine, clock, script, releases, monitoring, background, Inbox(), Inbox(), [], [], []
-    )
-    background.add_sender("alert", bench.alerts)
-    background.add_sender("monitor", bench.windows)
+        engine, clock, script, releases, monitoring, background,
+        base.inbox("alert"), base.inbox("monitor"), [], [], [],
+    )  # fmt: skip
 
     async def on_met(u: object, event: ConditionMet) -> None:
         bench.met.append(event)

@@ -28,15 +28,14 @@ from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, ma
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import ClusterAccess, RollbackService, RolloutTarget
 from bot.runtime.background import Background
-from bot.runtime.timers import TimerService
 from bot.store import migrate
-from bot.store.db import make_engine, make_session_factory
-from bot.store.outbox import SqlOutboxStore
+from bot.store.db import make_engine
 from bot.store.tables import AuditRow
 from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.rollouts.k8s.rbacfile import granted
 from tests.support.clock import VirtualSleep
 from tests.support.inbox import Inbox
+from tests.support.store import backbone
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "config" / "checklists" / "release.md"
@@ -167,8 +166,9 @@ async def build_world(
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollouts.db'}")
     await migrate.upgrade(engine)
     clock = FakeClock(START)
-    sessions = make_session_factory(engine)
-    uow = SqlUnitOfWorkFactory(sessions, clock)
+    # The rollout runners are woken by the commit hook, the background only by pump().
+    base = backbone(engine, clock, wake_on_commit=False)
+    uow = base.uow
     source = TemplateSource.from_path(TEMPLATE)
     releases = ReleaseService(uow, clock, AccessPolicy(), lambda: source, [SERVICE])
     sleep = VirtualSleep(clock)
@@ -196,9 +196,8 @@ async def build_world(
         rollbacks = RollbackService(**common)
         deploys = DeployService(**common)
         uow.after_commit.extend([rollbacks.after_commit, deploys.after_commit])
-        background = Background(TimerService(uow, clock), SqlOutboxStore(sessions), clock)
-        sent = Inbox()
-        background.add_sender("k8s.rollout", sent)
+        background = base.background
+        sent = base.inbox("k8s.rollout")
         world = World(clock, api, releases, rollbacks, deploys, uow, background, sent, sleep)
         try:
             yield world
