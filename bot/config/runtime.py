@@ -7,7 +7,14 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from bot.config.base import ConfigPath, NonEmptyStr, SectionModel, fail, resolve_path
+from bot.config.base import (
+    ConfigPath,
+    NonEmptyStr,
+    SectionModel,
+    fail,
+    path_text_problem,
+    resolve_path,
+)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/releasebot.db"
 _URL_SCHEME = re.compile(r"(?P<dialect>[a-z][a-z0-9]*)(?:\+(?P<driver>[a-z0-9_]+))?://(?P<rest>.*)")
@@ -50,6 +57,9 @@ def _resolve_sqlite_path(rest: str, info: ValidationInfo) -> str:
     file_part = location[1:]
     if file_part in ("", ":memory:") or file_part.startswith("file:"):
         return rest
+    problem = path_text_problem(file_part)
+    if problem is not None:
+        raise fail(f"expected a usable path for the SQLite file: it {problem}")
     resolved = resolve_path(Path(file_part), info, is_file_to_create=True)
     if not resolved.is_absolute():
         return rest
