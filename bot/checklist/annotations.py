@@ -103,14 +103,15 @@ def lookalike_problems(text: str) -> list[str]:
                     f"unclosed annotation {group!r}; expected ' {{key=value ...}}' closed "
                     "with '}' at the end of the line"
                 )
-            elif match.end() == len(part.rstrip()) and match.start() > 0:
+            elif match.start() > 0 and not part[match.start() - 1].isspace():
                 found.append(
                     f"annotation {group!r} is glued to the text; expected a space before '{{'"
                 )
             else:
                 found.append(
-                    f"annotation {group!r} is not at the end of the line; expected it last, "
-                    "after a space (or put literal braces in backticks)"
+                    f"annotation {group!r} is not the line's annotation: only one brace group, "
+                    "last on the line after a space, is; expected it there (or put literal "
+                    "braces in backticks)"
                 )
         for stray in _STRAY_CLOSE.finditer(_GROUP.sub(" ", part)):
             found.append(

@@ -21,6 +21,7 @@ from bot.checklist import ChecklistTemplate, TemplateError, load_template, parse
 from bot.checklist.keys import KeySet, unique
 from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.checklist.parser import header_parts, heading_parts
+from bot.checklist.render import render_template
 from bot.checklist.validate import run_validate, template_document
 
 UNLIMITED = TemplateLimits.unlimited()
@@ -131,6 +132,26 @@ def test_heading_and_header_splitting_match_the_old_regexes(line: str) -> None:
     assert header_parts(stripped) == expected
 
 
+_PIECES = st.sampled_from(
+    [
+        "## ", "### ", "#### ", "- [ ] ", "- [x] ", "* [ ] ", "{", "}", "role=devops ",
+        "optional", "id=a", "`", " ", "  ", "\t", "\n", "\n", "**", ":", "：", "1. ", "x",
+        "中", "<!--", "-->", "```", "| a |", "|---|", "#", "signoff=s role=oncall phase=p",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_PIECES, max_size=60).map("".join))
+def test_parsing_raises_only_template_errors_and_round_trips(text: str) -> None:
+    """Never raise anything but TemplateError, and render back to an equal template."""
+    try:
+        t = parse_template(text)
+    except TemplateError:
+        return
+    assert parse_template(render_template(t)) == t
+
+
 # ----- size limits ---------------------------------------------------------------------------
 
 
@@ -192,7 +213,8 @@ def test_the_default_template_is_well_inside_the_limits(
     [
         ("- [ ] 回滚 {role=devops", "unclosed annotation '{role=devops'"),
         ("- [ ] nospace{role=devops}", "annotation '{role=devops}' is glued to the text"),
-        ("- [ ] x {role=devops} later", "annotation '{role=devops}' is not at the end"),
+        ("- [ ] x {role=devops} later", "annotation '{role=devops}' is not the line's"),
+        ("- [ ] x {role=devops} {optional}", "annotation '{role=devops}' is not the line's"),
         ("- [ ] x role=devops}", "annotation 'role=devops}' has no opening '{'"),
         ("- [ ] x {optional", "unclosed annotation '{optional'"),
         ("- [ ] x {id=a role=devops", "unclosed annotation '{id=a role=devops'"),
