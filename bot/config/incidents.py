@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from bot.config.base import ROLE_KEYS, SEVERITY_LEVELS, NonEmptyStr, SectionModel, fail
 from bot.config.durations import Duration, PositiveDuration, SlaDuration, format_duration
 from bot.config.problems import ConfigProblem
+from bot.config.salvage import safe_problems
 
 
 def _escalation_target(value: str) -> str:
@@ -73,6 +75,24 @@ class EscalationSettings(SectionModel):
                     )
                 )
         return found
+
+
+_TIMEZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
+
+
+def _is_timezone(name: str) -> bool:
+    """Return whether `name` is an IANA timezone this machine knows (never raises).
+
+    zoneinfo reads a file named after the key, so "Europe" (a folder), a 300-character name
+    or a stray file in the tz database would raise OSError or ValueError, not "not found".
+    """
+    if len(name) > 64 or not _TIMEZONE_NAME.fullmatch(name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _notify_target(value: str) -> str:
@@ -140,13 +160,9 @@ class SeveritySettings(SectionModel):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         """Accept IANA timezone names such as "Europe/Berlin"."""
-        if value != "UTC":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise fail(
-                    f'unknown timezone "{value}" (expected a name like "Europe/Berlin")'
-                ) from None
+        if value != "UTC" and not _is_timezone(value):
+            shown = value if len(value) <= 60 else value[:59] + "…"
+            raise fail(f'unknown timezone "{shown}" (expected a name like "Europe/Berlin")')
         return value
 
     @property
@@ -166,7 +182,7 @@ class SeveritySettings(SectionModel):
         return [
             ConfigProblem(f"{level}.{problem.path}", problem.message)
             for level in SEVERITY_LEVELS
-            for problem in self.policy(level).problems()
+            for problem in safe_problems(self.policy(level).problems)
         ]
 
 
