@@ -117,10 +117,28 @@ class DatabaseOutbox:
         await self._store().mark_delivered(msg_id, now, detail)
 
     async def mark_retry(
-        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+        self,
+        msg_id: int,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        *,
+        count: bool = True,
     ) -> None:
         """Record a failed attempt and when to try again."""
-        await self._store().mark_retry(msg_id, now, next_attempt_at, error)
+        await self._store().mark_retry(msg_id, now, next_attempt_at, error, count=count)
+
+    async def next_due(self) -> datetime | None:
+        """Return when the earliest claimable message is due."""
+        return await self._store().next_due()
+
+    async def delivered_before(self, msg: OutboxMessage) -> bool:
+        """Return True if an older message of the same order was delivered."""
+        return await self._store().delivered_before(msg)
+
+    async def reclaim(self, now: datetime) -> int:
+        """Make the leases a previous process left due now."""
+        return await self._store().reclaim(now)
 
     async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
         """Record that a message will never be delivered."""

@@ -225,12 +225,15 @@ class ChannelSender:
 
     async def _note_fallback(self, payload: Mapping[str, Any]) -> None:
         users = ", ".join(f"<@{u}>" for u in payload.get("mention_user_ids", []))
+        note = payload.get("fallback_note") or (
+            f"DM to {users} failed; mentioned in the channel instead "
+            f"(outbox #{payload['fallback_for']})"
+        )
         try:
             await self.delivery.incidents.record_delivery(
                 int(payload["incident_id"]),
-                "incident_dm_fallback",
-                f"DM to {users} failed; mentioned in the channel instead "
-                f"(outbox #{payload['fallback_for']})",
+                str(payload.get("fallback_what", "incident_dm_fallback")),
+                str(note),
             )
         except Exception:  # the mention is posted: failing here must not post it again
             log.exception("could not record the DM fallback of incident %s", payload["incident_id"])

@@ -1,7 +1,10 @@
 """PagerDuty Events API v2: trigger, acknowledge and resolve an incident by dedup_key.
 
 Event bodies are built without the routing key and stored in the outbox as they are; the
-client adds the key at send time so the secret never lands in the database.
+client adds the key at send time so the secret never lands in the database. PagerDuty's
+`dedup_key` is the idempotency key on this channel: a trigger sent twice (delivery is
+at-least-once) is merged into the same PagerDuty incident, and a repeated acknowledge or
+resolve changes nothing.
 """
 
 from __future__ import annotations
@@ -107,7 +110,9 @@ class PagerDutyClient:
         action = event.get("event_action")
         if action not in ACTIONS:
             raise DeliveryFailed(False, f"PagerDuty: unknown event_action {action!r}")
-        body = json.dumps({**event, "routing_key": self._routing_key}).encode()
+        # Keys starting with "_" are ours (e.g. who to fall back to), never PagerDuty's.
+        public = {k: v for k, v in event.items() if not k.startswith("_")}
+        body = json.dumps({**public, "routing_key": self._routing_key}).encode()
         response = await post(
             self._client, self._url, body, {"Content-Type": "application/json"}, "PagerDuty"
         )

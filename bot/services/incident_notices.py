@@ -201,7 +201,11 @@ class NoticePlan:
                 self._page_text(page.target, page.step_index, page.recipients),
                 mention_users=page.recipients,
                 mention_roles=roles,
-                extra={"step": page.step_index, "target": page.target},
+                extra={
+                    "step": page.step_index,
+                    "target": page.target,
+                    "release_id": self.incident.release_id,
+                },
                 key=step_key,
             )
         if DM in page.channels:
@@ -214,6 +218,8 @@ class NoticePlan:
                 source=self.release.service if self.release else self.source,
                 release_version=self.release.version if self.release else None,
             )
+            # Who to reach if PagerDuty keeps failing (stripped before sending).
+            body["_releasebot"] = {"recipients": list(page.recipients), "target": page.target}
             out.append(self._external_message(PAGERDUTY, body, "trigger", step_key))
         if WEBHOOK in page.channels:
             event = "incident.triggered" if page.step_index == 0 else "incident.escalated"

@@ -18,7 +18,8 @@ from bot.domain.actors import AccessPolicy
 from bot.domain.clock import Clock
 from bot.domain.incidents_ports import MemberDirectory
 from bot.domain.ports import UnitOfWorkFactory
-from bot.paging.outbox import Sender
+from bot.paging.fallbacks import external_to_discord
+from bot.paging.outbox import DeliveryFailed, FailureHook, OutboxMessage, Sender, incident_of
 from bot.paging.pagerduty import PagerDutyClient
 from bot.paging.webhook import WebhookClient
 from bot.services.incidents import IncidentService
@@ -34,6 +35,10 @@ class SenderRegistry(Protocol):
 
     def add_sender(self, kind: str, sender: Sender, fallback: Any = None) -> None:
         """Deliver messages of `kind` with `sender`."""
+        ...
+
+    def on_failure(self, hook: Any) -> None:
+        """Run `hook(msg, failure, fallback_ids)` when a message fails past its budget."""
         ...
 
 
@@ -123,5 +128,28 @@ def wire_incidents(
             wiring.closes.append(cast(Callable[[], Awaitable[None]], client.aclose))
         if client is not None:
             for kind, sender in paging_senders(settings, client).items():
-                background.add_sender(kind, sender)
+                background.add_sender(kind, sender, external_to_discord(kind))
+        background.on_failure(timeline_note(service))
     return wiring
+
+
+def timeline_note(service: IncidentService) -> FailureHook:
+    """Return the hook that writes a page failing past its budget into the incident timeline."""
+
+    async def note(msg: OutboxMessage, failure: DeliveryFailed, fallback_ids: Any) -> None:
+        incident_id = incident_of(msg)
+        if incident_id is None:
+            return
+        instead = (
+            f"; fell back to outbox {', '.join(f'#{i}' for i in fallback_ids)}"
+            if fallback_ids
+            else ""
+        )
+        what = "failing past its retry budget" if failure.retryable else "refused for good"
+        await service.record_delivery(
+            incident_id,
+            "incident_delivery_failed",
+            f"{msg.kind} message #{msg.id} {what}: {failure.reason}{instead}",
+        )
+
+    return note
