@@ -23,14 +23,18 @@ def _action(payload: Mapping[str, Any]) -> str:
     return str(payload.get("event_action", payload.get("event", "")))
 
 
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _facts(payload: Mapping[str, Any]) -> tuple[list[str], str | None, str]:
     """Return (recipients, target, summary) a PagerDuty or webhook payload tells about."""
-    private = payload.get(PRIVATE) if isinstance(payload.get(PRIVATE), dict) else {}
-    step = payload.get("step") if isinstance(payload.get("step"), dict) else {}
+    private = _dict(payload.get(PRIVATE))
+    step = _dict(payload.get("step"))
     recipients = [str(u) for u in (private.get("recipients") or step.get("recipients") or [])]
     target = private.get("target") or step.get("target")
-    inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
-    incident = payload.get("incident") if isinstance(payload.get("incident"), dict) else {}
+    inner = _dict(payload.get("payload"))
+    incident = _dict(payload.get("incident"))
     summary = str(
         private.get("summary") or inner.get("summary") or incident.get("title") or "incident"
     )
@@ -73,7 +77,7 @@ def external_to_discord(kind: str) -> Fallback:
         out: list[Replacement] = [("channel", notice)]
         if page:
             for user in recipients:
-                dm = {
+                dm: dict[str, Any] = {
                     "user_id": user,
                     "content": f"🚨 You are paged ({name} is failing): {summary}",
                 }

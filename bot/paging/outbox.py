@@ -176,7 +176,9 @@ class DispatchReport:
         return sum(1 for d in self.deliveries if d.outcome == outcome)
 
 
-def dm_to_channel_mention(channel_id: int | str) -> Fallback:
+def dm_to_channel_mention(
+    channel_id: int | str,
+) -> Callable[[OutboxMessage, DeliveryFailed], Replacement | None]:
     """Return a fallback that turns a refused DM into a mention in `channel_id`.
 
     A DM payload needs "user_id" and "content"; the channel payload carries the same content

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,22 @@ class Heartbeat:
     def age(self) -> float:
         """Return seconds since the last beat."""
         return time.monotonic() - self.last
+
+
+def gateway_connected(client: Any) -> ReadinessCheck:
+    """Return a check that the Discord client is logged in and its gateway socket is open."""
+
+    async def check() -> str | None:
+        if client.is_closed():
+            return "closed"
+        if not client.is_ready():
+            return "not connected yet"
+        ws = getattr(client, "ws", None)
+        if ws is None or not getattr(ws, "open", True):
+            return "gateway disconnected"
+        return None
+
+    return check
 
 
 class Health:
