@@ -328,6 +328,7 @@ class OutboxDispatcher:
         for msg in batch:
             if self.draining:
                 return  # shutting down: the lease lapses and the restart sends it at once
+            self.health.beat("outbox")
             self._in_flight.add(msg.id)
             try:
                 await self._deliver(msg, result)

@@ -74,7 +74,12 @@ class Background:
         self._start_retry_cap = start_retry_cap.total_seconds()
         self._dispatcher: OutboxDispatcher | None = None
         self.wake = WakeScheduler(
-            clock, timers.fire_due, timers.next_due, health=self.health, heartbeat=heartbeat
+            clock,
+            timers.fire_due,
+            timers.next_due,
+            health=self.health,
+            heartbeat=heartbeat,
+            bound=loop_bound,
         )
         timers.progress = lambda: self.health.beat("scheduler")
         self._outbox_wakeup = asyncio.Event()

@@ -51,6 +51,7 @@ class WakeScheduler:
         retry_cap: timedelta = timedelta(seconds=30),
         health: Health | None = None,
         rng: random.Random | None = None,
+        bound: timedelta = timedelta(seconds=60),
     ) -> None:
         self._clock = clock
         self._fire_due = fire_due
@@ -58,6 +59,7 @@ class WakeScheduler:
         self._scheduler = scheduler or AsyncIOScheduler(timezone="UTC")
         self._max_sleep = max_sleep
         self._heartbeat = heartbeat.total_seconds()
+        self._bound = max(bound.total_seconds(), self._heartbeat * 2)
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._rng = rng or random.Random()
@@ -95,7 +97,7 @@ class WakeScheduler:
         return fired
 
     def _start_loop(self) -> None:
-        self.health.watch(LOOP, max(self._heartbeat * 4, 20.0))
+        self.health.watch(LOOP, self._bound)
         self._task = asyncio.create_task(self._loop(), name="releasebot-timers")
 
     async def restart(self) -> None:
