@@ -105,7 +105,7 @@ class PagerDutyClient:
     def __repr__(self) -> str:
         return f"PagerDutyClient(url={self._url!r}, routing_key=***)"
 
-    async def send_event(self, event: Mapping[str, Any]) -> str:
+    async def send_event(self, event: Mapping[str, Any], idempotency_key: str | None = None) -> str:
         """Send one event body, adding the routing key; return PagerDuty's dedup_key."""
         action = event.get("event_action")
         if action not in ACTIONS:
@@ -113,9 +113,10 @@ class PagerDutyClient:
         # Keys starting with "_" are ours (e.g. who to fall back to), never PagerDuty's.
         public = {k: v for k, v in event.items() if not k.startswith("_")}
         body = json.dumps({**public, "routing_key": self._routing_key}).encode()
-        response = await post(
-            self._client, self._url, body, {"Content-Type": "application/json"}, "PagerDuty"
-        )
+        headers = {"Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key  # ours; PagerDuty merges by dedup_key
+        response = await post(self._client, self._url, body, headers, "PagerDuty")
         try:
             answer = response.json()
         except ValueError:
@@ -137,4 +138,4 @@ class PagerDutyClient:
 
     async def send(self, msg: OutboxMessage) -> str | None:
         """Deliver an outbox message whose payload is an event body."""
-        return await self.send_event(msg.payload)
+        return await self.send_event(msg.payload, msg.idempotency_key)

@@ -224,29 +224,39 @@ class Background:
         self.health.unwatch(OUTBOX)
         await self._cancel(self._watchdog)
         self._watchdog = None
-        await self.wake.stop()
+        await self.wake.stop(0)
         await self._cancel(self._task)
         self._task = None
 
     async def drain(self, grace: float) -> bool:
         """Stop claiming new messages; wait up to `grace` s for in-flight sends. True if done."""
         self._stop.set()
+        self._outbox_wakeup.set()
         self.health.unwatch(OUTBOX)
         await self._cancel(self._watchdog)
         self._watchdog = None
-        await self.wake.stop()
         if self._dispatcher is not None:
             self._dispatcher.draining = True
         task = self._task
-        if task is None or task.done():
-            return True
-        done, _ = await asyncio.wait({task}, timeout=grace)
-        if not done:
-            log.warning("shutdown: in-flight sends did not finish within %.1fs", grace)
-        return bool(done)
 
-    async def stop(self, grace: float = 0.0) -> None:
-        """Stop the scheduler, the watchdog and the outbox loop (waiting up to `grace` s)."""
+        async def outbox_finished() -> bool:
+            if task is None or task.done():
+                return True
+            done, _ = await asyncio.wait({task}, timeout=grace)
+            return bool(done)
+
+        _, finished = await asyncio.gather(self.wake.stop(grace), outbox_finished())
+        if not finished:
+            log.warning("shutdown: in-flight sends did not finish within %.1fs", grace)
+        return finished
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the scheduler, the watchdog and the outbox loop (waiting up to `grace` s).
+
+        Work in progress (a firing, a send) may finish within `grace`; what is still running
+        then is cancelled (its transaction rolls back; a leased message is taken back at the
+        next start).
+        """
         await self._cancel(self._starter)
         self._starter = None
         await self.drain(grace)

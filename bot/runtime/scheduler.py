@@ -67,6 +67,7 @@ class WakeScheduler:
         self._planned: datetime | None = None
         self._alarm = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.failures = 0  # consecutive failed rounds (0 when the last round worked)
         self.rounds = 0  # completed rounds, for tests and the health page
         self.restarts = 0
@@ -97,6 +98,7 @@ class WakeScheduler:
         return fired
 
     def _start_loop(self) -> None:
+        self._stopping = False
         self.health.watch(LOOP, self._bound)
         self._task = asyncio.create_task(self._loop(), name="releasebot-timers")
 
@@ -148,7 +150,7 @@ class WakeScheduler:
             if planned is None:
                 planned = now + self._max_sleep
                 self._planned = planned
-            if planned <= now:
+            if planned <= now or self._stopping:
                 return
             self._alarm.clear()
             timeout = min((planned - now).total_seconds(), self._heartbeat)
@@ -156,8 +158,10 @@ class WakeScheduler:
                 await asyncio.wait_for(self._alarm.wait(), timeout)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wait_until_planned()
+            if self._stopping:
+                return
             self.health.beat(LOOP)
             try:
                 await self._fire_due()
@@ -198,9 +202,14 @@ class WakeScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def stop(self) -> None:
-        """Stop the loop and the alarm clock."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the loop (letting a firing in progress finish for `grace` s) and the alarm."""
         self.health.unwatch(LOOP)
+        self._stopping = True
+        self._alarm.set()
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=grace)
         await self._cancel_loop()
         self.shutdown()
 
