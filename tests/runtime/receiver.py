@@ -48,7 +48,9 @@ def describe(path: str, headers: Any, body: bytes) -> dict[str, Any]:
 class Receiver:
     """Answer deliveries on 127.0.0.1 and keep (and optionally fsync) what was delivered."""
 
-    def __init__(self, log: Path | None = None, *, delay: float = 0.0) -> None:
+    def __init__(
+        self, log: Path | None = None, *, delay: float = 0.0, begun: Path | None = None
+    ) -> None:
         self.delivered: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
         self.mode = "up"
@@ -56,6 +58,7 @@ class Receiver:
         self.throttle_left = 0  # in "up" mode: answer this many 429s first
         self.delay = delay  # seconds to wait before answering (a slow receiver)
         self.begun = asyncio.Event()
+        self._begun_file = begun
         self._log = log.open("a", encoding="utf-8") if log else None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -69,6 +72,9 @@ class Receiver:
         body = await request.read()
         record = describe(request.path, request.headers, body)
         self.begun.set()
+        if self._begun_file is not None:  # a request arrived (it may still be answered late)
+            with self._begun_file.open("a") as marks:
+                marks.write(f"{record['key']}\n")
         if self.delay:
             await asyncio.sleep(self.delay)
         throttled = self.mode == "throttle" or self.throttle_left > 0
@@ -115,7 +121,8 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    receiver = Receiver(Path(args.log), delay=args.delay)
+    begun = Path(args.begun_file) if args.begun_file else None
+    receiver = Receiver(Path(args.log), delay=args.delay, begun=begun)
     port = await receiver.start(args.port)
     ready = Path(args.port_file + ".tmp")
     ready.write_text(str(port))  # noqa: ASYNC240 - once, before serving
@@ -129,4 +136,5 @@ if __name__ == "__main__":
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--begun-file", default=None)
     asyncio.run(_main(parser.parse_args()))
