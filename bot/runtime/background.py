@@ -193,8 +193,7 @@ class Background:
             try:
                 stale = self.health.stale()
                 if not self.wake.running or "scheduler" in stale:
-                    self.health.fault("scheduler_restarts", f"restarted {self.wake.restarts + 1}x")
-                    await self.wake.restart()
+                    await self.wake.restart()  # logged; liveness showed the stall meanwhile
                 outbox_dead = self._task is None or self._task.done()
                 if not self._stop.is_set() and (outbox_dead or OUTBOX in stale):
                     await self._restart_outbox()

@@ -139,9 +139,15 @@ class NoticePlan:
                     **(extra or {}),
                 },
                 self.key(notice, key, place),
+                self.channel_order(),
             )
             for place in places
         ]
+
+    def channel_order(self) -> str:
+        """Return the order key of the incident's Discord messages (an ack never overtakes
+        a page still being retried)."""
+        return f"incident:{self.incident_id}:channel"
 
     def refresh(self, cause: str) -> Outgoing:
         """Return a message that edits every posted message of the incident to its new state."""
@@ -149,6 +155,7 @@ class NoticePlan:
             CHANNEL,
             {"incident_id": self.incident_id, "notice": "refresh", "refresh": True},
             self.key("refresh", cause),
+            self.channel_order(),
         )
 
     def dm(self, user_id: str, notice: str, content: str, step: int | None) -> Outgoing:
