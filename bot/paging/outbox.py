@@ -120,6 +120,9 @@ Replacement = tuple[str, dict[str, Any]]
 Fallback = Callable[[OutboxMessage, DeliveryFailed], Replacement | Sequence[Replacement] | None]
 # Called once when a message first fails past its retry budget (or fails for good).
 FailureHook = Callable[[OutboxMessage, DeliveryFailed, Sequence[int]], Awaitable[None]]
+# Asked before each slow retry of a message past its budget: None to go on, else why to stop
+# (e.g. "incident #7 is resolved").
+StillWanted = Callable[[OutboxMessage], Awaitable[str | None]]
 
 FOLLOW_UPS = frozenset({"acknowledge", "resolve", "incident.acknowledged", "incident.resolved"})
 
@@ -249,6 +252,7 @@ class OutboxDispatcher:
         slow_retry: timedelta | None = None,
         abandon_after: timedelta = timedelta(hours=24),
         on_failure: Sequence[FailureHook] = (),
+        still_wanted: Sequence[StillWanted] = (),
         health: Health | None = None,
     ) -> None:
         if max_attempts < 1:
@@ -265,6 +269,7 @@ class OutboxDispatcher:
         self._abandon_after = abandon_after
         self._fallbacks = dict(fallbacks or {})
         self._on_failure = list(on_failure)
+        self._still_wanted = list(still_wanted)
         self._rng = rng or random.Random()
         self._batch = batch_size
         self._idle = idle_poll
@@ -349,6 +354,8 @@ class OutboxDispatcher:
             result.deliveries.append(Delivery(msg.id, msg.kind, DEAD, reason))
             log.error("outbox %s #%s %s", msg.kind, msg.id, reason)
             return
+        if msg.attempts >= self._max_attempts and await self._moot(msg, result):
+            return
         try:
             detail = await sender.send(msg)
         except DeliveryFailed as exc:
@@ -410,6 +417,24 @@ class OutboxDispatcher:
         await self._store.mark_retry(msg.id, now, now + wait, error)
         result.retries.append(now + wait)
         result.deliveries.append(Delivery(msg.id, msg.kind, "retry", error))
+
+    async def _moot(self, msg: OutboxMessage, result: _Pass) -> bool:
+        """End a message past its budget that nobody needs any more (its incident ended)."""
+        for check in self._still_wanted:
+            try:
+                reason = await check(msg)
+            except Exception:  # cannot tell: keep retrying
+                log.exception("outbox still-wanted check failed for %s #%s", msg.kind, msg.id)
+                continue
+            if reason is not None:
+                error = f"not retried any more: {reason}"
+                await self._store.mark_dead(msg.id, self._clock.now(), error)
+                self.failing.pop(msg.id, None)
+                self._throttled.pop(msg.id, None)
+                result.deliveries.append(Delivery(msg.id, msg.kind, DEAD, error))
+                log.warning("outbox %s #%s %s", msg.kind, msg.id, error)
+                return True
+        return False
 
     async def _fall_back(
         self, msg: OutboxMessage, failure: DeliveryFailed, result: _Pass

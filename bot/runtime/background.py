@@ -26,6 +26,7 @@ from bot.paging.outbox import (
     OutboxDispatcher,
     OutboxStore,
     Sender,
+    StillWanted,
 )
 from bot.runtime.health import Health
 from bot.runtime.scheduler import WakeScheduler
@@ -61,6 +62,7 @@ class Background:
         self.senders: dict[str, Sender] = {}
         self.fallbacks: dict[str, Fallback] = {}
         self.failure_hooks: list[FailureHook] = []
+        self.wanted_checks: list[StillWanted] = []
         self._outbox = outbox
         self._options = {
             "max_attempts": max_attempts,
@@ -108,6 +110,11 @@ class Background:
         self.failure_hooks.append(hook)
         self._dispatcher = None
 
+    def still_wanted(self, check: StillWanted) -> None:
+        """Ask `check(msg)` before slow retries; a reason ends the message (e.g. resolved)."""
+        self.wanted_checks.append(check)
+        self._dispatcher = None
+
     @property
     def dispatcher(self) -> OutboxDispatcher:
         """Return the outbox dispatcher over the registered senders."""
@@ -118,6 +125,7 @@ class Background:
                 self.clock,
                 fallbacks=dict(self.fallbacks),
                 on_failure=list(self.failure_hooks),
+                still_wanted=list(self.wanted_checks),
                 health=self.health,
                 **self._options,  # type: ignore[arg-type]
             )

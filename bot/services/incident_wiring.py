@@ -19,7 +19,15 @@ from bot.domain.clock import Clock
 from bot.domain.incidents_ports import MemberDirectory
 from bot.domain.ports import UnitOfWorkFactory
 from bot.paging.fallbacks import external_to_discord
-from bot.paging.outbox import DeliveryFailed, FailureHook, OutboxMessage, Sender, incident_of
+from bot.paging.outbox import (
+    DeliveryFailed,
+    FailureHook,
+    OutboxMessage,
+    Sender,
+    StillWanted,
+    incident_of,
+    is_follow_up,
+)
 from bot.paging.pagerduty import PagerDutyClient
 from bot.paging.webhook import WebhookClient
 from bot.services.incidents import IncidentService
@@ -39,6 +47,10 @@ class SenderRegistry(Protocol):
 
     def on_failure(self, hook: Any) -> None:
         """Run `hook(msg, failure, fallback_ids)` when a message fails past its budget."""
+        ...
+
+    def still_wanted(self, check: Any) -> None:
+        """Ask `check(msg)` before slow retries whether the message is still needed."""
         ...
 
 
@@ -130,7 +142,28 @@ def wire_incidents(
             for kind, sender in paging_senders(settings, client).items():
                 background.add_sender(kind, sender, external_to_discord(kind))
         background.on_failure(timeline_note(service))
+        background.still_wanted(until_resolved(service))
     return wiring
+
+
+def until_resolved(service: IncidentService) -> StillWanted:
+    """Return the check ending the slow retries of a page whose incident is resolved.
+
+    A status update (acknowledge/resolve) is always still wanted: it tells the receiver the
+    incident ended. A trigger or page of a resolved incident is not sent any more (its
+    follow-ups are then not sent on that channel either: the receiver never saw it open).
+    """
+
+    async def check(msg: OutboxMessage) -> str | None:
+        incident_id = incident_of(msg)
+        if incident_id is None or is_follow_up(msg):
+            return None
+        incident = await service.get(incident_id)
+        if incident.status.value == "resolved":
+            return f"incident #{incident_id} is resolved"
+        return None
+
+    return check
 
 
 def timeline_note(service: IncidentService) -> FailureHook:
