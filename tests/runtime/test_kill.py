@@ -4,7 +4,9 @@ The bot runs as a separate process (tests/runtime/killbot.py) on a persistent SQ
 with the real timer loop and outbox loop, in real time, escalation steps shortened to
 seconds by config. A separate receiver process (tests/runtime/receiver.py) records every
 delivery, fsync'd before it answers. The bot is killed KILLS times at random points (a fixed
-seed): during start-up and migrations, mid-request, right after a send, at step timers.
+seed): during start-up and migrations, 0-3 ms after the receiver answered a 2xx (before the
+bot can record the delivery: the duplicate window), and at random while running (mid-request,
+at step timers, after claims).
 Then one last run settles and is stopped with SIGTERM, and the test checks:
 
 - every message the bot stored was delivered (lost = 0) and nothing unknown arrived;
@@ -43,12 +45,12 @@ def _spawn(args: list[str], out: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_for(check, within: float) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(check, within: float, every: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if check():
             return True
-        time.sleep(0.05)
+        time.sleep(every)
     return bool(check())
 
 
@@ -86,16 +88,23 @@ def test_sigkill_at_random_points_loses_no_page(tmp_path: Path) -> None:
             "--resolve-after", str(RESOLVE_AFTER), "--steps", STEPS,
         ]  # fmt: skip
         bot_out = tmp_path / "bot.out"
+        bot_out.touch()
         kills = 0
         started = time.monotonic()
         for _ in range(KILLS):
+            ups = bot_out.read_bytes().count(b"killbot: up")
             bot = _spawn(bot_args, bot_out)
-            if rng.random() < 0.3:  # during start-up: imports, migrations, the first firing
+            point = rng.random()
+            if point < 0.3:  # during start-up: imports, migrations, the first firing
                 time.sleep(rng.uniform(0.0, 2.5))
             else:  # while running: sends, step timers, claims
-                ups = bot_out.read_bytes().count(b"killbot: up")
                 _wait_for(lambda ups=ups: bot_out.read_bytes().count(b"killbot: up") > ups, 20)
-                time.sleep(rng.uniform(0.0, 2.5))
+                if point < 0.65:  # 0-3 ms after the receiver answered a 2xx
+                    size = log.stat().st_size if log.exists() else 0
+                    _wait_for(lambda s=size: log.exists() and log.stat().st_size > s, 4, 0.0005)
+                    time.sleep(rng.uniform(0.0, 0.003))
+                else:
+                    time.sleep(rng.uniform(0.0, 2.5))
             bot.send_signal(signal.SIGKILL)
             bot.wait(10)
             kills += 1
