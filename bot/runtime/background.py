@@ -50,6 +50,7 @@ class Background:
         base_backoff: timedelta = timedelta(seconds=2),
         max_backoff: timedelta = timedelta(minutes=5),
         slow_retry: timedelta | None = None,
+        idle_poll: timedelta = timedelta(seconds=30),
         health: Health | None = None,
         loop_bound: timedelta = timedelta(seconds=60),
         watchdog_every: timedelta = timedelta(seconds=2),
@@ -69,6 +70,7 @@ class Background:
             "base_backoff": base_backoff,
             "max_backoff": max_backoff,
             "slow_retry": slow_retry,
+            "idle_poll": idle_poll,
         }
         self._loop_bound = loop_bound.total_seconds()
         self._watchdog_every = watchdog_every.total_seconds()

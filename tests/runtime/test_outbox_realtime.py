@@ -214,3 +214,25 @@ async def test_a_resolve_is_never_sent_when_its_trigger_was_refused(engine):
     for _action, status, error in statuses[1:3]:
         assert status == "dead" and "trigger of this incident was never delivered" in str(error)
     assert [m.payload["fallback_for"] for m in channel.got] == [1]  # the refusal is visible
+
+
+async def test_ordered_messages_follow_each_other_without_waiting_for_the_idle_poll(engine):
+    """With an idle poll of an hour, an incident's 5 ordered messages all go out in turn."""
+    rt = runtime(engine, idle_poll=timedelta(hours=1))  # no safety tick to lean on
+    inbox = Inbox()
+    rt.background.add_sender("pagerduty", inbox)
+    await rt.background.start()
+    try:
+        async with rt.uow() as u:
+            for n in range(5):
+                await u.outbox.enqueue(
+                    "pagerduty", pd_event("trigger" if n == 0 else "acknowledge"), f"o{n}",
+                    order_key="incident:7:pagerduty",
+                )  # fmt: skip
+            await u.commit()
+        assert await eventually(lambda: len(inbox.got) == 5, within=20)
+    finally:
+        await rt.background.stop()
+    assert inbox.keys() == ["o0", "o1", "o2", "o3", "o4"]
+    # One wake-up by the commit, then one pass per message: never an idle wait in between.
+    assert rt.background.dispatcher.passes <= 5 + 3
