@@ -20,13 +20,15 @@ from bot.domain.ports import UnitOfWork, UnitOfWorkFactory
 from bot.monitoring.wiring import wire_monitoring
 from bot.paging.outbox import OutboxMessage
 from bot.runtime.background import Background
+from bot.runtime.checks import database_writable
+from bot.runtime.health import Health, gateway_connected
 from bot.services.incident_wiring import wire_incidents
 from bot.services.releases import ReleaseService, TemplateSource
 from bot.services.rollouts_wiring import wire_rollouts
 from bot.services.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
-from bot.store.outbox import SqlOutboxStore
+from bot.store.outbox import DEFAULT_LEASE, SqlOutboxStore
 from bot.store.uow import SqlUnitOfWorkFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,7 @@ class Database:
         # Called after every commit once started (the background wakes timers and the outbox).
         self.after_commit: list[Callable[[Any], None]] = []
         self.outbox: SqlOutboxStore | None = None
+        self.outbox_lease = DEFAULT_LEASE
 
     async def start(self) -> None:
         """Create the engine if needed and upgrade the schema to the newest migration."""
@@ -56,7 +59,7 @@ class Database:
         await migrate.upgrade(self.engine)
         self._units = SqlUnitOfWorkFactory(make_session_factory(self.engine), self.clock)
         self._units.after_commit.extend(self.after_commit)
-        self.outbox = SqlOutboxStore(self._units.sessions)
+        self.outbox = SqlOutboxStore(self._units.sessions, self.outbox_lease)
 
     async def close(self) -> None:
         """Dispose the engine's connections."""
@@ -117,10 +120,28 @@ class DatabaseOutbox:
         await self._store().mark_delivered(msg_id, now, detail)
 
     async def mark_retry(
-        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+        self,
+        msg_id: int,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        *,
+        count: bool = True,
     ) -> None:
         """Record a failed attempt and when to try again."""
-        await self._store().mark_retry(msg_id, now, next_attempt_at, error)
+        await self._store().mark_retry(msg_id, now, next_attempt_at, error, count=count)
+
+    async def next_due(self) -> datetime | None:
+        """Return when the earliest claimable message is due."""
+        return await self._store().next_due()
+
+    async def delivered_before(self, msg: OutboxMessage) -> bool:
+        """Return True if an older message of the same order was delivered."""
+        return await self._store().delivered_before(msg)
+
+    async def reclaim(self, now: datetime) -> int:
+        """Make the leases a previous process left due now."""
+        return await self._store().reclaim(now)
 
     async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
         """Record that a message will never be delivered."""
@@ -199,7 +220,20 @@ def create_bot(
     outbox = collaborators.pop("outbox_store", None) or (
         DatabaseOutbox(database) if database else None
     )
-    background = Background(timers, cast(Any, outbox), clock) if outbox is not None else None
+    paging = settings.paging.outbox
+    health = cast(Health, collaborators.setdefault("health", Health()))
+    background = (
+        Background(
+            timers, cast(Any, outbox), clock, health=health, max_attempts=paging.max_attempts,
+            base_backoff=paging.base_backoff, max_backoff=paging.max_backoff,
+            slow_retry=paging.slow_retry,
+        )
+        if outbox is not None
+        else None
+    )  # fmt: skip
+    if database is not None:
+        database.outbox_lease = paging.lease
+        health.checks["database"] = database_writable(lambda: database.engine)
     if database is not None and background is not None:
         database.after_commit.append(background.after_commit)
     policy = releases.policy
@@ -261,18 +295,15 @@ def create_bot(
     # Shared by every feature: senders register on it; tests call `bot.background.pump()`.
     bot.background = background  # type: ignore[attr-defined]
     if background is not None and start_background:
-        bot.add_listener(_once(background.start), "on_ready")  # after every sender registered
+        health.checks["gateway"] = gateway_connected(bot)
+        bot.add_listener(_once(background), "on_ready")  # after every sender registered
     return bot
 
 
-def _once(start: Callable[[], Any]) -> Callable[[], Any]:
-    """Return a listener that awaits `start` the first time only (on_ready repeats)."""
-    started = False
+def _once(background: Background) -> Callable[[], Any]:
+    """Return a listener that starts the background, retrying until it is up (idempotent)."""
 
     async def listener() -> None:
-        nonlocal started
-        if not started:
-            started = True
-            await start()
+        background.ensure_started()  # on_ready repeats; a failed start retries with backoff
 
     return listener

@@ -186,10 +186,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         print(NO_TOKEN, file=sys.stderr, end="")
         return 2
     from bot.app import create_bot
+    from bot.runtime.shutdown import run_bot
 
     bot = create_bot(settings)
-    bot.run(token.get_secret_value(), log_handler=None)
-    return 0
+    grace = settings.paging.outbox.shutdown_grace.total_seconds()
+    return asyncio.run(run_bot(bot, token.get_secret_value(), grace=grace))
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -23,6 +23,7 @@ from bot.chat.senders import DiscordDelivery, GuildDirectory, incident_dm_fallba
 from bot.config import Settings
 from bot.domain.actors import Source
 from bot.domain.errors import InvalidInput
+from bot.paging.fallbacks import discord_to_external
 from bot.services.oncall import OncallService
 
 _INCIDENT_REF = re.compile(r"#?(\d+)")
@@ -206,7 +207,10 @@ async def setup(bot: commands.Bot) -> None:
     background = getattr(client, "background", None)
     if background is not None and "incidents" in client.collaborators:
         delivery = DiscordDelivery(client, incident_service(client), settings, directory)
-        background.add_sender("channel", delivery.channel)
+        # A Discord page failing past its budget also goes to PagerDuty/the webhook.
+        background.add_sender(
+            "channel", delivery.channel, discord_to_external(lambda: set(background.senders))
+        )
         background.add_sender(
             "dm", delivery.dm, incident_dm_fallback(settings.discord.alerts_channel)
         )

@@ -201,11 +201,14 @@ class WebhookSettings(SectionModel):
 
 
 class OutboxSettings(SectionModel):
-    """Tune how undelivered pages are retried."""
+    """Tune how undelivered pages are retried, leased and drained at shutdown."""
 
     max_attempts: int = Field(default=8, ge=1)
     base_backoff: PositiveDuration = timedelta(seconds=2)
     max_backoff: PositiveDuration = timedelta(minutes=5)
+    slow_retry: PositiveDuration = timedelta(minutes=1)
+    lease: PositiveDuration = timedelta(seconds=15)
+    shutdown_grace: PositiveDuration = timedelta(seconds=20)
 
 
 class PagingSettings(SectionModel):
@@ -223,6 +226,13 @@ class PagingSettings(SectionModel):
         for name, url in (("pagerduty.url", self.pagerduty.url), ("webhook.url", self.webhook.url)):
             if url is not None and not url.startswith(("https://", "http://")):
                 found.append(ConfigProblem(name, "expected an http:// or https:// URL"))
+        if self.outbox.shutdown_grace >= timedelta(seconds=30):
+            found.append(
+                ConfigProblem(
+                    "outbox.shutdown_grace",
+                    "must be shorter than Kubernetes' 30s termination grace period",
+                )
+            )
         if self.outbox.max_backoff < self.outbox.base_backoff:
             found.append(
                 ConfigProblem(

@@ -24,6 +24,7 @@ from bot.monitoring.factory import AvailabilityReader, ConfiguredProbes, monitor
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes import Probe
 from bot.monitoring.transport import probe_client
+from bot.runtime.health import Health
 from bot.services.monitoring import MonitoringService, SignalSource, TimerRegistry
 from bot.services.monitoring_types import ProbeFactory
 from bot.web.server import WebServer, make_web_app, web_server_for
@@ -142,6 +143,7 @@ def wire_monitoring(
     service.attach(releases, timers)
     web = None
     if settings.web.enabled:
-        app = make_web_app(service, metrics, settings, settings.secrets)
+        health = cast(Health | None, collaborators.get("health"))
+        app = make_web_app(service, metrics, settings, settings.secrets, health)
         web = web_server_for(app, settings)
     return MonitoringWiring(service, metrics, web, probes, start_web)
