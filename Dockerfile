@@ -24,7 +24,11 @@ ENV PATH="/app/.venv/bin:$PATH" \
 USER releasebot
 VOLUME ["/data"]
 EXPOSE 8080
-# /healthz is served by the bot's web server (Alertmanager webhook, /metrics) on port 8080.
+# /healthz (liveness: the event loop, timer loop and outbox loop make progress) is served by
+# the bot's web server on port 8080, next to /readyz (readiness), /metrics and the webhook.
+# Docker has a single check, so it uses liveness; Kubernetes probes both (deploy/k8s).
+# SIGTERM stops the bot gracefully (in-flight sends finish, exit 0); a second one at once.
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
 # Mount your settings at /etc/releasebot/releasebot.toml (deploy/k8s does; set database.url to

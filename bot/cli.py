@@ -8,7 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from bot.checklist.limits import TemplateLimits
+    from bot.config import ConfigProblem, Settings
 
 DEFAULT_CONFIG = "config/releasebot.toml"
 EXAMPLE_CONFIG = "config/releasebot.example.toml"
@@ -51,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     validate = checklist_commands.add_parser("validate", help="parse a template and print it")
     validate.add_argument("path")
     validate.add_argument("--json", action="store_true", help="print the parsed template as JSON")
+    validate.add_argument(
+        "--lenient",
+        action="store_true",
+        help="warn about brace groups that look like broken annotations instead of failing",
+    )
+    validate.add_argument(
+        "--config", help="TOML settings whose [checklist] limits to apply (default: built-in)"
+    )
 
     check = commands.add_parser("check-config", help="validate a TOML settings file")
     check.add_argument("path", nargs="?", default=None)
@@ -96,6 +108,73 @@ async def _db(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def template_limits(settings: Settings) -> TemplateLimits:
+    """Return the checklist size limits configured in `[checklist]`."""
+    from bot.checklist.limits import TemplateLimits
+
+    given = settings.checklist
+    return TemplateLimits(
+        max_bytes=given.max_bytes,
+        max_checkboxes=given.max_checkboxes,
+        max_items_per_phase=given.max_items_per_phase,
+        max_item_length=given.max_item_length,
+    )
+
+
+def check_template(settings: Settings, valid: frozenset[str]) -> list[ConfigProblem]:
+    """Parse the configured checklist template as a release would; return problems and warnings.
+
+    Problems are `checklist.path: FILE:LINE: message`; a template that has no item marking
+    `production_deployed` (monitoring never starts) or no sign-off is warned about.
+    """
+    from bot.checklist import TemplateError, load_template
+    from bot.config import ConfigProblem
+    from bot.config.base import is_file
+
+    path = settings.checklist.path
+    if "checklist" not in valid or not is_file(path):
+        return []  # a missing file is reported by check-config itself
+    key = "checklist.path"
+    try:
+        template = load_template(path, limits=template_limits(settings))
+    except OSError as exc:
+        return [ConfigProblem(key, f"cannot read {path}: {exc.strerror or exc}")]
+    except TemplateError as exc:
+        return [ConfigProblem(key, str(problem)) for problem in exc.errors]
+    found = [ConfigProblem(key, str(w), warning=True) for w in template.warnings]
+    if not any(item.marks == "production_deployed" for item in template.items()):
+        found.append(
+            ConfigProblem(
+                key,
+                f"{path}: no item has marks=production_deployed, so post-deploy monitoring "
+                "never starts (expected it on the 'deployed to production' item)",
+                warning=True,
+            )
+        )
+    if not template.signoffs:
+        found.append(
+            ConfigProblem(
+                key,
+                f"{path}: no sign-offs, so no role ever approves a phase "
+                "(expected '- [ ] ... {signoff=KEY role=ROLE phase=PHASE}')",
+                warning=True,
+            )
+        )
+    return found
+
+
+def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.checklist.limits import DEFAULT_LIMITS
+    from bot.checklist.validate import run_validate
+
+    limits = DEFAULT_LIMITS
+    if args.config:
+        from bot.config import load_settings
+
+        limits = template_limits(load_settings(args.config))
+    return int(run_validate(args.path, args.json, out, lenient=args.lenient, limits=limits))
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from bot.config import build_settings, load_settings
 
@@ -107,10 +186,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         print(NO_TOKEN, file=sys.stderr, end="")
         return 2
     from bot.app import create_bot
+    from bot.runtime.shutdown import run_bot
 
     bot = create_bot(settings)
-    bot.run(token.get_secret_value(), log_handler=None)
-    return 0
+    grace = settings.paging.outbox.shutdown_grace.total_seconds()
+    return asyncio.run(run_bot(bot, token.get_secret_value(), grace=grace))
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -130,9 +210,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
     try:
         if args.command == "checklist":
-            from bot.checklist.validate import run_validate
-
-            return int(run_validate(args.path, args.json, out))
+            return _validate(args, out)
         if args.command == "check-config":
             from bot.config import check_config
 
@@ -140,7 +218,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             if path is None:
                 print(f"check-config: no file given and no {DEFAULT_CONFIG} here", file=out)
                 return 1
-            return check_config(path, out)
+            return check_config(path, out, checks=[check_template])
         if args.command == "db":
             return asyncio.run(_db(args, out))
         if args.command == "demo":

@@ -93,3 +93,54 @@ def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit) as exited:
         main(["frobnicate"])
     assert exited.value.code == 2
+
+
+def test_validate_refuses_a_5mb_item_with_a_clear_error(tmp_path: Path):
+    """Exit 1 naming the byte limit for a 5 MB item (it passed, then /release start hung)."""
+    huge = tmp_path / "huge.md"
+    huge.write_text("## P\n- [ ] " + "x" * 5_000_000 + "\n", encoding="utf-8")
+    code, text = _run("checklist", "validate", str(huge))
+    assert code == 1
+    assert text == (
+        f"{huge}:1: template is 5,000,012 bytes; expected at most 65,536 (checklist.max_bytes): "
+        "a release posts the whole checklist to Discord\n"
+    )
+
+
+def test_validate_broken_annotation_fails_and_lenient_warns(tmp_path: Path):
+    """Fail on `{role=devops` without its brace; with --lenient, pass with a warning."""
+    bad = tmp_path / "bad.md"
+    bad.write_text("## P\n- [ ] 回滚 {role=devops\n", encoding="utf-8")
+    code, text = _run("checklist", "validate", str(bad))
+    assert code == 1
+    assert text.startswith(f"{bad}:2: unclosed annotation '{{role=devops'")
+    code, text = _run("checklist", "validate", str(bad), "--lenient")
+    assert code == 0
+    assert f"{bad}:2: warning: unclosed annotation '{{role=devops'" in text
+    code, text = _run("checklist", "validate", str(bad), "--lenient", "--json")
+    assert code == 0
+    assert json.loads(text)["warnings"][0]["line"] == 2
+
+
+def test_validate_takes_limits_from_a_config(tmp_path: Path):
+    """Apply [checklist] max_items_per_phase from --config."""
+    config = tmp_path / "releasebot.toml"
+    config.write_text("[checklist]\nmax_items_per_phase = 10\n", encoding="utf-8")
+    code, text = _run("checklist", "validate", str(TEMPLATE), "--config", str(config))
+    assert code == 1
+    assert "(checklist.max_items_per_phase)" in text
+    assert _run("checklist", "validate", str(TEMPLATE))[0] == 0
+
+
+def test_check_config_reports_template_errors(tmp_path: Path):
+    """Fail check-config with the template's file:line errors (it said OK before)."""
+    template = tmp_path / "t.md"
+    template.write_text("## P\n- [ ] nospace{role=devops}\n", encoding="utf-8")
+    config = tmp_path / "releasebot.toml"
+    config.write_text(f'[checklist]\npath = "{template}"\n', encoding="utf-8")
+    code, text = _run("check-config", str(config))
+    assert code == 1
+    assert text == (
+        f"checklist.path: {template}:2: annotation '{{role=devops}}' is glued to the text; "
+        "expected a space before '{'\n"
+    )

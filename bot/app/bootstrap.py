@@ -30,11 +30,13 @@ from bot.releases.service import ReleaseService, TemplateSource
 from bot.rollouts.service.rollback import ControllerFactory
 from bot.rollouts.wiring import availability_reader, wire_rollouts
 from bot.runtime.background import Background
+from bot.runtime.checks import database_writable
+from bot.runtime.health import Health, gateway_connected
 from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
 from bot.store import migrate
 from bot.store.db import make_engine, make_session_factory
-from bot.store.outbox import SqlOutboxStore
+from bot.store.outbox import DEFAULT_LEASE, SqlOutboxStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +67,7 @@ class Database:
         # Called after every commit once started (the background wakes timers and the outbox).
         self.after_commit: list[Callable[[Any], None]] = []
         self.outbox: SqlOutboxStore | None = None
+        self.outbox_lease = DEFAULT_LEASE
 
     async def start(self) -> None:
         """Create the engine if needed and upgrade the schema to the newest migration."""
@@ -73,7 +76,7 @@ class Database:
         await migrate.upgrade(self.engine)
         self._units = SqlUnitOfWorkFactory(make_session_factory(self.engine), self.clock)
         self._units.after_commit.extend(self.after_commit)
-        self.outbox = SqlOutboxStore(self._units.sessions)
+        self.outbox = SqlOutboxStore(self._units.sessions, self.outbox_lease)
 
     async def close(self) -> None:
         """Dispose the engine's connections."""
@@ -134,10 +137,28 @@ class DatabaseOutbox:
         await self._store().mark_delivered(msg_id, now, detail)
 
     async def mark_retry(
-        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+        self,
+        msg_id: int,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        *,
+        count: bool = True,
     ) -> None:
         """Record a failed attempt and when to try again."""
-        await self._store().mark_retry(msg_id, now, next_attempt_at, error)
+        await self._store().mark_retry(msg_id, now, next_attempt_at, error, count=count)
+
+    async def next_due(self) -> datetime | None:
+        """Return when the earliest claimable message is due."""
+        return await self._store().next_due()
+
+    async def delivered_before(self, msg: OutboxMessage) -> bool:
+        """Return True if an older message of the same order was delivered."""
+        return await self._store().delivered_before(msg)
+
+    async def reclaim(self, now: datetime) -> int:
+        """Make the leases a previous process left due now."""
+        return await self._store().reclaim(now)
 
     async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
         """Record that a message will never be delivered."""
@@ -171,6 +192,7 @@ def create_bot(
     probes: ProbeFactory | None = None,
     start_web: bool | None = None,
     start_background: bool | None = None,
+    health: Health | None = None,
     intents: discord.Intents | None = None,
     extensions: Sequence[str] | None = None,
 ) -> ReleaseBot:
@@ -192,8 +214,9 @@ def create_bot(
     configured cluster) and ``rollout_poll_seconds``, ``probes`` (a monitoring ProbeFactory),
     ``start_web`` / ``start_background`` (start the web server / the background loop with
     the bot; default: only on the system clock, since tests and the demo drive time
-    themselves and call ``background.pump()``), ``intents``, ``extensions`` (module names
-    to load, in `EXTENSIONS` order; default: all of them)::
+    themselves and call ``background.pump()``), ``health`` (the liveness and readiness
+    state behind ``/healthz`` and ``/readyz``; default: a fresh one), ``intents``,
+    ``extensions`` (module names to load, in `EXTENSIONS` order; default: all of them)::
 
         bot = create_bot(load_settings("config/releasebot.toml"))
         async with bot:
@@ -218,11 +241,24 @@ def create_bot(
         events=events,
     )
     timers = TimerService(uow_factory, clock)
-    background = Background(timers, DatabaseOutbox(database), clock) if database else None
+    paging = settings.paging.outbox
+    health = health or Health()
+    background = (
+        Background(
+            timers, DatabaseOutbox(database), clock, health=health,
+            max_attempts=paging.max_attempts, base_backoff=paging.base_backoff,
+            max_backoff=paging.max_backoff, slow_retry=paging.slow_retry,
+        )
+        if database
+        else None
+    )  # fmt: skip
+    if database is not None:
+        database.outbox_lease = paging.lease
+        health.checks["database"] = database_writable(lambda: database.engine)
     monitoring = wire_monitoring(
         settings, uow_factory, clock, policy, timers, events,
         start_web=real_time if start_web is None else start_web,
-        probes=probes, http_client=http_client,
+        probes=probes, http_client=http_client, health=health,
     )  # fmt: skip
     rollouts = wire_rollouts(
         settings, uow_factory, clock, policy, releases, timers,
@@ -245,7 +281,7 @@ def create_bot(
         clock=clock,
         extensions=_in_load_order(extensions),
         handles=[
-            settings, *([database] if database else []), timers,
+            settings, health, *([database] if database else []), timers,
             *([background] if background else []),
             monitoring.service, monitoring.metrics, *([monitoring.web] if monitoring.web else []),
             rollouts.rollbacks, rollouts.deploys,
@@ -263,7 +299,8 @@ def create_bot(
     releases.listeners.extend(release_changed_handlers(bot.room.changed))
     run_background = real_time if start_background is None else start_background
     if background is not None and run_background:
-        bot.add_listener(_once(background.start), "on_ready")  # after every sender registered
+        health.checks["gateway"] = gateway_connected(bot)
+        bot.add_listener(_once(background), "on_ready")  # after every sender registered
     return bot
 
 
@@ -275,14 +312,10 @@ def _in_load_order(extensions: Sequence[str] | None) -> list[str]:
     return [name for name in EXTENSIONS if name in extensions] + unknown
 
 
-def _once(start: Callable[[], Any]) -> Callable[[], Any]:
-    """Return a listener that awaits `start` the first time only (on_ready repeats)."""
-    started = False
+def _once(background: Background) -> Callable[[], Any]:
+    """Return a listener that starts the background, retrying until it is up (idempotent)."""
 
     async def listener() -> None:
-        nonlocal started
-        if not started:
-            started = True
-            await start()
+        background.ensure_started()  # on_ready repeats; a failed start retries with backoff
 
     return listener

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.checklist.errors import TemplateError, TemplateProblem
+from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.checklist.model import (
     ChecklistTemplate,
     CodeBlock,
@@ -16,6 +17,7 @@ from bot.checklist.parser import load_template, parse_template
 from bot.core.roles import ROLE_KEYS
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "ROLE_KEYS",
     "ChecklistTemplate",
     "CodeBlock",
@@ -25,6 +27,7 @@ __all__ = [
     "Table",
     "TemplateError",
     "TemplateItem",
+    "TemplateLimits",
     "TemplateProblem",
     "load_template",
     "parse_template",

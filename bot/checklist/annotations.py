@@ -20,7 +20,12 @@ ANNOTATION_KEYS: tuple[str, ...] = (
 _SIGNOFF_KEYS = frozenset({"signoff", "role", "phase", "blocks"})
 _FLAG_KEYS = frozenset({"optional"})
 
-_TRAILING = re.compile(r"(?:^|\s)\{(?P<body>[^{}]*)\}\s*$")
+# A `{` with what follows it up to the next brace; `$` when it is never closed.
+_GROUP = re.compile(r"\{(?P<body>[^{}]*)(?P<close>\}|$)")
+_STRAY_CLOSE = re.compile(
+    r"(?:^|(?<=\s))(?P<token>(?:id|role|check|marks|signoff|phase|blocks)=[^\s{}]*|optional)\}"
+)
+_EXCERPT = 40
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _CHECK = re.compile(r"[a-z0-9._-]+")
 _BLOCKS = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)+")
@@ -43,11 +48,77 @@ class Annotation:
 
 
 def split_annotation(text: str) -> tuple[str, str | None]:
-    """Split an item's text into (text, annotation body or None if it has none)."""
-    match = _TRAILING.search(text)
-    if match is None:
-        return text.strip(), None
-    return text[: match.start()].strip(), match.group("body")
+    """Split an item's text into (text, annotation body or None if it has none).
+
+    The annotation is a `{...}` group (no braces inside) at the very end, after whitespace
+    or at the start of the text.
+    """
+    trimmed = text.rstrip()
+    if trimmed.endswith("}"):
+        opening = trimmed.rfind("{")
+        body = trimmed[opening + 1 : -1]
+        if opening >= 0 and "}" not in body and (opening == 0 or trimmed[opening - 1].isspace()):
+            return trimmed[:opening].strip(), body
+    return text.strip(), None
+
+
+def _keylike(body: str) -> bool:
+    """Return whether `body` holds a token that only makes sense in an annotation."""
+    for token in body.split():
+        key, eq, _ = token.partition("=")
+        if (eq and key in ANNOTATION_KEYS) or token == "optional":
+            return True
+    return False
+
+
+def _outside_code(text: str) -> list[str]:
+    """Return the parts of `text` outside backtick code spans (braces there are text)."""
+    parts = text.split("`")
+    outside = parts[0::2]
+    if len(parts) % 2 == 0:  # an unmatched backtick is a literal backtick
+        outside.append(parts[-1])
+    return outside
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+
+
+def lookalike_problems(text: str) -> list[str]:
+    """Return a message for each brace group in item text that looks like a broken annotation.
+
+    `text` is the item text after its real annotation (if any) was split off. A `{...}` group
+    holding `key=value` with an annotation key (or `optional`) that is not closed, not at the
+    end, or not after a space, and a `key=value}` without its `{`, would otherwise silently
+    stay text: a DevOps-only item would become tickable by anyone.
+    """
+    found: list[str] = []
+    for part in _outside_code(text):
+        for match in _GROUP.finditer(part):
+            if not _keylike(match["body"]):
+                continue
+            group = _excerpt(match.group(0))
+            if not match["close"]:
+                found.append(
+                    f"unclosed annotation {group!r}; expected ' {{key=value ...}}' closed "
+                    "with '}' at the end of the line"
+                )
+            elif match.start() > 0 and not part[match.start() - 1].isspace():
+                found.append(
+                    f"annotation {group!r} is glued to the text; expected a space before '{{'"
+                )
+            else:
+                found.append(
+                    f"annotation {group!r} is not the line's annotation: only one brace group, "
+                    "last on the line after a space, is; expected it there (or put literal "
+                    "braces in backticks)"
+                )
+        for stray in _STRAY_CLOSE.finditer(_GROUP.sub(" ", part)):
+            found.append(
+                f"annotation {_excerpt(stray.group(0))!r} has no opening '{{'; "
+                "expected ' {key=value ...}'"
+            )
+    return found
 
 
 def parse_annotation(body: str) -> Annotation:

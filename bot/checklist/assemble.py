@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from bot.checklist.annotations import Annotation
 from bot.checklist.errors import TemplateError, TemplateProblem
-from bot.checklist.keys import item_id
+from bot.checklist.keys import KeySet, item_id
 from bot.checklist.model import (
     ChecklistTemplate,
     CodeBlock,
@@ -48,6 +48,7 @@ class Container:
     notes: list[str] = field(default_factory=list)
     note_lines: list[int] = field(default_factory=list)
     children: list[Container] = field(default_factory=list)
+    child_keys: KeySet = field(default_factory=KeySet, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.slug
@@ -92,6 +93,7 @@ def assemble(
     preamble: list[str],
     phases: list[Container],
     problems: list[TemplateProblem],
+    warnings: list[TemplateProblem] | None = None,
 ) -> ChecklistTemplate:
     """Give every item its id, check references, and freeze; raise TemplateError on problems."""
     ids = _Ids(source, problems)
@@ -100,7 +102,7 @@ def assemble(
             _identify(container, ids)
     _check_signoffs(phases, ids)
     if ids.problems:
-        raise TemplateError(ids.problems)
+        raise TemplateError(ids.problems, warnings or ())
     return ChecklistTemplate(
         title=title,
         header=MappingProxyType(dict(header)),
@@ -109,11 +111,12 @@ def assemble(
         source=source,
         notes=tuple(preamble),
         header_labels=MappingProxyType(dict(header_labels)),
+        warnings=tuple(sorted(warnings or (), key=lambda p: p.line)),
     )
 
 
 def _identify(container: Container, ids: _Ids) -> None:
-    taken: set[str] = set()
+    taken = KeySet()
     phase_key = container.key.split("/")[0]
     for raw in container.items:
         note = raw.note
@@ -170,6 +173,7 @@ def _add_signoff(container: Container, raw: RawItem, ids: _Ids) -> None:
 
 def _check_signoffs(phases: list[Container], ids: _Ids) -> None:
     phase_keys = [p.key for p in phases if not p.detached]
+    known_phases = set(phase_keys)
     section_keys = {c.key for p in phases if not p.detached for c in p.walk() if c is not p}
     for spec in ids.specs:
         if spec.key in ids.explicit:
@@ -178,7 +182,7 @@ def _check_signoffs(phases: list[Container], ids: _Ids) -> None:
                 f"sign-off key {spec.key!r} is also an item id (line {ids.explicit[spec.key]}); "
                 "expected distinct names",
             )
-        if spec.phase_key and spec.phase_key not in phase_keys:
+        if spec.phase_key and spec.phase_key not in known_phases:
             ids.problem(
                 spec.line,
                 f"sign-off {spec.key!r} names phase {spec.phase_key!r}, which does not exist; "

@@ -20,10 +20,16 @@ class TemplateProblem:
 
 
 class TemplateError(ValueError):
-    """Reject a template; `errors` lists every problem found, in line order."""
+    """Reject a template; `errors` lists every problem found, in line order.
 
-    def __init__(self, errors: Iterable[TemplateProblem]) -> None:
+    `warnings` lists what would only have been warned about had there been no errors.
+    """
+
+    def __init__(
+        self, errors: Iterable[TemplateProblem], warnings: Iterable[TemplateProblem] = ()
+    ) -> None:
         self.errors: list[TemplateProblem] = sorted(errors, key=lambda p: p.line)
+        self.warnings: list[TemplateProblem] = sorted(warnings, key=lambda p: p.line)
         if not self.errors:
             raise ValueError("TemplateError needs at least one problem")
         super().__init__("\n".join(str(p) for p in self.errors))

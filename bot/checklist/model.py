@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
+from bot.checklist.errors import TemplateProblem
+
 # Roles that may be named by `role=` (`bot.core.roles`); the chat layer maps them to Discord roles.
 
 
@@ -145,6 +147,9 @@ class ChecklistTemplate:
     header_labels: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False
     )
+    # What the template does that is allowed but probably not meant (`[x]`, and with
+    # `lenient` parsing, brace groups that look like broken annotations).
+    warnings: tuple[TemplateProblem, ...] = field(default=(), compare=False)
 
     @cached_property
     def _items(self) -> tuple[TemplateItem, ...]:

@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from bot.checklist.annotations import Annotation, parse_annotation, split_annotation
+from bot.checklist.annotations import (
+    Annotation,
+    lookalike_problems,
+    parse_annotation,
+    split_annotation,
+)
 from bot.checklist.assemble import Container, RawItem, assemble
 from bot.checklist.errors import TemplateError, TemplateProblem
-from bot.checklist.keys import heading_key
+from bot.checklist.keys import KeySet, heading_key
+from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.checklist.model import ChecklistTemplate, CodeBlock, Table
 
-_HEADING = re.compile(r"^(?P<hashes>#{1,6})(?:\s+(?P<title>.*?))?(?:\s+#+)?\s*$")
 _ITEM = re.compile(r"^\s*[-*+]\s+\[(?P<mark>[ xX])\](?:\s+(?P<rest>.*))?$")
 _BAD_CHECKBOX = re.compile(r"^\s*[-*+]\s*\[(?:\s*|[^\]\s])\](?!\()")
 _FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
@@ -26,10 +31,7 @@ _FENCE_CLOSE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})\s*$")
 _TABLE_DELIMITER = re.compile(r"^\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _BOLD_ONLY = re.compile(r"^\*\*(?P<label>.+?)\*\*$")
-_HEADER = re.compile(
-    r"^(?:\*\*(?P<b1>[^*]+?)\s*[:：]\s*\*\*|\*\*(?P<b2>[^*]+?)\*\*\s*[:：]|(?P<plain>[^*:：]+?)\s*[:：])"
-    r"\s*(?P<value>.*)$"
-)
+_COLONS = ":："
 HEADER_FIELDS: dict[str, str] = {
     "版本": "version",
     "version": "version",
@@ -40,20 +42,47 @@ HEADER_FIELDS: dict[str, str] = {
 }
 
 
-def parse_template(text: str, source: str = "<string>") -> ChecklistTemplate:
-    """Parse checklist Markdown; raise TemplateError listing every problem found."""
+def parse_template(
+    text: str,
+    source: str = "<string>",
+    *,
+    lenient: bool = False,
+    limits: TemplateLimits = DEFAULT_LIMITS,
+) -> ChecklistTemplate:
+    """Parse checklist Markdown; raise TemplateError listing every problem found.
+
+    Parsing costs time linear in the size of `text`. `limits` bound what a release can post
+    (see `TemplateLimits`); with `lenient`, a brace group that looks like a broken annotation
+    is a warning (in `template.warnings`) instead of an error.
+    """
+    if limits.max_bytes is not None:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > limits.max_bytes:
+            raise TemplateError([_too_big(source, size, limits.max_bytes)])
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    scanner = _Scanner(source)
+    scanner = _Scanner(source, lenient=lenient, limits=limits)
     index = 0
     while index < len(lines):
         index = scanner.feed(lines, index)
     return scanner.finish()
 
 
-def load_template(path: str | PathLike[str]) -> ChecklistTemplate:
-    """Read and parse the checklist at `path` (UTF-8, BOM allowed); OSError if unreadable."""
+def load_template(
+    path: str | PathLike[str],
+    *,
+    lenient: bool = False,
+    limits: TemplateLimits = DEFAULT_LIMITS,
+) -> ChecklistTemplate:
+    """Read and parse the checklist at `path` (UTF-8, BOM allowed); OSError if unreadable.
+
+    A file over `limits.max_bytes` is refused without being read in full.
+    """
     source = str(path)
-    data = Path(path).read_bytes()
+    with Path(path).open("rb") as file:
+        data = file.read() if limits.max_bytes is None else file.read(limits.max_bytes + 1)
+        if limits.max_bytes is not None and len(data) > limits.max_bytes:
+            file.seek(0, 2)
+            raise TemplateError([_too_big(source, file.tell(), limits.max_bytes)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -62,7 +91,65 @@ def load_template(path: str | PathLike[str]) -> ChecklistTemplate:
         raise TemplateError(
             [TemplateProblem(source, line, f"invalid UTF-8 byte 0x{bad}; expected UTF-8 text")]
         ) from exc
-    return parse_template(text, source)
+    return parse_template(text, source, lenient=lenient, limits=limits)
+
+
+def _too_big(source: str, size: int, limit: int) -> TemplateProblem:
+    return TemplateProblem(
+        source,
+        1,
+        f"template is {size:,} bytes; expected at most {limit:,} (checklist.max_bytes): "
+        "a release posts the whole checklist to Discord",
+    )
+
+
+def heading_parts(stripped: str) -> tuple[int, str] | None:
+    """Return (level, title) for an ATX heading line such as `## Title ##`, else None.
+
+    `stripped` has no surrounding whitespace. Written without a regex: the pattern
+    `#{1,6}(\\s+(.*?))?(\\s+#+)?\\s*$` backtracks quadratically over long runs of spaces.
+    """
+    level = len(stripped) - len(stripped.lstrip("#"))
+    if not 1 <= level <= 6:
+        return None
+    if level == len(stripped):
+        return level, ""
+    if not stripped[level].isspace():
+        return None
+    title = stripped[level:].lstrip()
+    unhashed = title.rstrip("#")
+    if len(unhashed) < len(title) and unhashed[-1:].isspace():
+        title = unhashed.rstrip()  # a closing sequence: `## Title ##`
+    return level, title
+
+
+def header_parts(stripped: str) -> tuple[str, str] | None:
+    """Return (label, value) of a header line such as `**Label:** value`, else None.
+
+    The forms are `**Label:** value`, `**Label**: value` and `Label: value`, with `:` or `：`;
+    label and value come back stripped.
+    Written without a regex: a lazy label followed by `\\s*` backtracks quadratically over a
+    long run of spaces.
+    """
+    if stripped.startswith("**"):
+        close = stripped.find("*", 2)
+        if close < 0 or not stripped.startswith("**", close):
+            return None
+        inner, after = stripped[2:close], stripped[close + 2 :]
+        bare = inner.rstrip()
+        if len(bare) > 1 and bare[-1] in _COLONS:
+            return bare[:-1].strip(), after.strip()  # `**Label:** value`
+        rest = after.lstrip()
+        if inner and rest[:1] and rest[0] in _COLONS:
+            return inner.strip(), rest[1:].strip()  # `**Label**: value`
+        return None
+    if stripped.startswith("*"):
+        return None
+    found = [p for p in (stripped.find(c) for c in (*_COLONS, "*")) if p >= 0]
+    position = min(found, default=-1)
+    if position <= 0 or stripped[position] == "*":
+        return None
+    return stripped[:position].strip(), stripped[position + 1 :].strip()
 
 
 def _comment_open_after(line: str, inside: bool) -> bool:
@@ -112,9 +199,12 @@ class _Label:
 class _Scanner:
     """Walk the lines once, building containers and collecting problems."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, lenient: bool, limits: TemplateLimits) -> None:
         self.source = source
+        self.lenient = lenient
+        self.limits = limits
         self.problems: list[TemplateProblem] = []
+        self.warnings: list[TemplateProblem] = []
         self.title = ""
         self.title_line = 0
         self.header: dict[str, str] = {}
@@ -122,6 +212,7 @@ class _Scanner:
         self.header_labels: dict[str, str] = {}
         self.preamble: list[str] = []
         self.phases: list[Container] = []
+        self.phase_keys = KeySet()
         self.phase: Container | None = None
         self.section: Container | None = None
         self.container: Container | None = None
@@ -132,6 +223,10 @@ class _Scanner:
     def problem(self, line: int, message: str) -> None:
         """Record a problem at `line`."""
         self.problems.append(TemplateProblem(self.source, line, message))
+
+    def warning(self, line: int, message: str) -> None:
+        """Record a warning at `line`: the template works, but likely not as meant."""
+        self.warnings.append(TemplateProblem(self.source, line, message))
 
     def feed(self, lines: list[str], index: int) -> int:
         """Consume the line at `index` (and any block it opens); return the next index."""
@@ -163,6 +258,7 @@ class _Scanner:
             self.problem(self.comment_start, "unclosed HTML comment '<!--'; expected '-->'")
         if self.checkbox_lines == 0:
             self.problem(1, "template has no checkbox items; expected '- [ ] ...' under a phase")
+        self.check_counts()
         return assemble(
             source=self.source,
             title=self.title,
@@ -171,13 +267,40 @@ class _Scanner:
             preamble=self.preamble,
             phases=self.phases,
             problems=self.problems,
+            warnings=self.warnings,
         )
+
+    def check_counts(self) -> None:
+        """Refuse phases with more items, and templates with more checkboxes, than allowed."""
+        per_phase, total = self.limits.max_items_per_phase, self.limits.max_checkboxes
+        count = 0
+        for phase in self.phases:
+            entries = [raw for c in phase.walk() for raw in c.items]
+            items = [raw for raw in entries if not raw.note.signoff]
+            if per_phase is not None and len(items) > per_phase and not phase.detached:
+                self.problem(
+                    phase.line,
+                    f"phase {phase.title!r} has {len(items)} items; expected at most "
+                    f"{per_phase} (checklist.max_items_per_phase), or split it into phases",
+                )
+            for raw in entries:
+                count += 1
+                if total is not None and count == total + 1:
+                    self.problem(
+                        raw.line,
+                        f"checkbox number {count} (of {self.count_checkboxes()}); expected at "
+                        f"most {total} checkboxes in a template (checklist.max_checkboxes)",
+                    )
+
+    def count_checkboxes(self) -> int:
+        """Return how many items and sign-offs the phases hold."""
+        return sum(len(c.items) for phase in self.phases for c in phase.walk())
 
     def line(self, raw: str, stripped: str, number: int, label: _Label | None) -> None:
         """Handle one ordinary line: heading, item, header field or note."""
-        heading = _HEADING.match(stripped)
-        if heading and len(heading.group("hashes")) <= 4:
-            self.heading(len(heading.group("hashes")), (heading.group("title") or ""), number)
+        heading = heading_parts(stripped)
+        if heading and heading[0] <= 4:
+            self.heading(heading[0], heading[1], number)
             return
         if heading:  # ##### and deeper carry no structure: keep them as prose
             self.note(raw, number)
@@ -226,8 +349,7 @@ class _Scanner:
 
     def open_phase(self, title: str, number: int) -> None:
         """Start a new `##` phase."""
-        taken = [p.key for p in self.phases]
-        key = heading_key(title, 2, len(self.phases) + 1, taken)
+        key = heading_key(title, 2, len(self.phases) + 1, self.phase_keys)
         self.phase = Container(key, title, 2, number, (title,))
         self.phases.append(self.phase)
         self.section = None
@@ -240,7 +362,7 @@ class _Scanner:
             # A detached phase keeps what follows from raising a second error per line.
             self.phase = Container("", "", 2, number, ("",), detached=True)
         siblings = self.phase.children
-        key = heading_key(title, 3, len(siblings) + 1, [c.slug for c in siblings])
+        key = heading_key(title, 3, len(siblings) + 1, self.phase.child_keys)
         self.section = self.phase.child(key, title, 3, number)
         self.container = self.section
 
@@ -256,7 +378,7 @@ class _Scanner:
         else:
             parent = self.section
         siblings = parent.children
-        key = heading_key(title, 4, len(siblings) + 1, [c.slug for c in siblings])
+        key = heading_key(title, 4, len(siblings) + 1, parent.child_keys)
         self.container = parent.child(key, title, 4, number)
 
     def item(self, rest: str, checked: bool, number: int, label: _Label | None) -> None:
@@ -266,8 +388,23 @@ class _Scanner:
         note = parse_annotation(body) if body is not None else Annotation()
         for message in note.problems:
             self.problem(number, message)
+        for message in lookalike_problems(text):
+            (self.warning if self.lenient else self.problem)(number, message)
         if not text:
             self.problem(number, "checkbox item has no text; expected '- [ ] what to check'")
+        longest = self.limits.max_item_length
+        if longest is not None and len(text) > longest:
+            self.problem(
+                number,
+                f"checkbox text is {len(text):,} characters; expected at most {longest:,} "
+                "(checklist.max_item_length): put details in a note line below it",
+            )
+        if checked:
+            self.warning(
+                number,
+                "'[x]' does not tick the box: every release starts with all boxes open; "
+                "expected '- [ ]'",
+            )
         if self.container is None:
             self.problem(number, "checkbox item before any '## ' phase; expected it under a phase")
             return
@@ -280,10 +417,10 @@ class _Scanner:
 
     def header_field(self, stripped: str, number: int) -> bool:
         """Record a header field line (before the first phase); return False if it is not one."""
-        match = _HEADER.match(stripped)
-        if not match:
+        parts = header_parts(stripped)
+        if parts is None:
             return False
-        label = (match.group("b1") or match.group("b2") or match.group("plain")).strip()
+        label, value = parts
         key = HEADER_FIELDS.get(label.lower())
         if key is None:
             return False
@@ -291,7 +428,7 @@ class _Scanner:
             first = self.header_lines[key]
             self.problem(number, f"header field {key} given twice (first on line {first})")
             return True
-        self.header[key] = match.group("value").strip()
+        self.header[key] = value
         self.header_lines[key], self.header_labels[key] = number, label
         return True
 

@@ -1,4 +1,8 @@
-"""`releasebot checklist validate PATH [--json]`: check a template and show what it holds."""
+"""`releasebot checklist validate PATH [--json] [--lenient]`: check a template, show what it holds.
+
+It parses exactly as a release does (same limits, same strictness), so a template that
+passes can be started. Warnings (`file:line: warning: ...`) do not fail it.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,49 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from bot.checklist.errors import TemplateError
+from bot.checklist.errors import TemplateError, TemplateProblem
+from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.checklist.model import ChecklistTemplate, Section, SignOffSpec, TemplateItem
 from bot.checklist.parser import load_template
 
 Entry = TemplateItem | SignOffSpec
 
 
-def run_validate(path: str, as_json: bool, out: TextIO) -> int:
-    """Validate the template at `path`, print a tree (or JSON) to `out`; return the exit code."""
+def run_validate(
+    path: str,
+    as_json: bool,
+    out: TextIO,
+    *,
+    lenient: bool = False,
+    limits: TemplateLimits = DEFAULT_LIMITS,
+) -> int:
+    """Validate the template at `path`, print a tree (or JSON) to `out`; return the exit code.
+
+    With `lenient`, brace groups that look like broken annotations are warnings, not errors.
+    """
     try:
-        template = load_template(path)
+        template = load_template(path, lenient=lenient, limits=limits)
     except OSError as exc:
         out.write(f"{path}: cannot read checklist template: {exc.strerror or exc}\n")
         return 1
     except TemplateError as exc:
-        for problem in exc.errors:
-            out.write(f"{problem}\n")
+        found = [(p, "") for p in exc.errors] + [(p, "warning: ") for p in exc.warnings]
+        for problem, kind in sorted(found, key=lambda pair: pair[0].line):
+            out.write(f"{warning_line(problem) if kind else problem}\n")
         return 1
     if as_json:
         json.dump(template_document(template), out, ensure_ascii=False, indent=2)
         out.write("\n")
     else:
         out.write(render_tree(template))
+        for warning in template.warnings:
+            out.write(f"{warning_line(warning)}\n")
     return 0
+
+
+def warning_line(problem: TemplateProblem) -> str:
+    """Return a warning as `source:line: warning: message`."""
+    return f"{problem.source}:{problem.line}: warning: {problem.message}"
 
 
 def template_document(t: ChecklistTemplate) -> dict[str, Any]:
@@ -52,6 +75,7 @@ def template_document(t: ChecklistTemplate) -> dict[str, Any]:
             for phase in t.phases
         ],
         "items": [entry_document(e) for e in flat],
+        "warnings": [{"line": w.line, "message": w.message} for w in t.warnings],
     }
 
 
@@ -145,7 +169,7 @@ def _section_lines(section: Section, placed: dict[str, list[SignOffSpec]], depth
 
 
 def _entry_line(entry: Entry, depth: int) -> str:
-    box = "[x]" if entry.checked else "[ ]"
+    box = "[ ]"  # a release starts with every box open, `[x]` in the template or not
     if isinstance(entry, SignOffSpec):
         facts = [f"sign-off {entry.label!r}" if entry.label else "sign-off"]
         facts += [f"role={entry.role}", f"phase={entry.phase_key}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, ClassVar
@@ -70,13 +71,60 @@ def _non_empty(value: str) -> str:
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
 
 
+# Linux refuses longer file names (ENAMETOOLONG) and longer paths; say so before it does.
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 4_096
+
+
+def path_text_problem(text: str) -> str | None:
+    """Return why `text` cannot name a file on this system, or None when it can."""
+    if "\x00" in text:
+        return "must not contain a NUL character"
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeError:
+        return "must be valid Unicode (no lone surrogate characters)"
+    if len(encoded) > PATH_MAX_BYTES:
+        return f"is {len(encoded):,} bytes long; expected at most {PATH_MAX_BYTES:,}"
+    longest = max((len(part) for part in encoded.split(b"/")), default=0)
+    if longest > NAME_MAX_BYTES:
+        return (
+            f"has a file or folder name of {longest:,} bytes; "
+            f"expected at most {NAME_MAX_BYTES} bytes per name"
+        )
+    return None
+
+
 def _to_path(value: object) -> Path:
-    """Accept a non-empty path string."""
+    """Accept a non-empty path string that can name a file here."""
     if isinstance(value, Path):
         return value
     if not isinstance(value, str) or not value.strip():
         raise fail("expected a path (a non-empty string)")
-    return Path(value.strip()).expanduser()
+    text = value.strip()
+    problem = path_text_problem(text)
+    if problem is not None:
+        raise fail(f"expected a usable path: it {problem}")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~name/..." for a user this machine does not know
+        raise fail(f"cannot expand {text.split('/')[0]!r}: no such user's home folder") from None
+
+
+def exists(path: Path) -> bool:
+    """Return whether `path` exists, treating paths the OS refuses to look at as absent."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def is_file(path: Path) -> bool:
+    """Return whether `path` is a file, treating paths the OS refuses to look at as absent."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def resolve_path(path: Path, info: ValidationInfo, *, is_file_to_create: bool = False) -> Path:
@@ -93,9 +141,17 @@ def resolve_path(path: Path, info: ValidationInfo, *, is_file_to_create: bool = 
     if isinstance(config_dir, Path):
         beside = config_dir / path
         probe = beside.parent if is_file_to_create else beside
-        if probe.exists():
-            return beside.resolve()
-    return (cwd / path).resolve()
+        if exists(probe):
+            return _resolved(beside)
+    return _resolved(cwd / path)
+
+
+def _resolved(path: Path) -> Path:
+    """Return `path` made absolute and free of symlinks, as far as the OS allows."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # e.g. a symlink loop
+        return path.absolute()
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 from bot.config.base import NonEmptyStr, SectionModel, Severity, fail
 from bot.config.durations import PositiveDuration, format_duration
 from bot.config.problems import ConfigProblem
+from bot.config.salvage import safe_problems
 
 ConditionKind = Literal["prometheus", "http", "kubernetes"]
 ComparisonOp = Literal[">", "<", ">=", "<="]
@@ -32,8 +33,10 @@ def _regex(value: str) -> str:
     """Accept only regular expressions that compile."""
     try:
         re.compile(value)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:
         raise fail(f"invalid regular expression: {exc}") from None
+    except RecursionError:
+        raise fail("invalid regular expression: nested too deeply") from None
     return value
 
 
@@ -215,6 +218,6 @@ class MonitoringSettings(SectionModel):
         for name, condition in self.conditions.items():
             found.extend(
                 ConfigProblem(f"conditions.{name}.{problem.path}", problem.message)
-                for problem in condition.problems()
+                for problem in safe_problems(condition.problems)
             )
         return found

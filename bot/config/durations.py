@@ -22,6 +22,10 @@ _UNITS: tuple[tuple[str, int], ...] = (
 )
 _DURATION_RE = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _BUSINESS_DAYS_RE = re.compile(r"(\d+)bd")
+_MAX_DIGITS = 18  # int() would refuse 4,300 digits, timedelta overflows long before that
+# A config duration longer than this is a typo, and adding it to "now" would overflow.
+MAX_CONFIG_DURATION = timedelta(weeks=520)
+MAX_BUSINESS_DAYS = 2_600
 _NEXT_RELEASE = frozenset({"next-release", "next release", "next_release"})
 
 
@@ -39,6 +43,8 @@ def parse_duration(text: str) -> timedelta:
         if _BUSINESS_DAYS_RE.fullmatch(cleaned):
             raise ValueError(f"{DURATION_HINT} (business days are only allowed for severity SLAs)")
         raise ValueError(DURATION_HINT)
+    if any(group and len(group) > _MAX_DIGITS for group in match.groups()):
+        raise ValueError("duration is too large")
     seconds = sum(
         int(group) * size for group, (_, size) in zip(match.groups(), _UNITS, strict=True) if group
     )
@@ -66,13 +72,23 @@ def _coerce_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise PydanticCustomError("releasebot", "must not be negative")
-        return value
+        return _bounded(value)
     if not isinstance(value, str):
         raise PydanticCustomError("releasebot", DURATION_HINT)
     try:
-        return parse_duration(value)
+        delta = parse_duration(value)
     except ValueError as exc:
         raise PydanticCustomError("releasebot", str(exc)) from None
+    return _bounded(delta)
+
+
+def _bounded(delta: timedelta) -> timedelta:
+    """Refuse durations too long to mean anything (and to add to a date)."""
+    if delta > MAX_CONFIG_DURATION:
+        raise PydanticCustomError(
+            "releasebot", f"must be at most {format_duration(MAX_CONFIG_DURATION)} (10 years)"
+        )
+    return delta
 
 
 def _coerce_positive_duration(value: object) -> timedelta:
@@ -131,6 +147,8 @@ class SlaDuration:
         if cleaned in _NEXT_RELEASE:
             return cls.next_release()
         if match := _BUSINESS_DAYS_RE.fullmatch(cleaned):
+            if len(match.group(1)) > _MAX_DIGITS or int(match.group(1)) > MAX_BUSINESS_DAYS:
+                raise ValueError(f"business days must be at most {MAX_BUSINESS_DAYS}bd")
             if int(match.group(1)) < 1:
                 raise ValueError("business days must be at least 1bd")
             return cls.days(int(match.group(1)))
@@ -170,6 +188,9 @@ def _coerce_sla(value: object) -> SlaDuration:
     if not isinstance(value, str):
         raise PydanticCustomError("releasebot", SLA_HINT)
     try:
-        return SlaDuration.parse(value)
+        sla = SlaDuration.parse(value)
     except ValueError as exc:
         raise PydanticCustomError("releasebot", str(exc)) from None
+    if sla.span is not None:
+        _bounded(sla.span)
+    return sla

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from bot.config.base import NonEmptyStr, SectionModel, fail
 from bot.config.durations import Duration, PositiveDuration, SlaDuration, format_duration
 from bot.config.problems import ConfigProblem
+from bot.config.salvage import safe_problems
 from bot.core.roles import ROLE_KEYS, SEVERITY_LEVELS
 
 
@@ -74,6 +76,24 @@ class EscalationSettings(SectionModel):
                     )
                 )
         return found
+
+
+_TIMEZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
+
+
+def _is_timezone(name: str) -> bool:
+    """Return whether `name` is an IANA timezone this machine knows (never raises).
+
+    zoneinfo reads a file named after the key, so "Europe" (a folder), a 300-character name
+    or a stray file in the tz database would raise OSError or ValueError, not "not found".
+    """
+    if len(name) > 64 or not _TIMEZONE_NAME.fullmatch(name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _notify_target(value: str) -> str:
@@ -141,13 +161,9 @@ class SeveritySettings(SectionModel):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         """Accept IANA timezone names such as "Europe/Berlin"."""
-        if value != "UTC":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise fail(
-                    f'unknown timezone "{value}" (expected a name like "Europe/Berlin")'
-                ) from None
+        if value != "UTC" and not _is_timezone(value):
+            shown = value if len(value) <= 60 else value[:59] + "…"
+            raise fail(f'unknown timezone "{shown}" (expected a name like "Europe/Berlin")')
         return value
 
     @property
@@ -167,7 +183,7 @@ class SeveritySettings(SectionModel):
         return [
             ConfigProblem(f"{level}.{problem.path}", problem.message)
             for level in SEVERITY_LEVELS
-            for problem in self.policy(level).problems()
+            for problem in safe_problems(self.policy(level).problems)
         ]
 
 
@@ -186,11 +202,14 @@ class WebhookSettings(SectionModel):
 
 
 class OutboxSettings(SectionModel):
-    """Tune how undelivered pages are retried."""
+    """Tune how undelivered pages are retried, leased and drained at shutdown."""
 
     max_attempts: int = Field(default=8, ge=1)
     base_backoff: PositiveDuration = timedelta(seconds=2)
     max_backoff: PositiveDuration = timedelta(minutes=5)
+    slow_retry: PositiveDuration = timedelta(minutes=1)
+    lease: PositiveDuration = timedelta(seconds=15)
+    shutdown_grace: PositiveDuration = timedelta(seconds=20)
 
 
 class PagingSettings(SectionModel):
@@ -208,6 +227,13 @@ class PagingSettings(SectionModel):
         for name, url in (("pagerduty.url", self.pagerduty.url), ("webhook.url", self.webhook.url)):
             if url is not None and not url.startswith(("https://", "http://")):
                 found.append(ConfigProblem(name, "expected an http:// or https:// URL"))
+        if self.outbox.shutdown_grace >= timedelta(seconds=30):
+            found.append(
+                ConfigProblem(
+                    "outbox.shutdown_grace",
+                    "must be shorter than Kubernetes' 30s termination grace period",
+                )
+            )
         if self.outbox.max_backoff < self.outbox.base_backoff:
             found.append(
                 ConfigProblem(

@@ -6,14 +6,17 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from bot.config.base import is_file
 from bot.config.durations import format_duration
 from bot.config.problems import ConfigError, ConfigProblem, problems_from_validation
+from bot.config.salvage import MISSING, salvage
 from bot.config.secrets import read_secrets, strip_secret_keys
 from bot.config.settings import Settings, cross_problems, section_problems, settings_fields
 
@@ -80,30 +83,55 @@ def build_settings(
     context = {"config_dir": config_dir, "cwd": Path.cwd()}
     fields = settings_fields()
     sections: dict[str, Any] = {}
+    stand_ins: dict[str, Any] = {}
     for name, value in cleaned.items():
         if name not in fields:
             problems.append(ConfigProblem(name, _unknown_section(name, list(fields))))
             continue
         try:
-            sections[name] = TypeAdapter(fields[name]).validate_python(value, context=context)
+            sections[name] = _section_adapter(name).validate_python(value, context=context)
         except ValidationError as exc:
             problems.extend(problems_from_validation(exc, Settings, (name,)))
+            salvaged = salvage(fields[name], value, context)
+            if salvaged is not MISSING:
+                stand_ins[name] = salvaged
     for name, annotation in fields.items():
         if name not in cleaned and name not in sections:
-            sections[name] = _default_section(annotation, context)
-    # Sections that failed are absent here, so they fall back to defaults and add no noise.
-    partial = Settings.model_construct(**sections, secrets=secrets)
-    problems.extend(section_problems(partial))
-    problems.extend(cross_problems(partial, valid=set(sections)))
+            sections[name] = _default_section(name, annotation, context)
+    valid = frozenset(sections)
+    # A failed section is checked from its salvaged parts (what validated), so its own
+    # cross-field rules still run; cross-section rules only read sections that passed.
+    checked = Settings.model_construct(**{**sections, **stand_ins}, secrets=secrets)
+    problems.extend(section_problems(checked))
+    problems.extend(cross_problems(checked, valid=set(valid)))
+    problems = _unique(problems)
     if problems:
-        raise ConfigError(problems)
+        partial = Settings.model_construct(**sections, secrets=secrets)
+        raise ConfigError(problems, partial=partial, valid=valid)
     return Settings(**sections, secrets=secrets)
 
 
-def _default_section(annotation: Any, context: dict[str, Any]) -> Any:
+def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Return `problems` without repeats, in order."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for problem in problems:
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            kept.append(problem)
+    return kept
+
+
+@cache
+def _section_adapter(name: str) -> TypeAdapter[Any]:
+    """Return the (cached) validator of one top-level section."""
+    return TypeAdapter(settings_fields()[name])
+
+
+def _default_section(name: str, annotation: Any, context: dict[str, Any]) -> Any:
     """Return a section's default, validated so its paths are resolved like given ones."""
     empty: Any = {} if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
-    return TypeAdapter(annotation).validate_python(empty, context=context)
+    return _section_adapter(name).validate_python(empty, context=context)
 
 
 def _unknown_section(name: str, known: list[str]) -> str:
@@ -114,28 +142,69 @@ def _unknown_section(name: str, known: list[str]) -> str:
     return f"unknown section (expected one of {', '.join(known)}{hint})"
 
 
-def check_config(path: str | Path, out: TextIO, env: Mapping[str, str] | None = None) -> int:
-    """Validate the config file at `path`, print "OK: ..." or each problem; return 0 or 1."""
+StartCheck = Callable[[Settings, frozenset[str]], Iterable[ConfigProblem]]
+"""A check-config check beyond the settings themselves (the CLI adds the template's):
+given the settings and the names of the sections that validated, return problems and
+warnings (`ConfigProblem(..., warning=True)`)."""
+
+
+def check_config(
+    path: str | Path,
+    out: TextIO,
+    env: Mapping[str, str] | None = None,
+    *,
+    checks: Sequence[StartCheck] = (),
+) -> int:
+    """Validate the config file at `path`, print "OK: ..." or each problem; return 0 or 1.
+
+    Everything a start would trip over is reported in one run: every settings problem, the
+    files the bot reads at start-up, and whatever `checks` find (the checklist template).
+    Warnings are printed, before the OK line, only when there are no problems.
+    """
+    settings: Settings | None
     try:
         settings = load_settings(path, env=env)
+        problems: list[ConfigProblem] = []
+        valid = frozenset(settings_fields())
     except ConfigError as error:
-        for problem in error.problems:
+        problems, settings, valid = list(error.problems), error.partial, error.valid
+    warnings: list[ConfigProblem] = []
+    if settings is not None:
+        found = [*_missing_files(settings, valid), *_warnings(settings, valid)]
+        for check in checks:
+            found.extend(check(settings, valid))
+        problems += [problem for problem in found if not problem.warning]
+        warnings += [problem for problem in found if problem.warning]
+    if problems:
+        for problem in problems:
             print(problem, file=out)
         return 1
-    missing = _missing_files(settings)
-    if missing:
-        for problem in missing:
-            print(problem, file=out)
-        return 1
+    assert settings is not None
+    for warning in warnings:
+        print(f"warning: {warning}", file=out)
     print(f"OK: {path}: {summarize(settings)}", file=out)
     return 0
 
 
-def _missing_files(settings: Settings) -> list[ConfigProblem]:
+def _missing_files(settings: Settings, valid: frozenset[str]) -> list[ConfigProblem]:
     """Return problems for files the bot reads at start-up but cannot find."""
-    checklist = settings.checklist.path
-    if not checklist.is_file():
-        return [ConfigProblem("checklist.path", f"file not found: {checklist}")]
+    found = []
+    if "checklist" in valid and not is_file(settings.checklist.path):
+        found.append(ConfigProblem("checklist.path", f"file not found: {settings.checklist.path}"))
+    kubeconfig = settings.kubernetes.kubeconfig if "kubernetes" in valid else None
+    if kubeconfig is not None and not is_file(kubeconfig):
+        found.append(ConfigProblem("kubernetes.kubeconfig", f"file not found: {kubeconfig}"))
+    return found
+
+
+def _warnings(settings: Settings, valid: frozenset[str]) -> list[ConfigProblem]:
+    """Return what is allowed but will not do what a team running releases wants."""
+    if "services" in valid and not settings.services:
+        message = (
+            "no service configured, so /release start has nothing to release "
+            "(add a [[services]] table)"
+        )
+        return [ConfigProblem("services", message, warning=True)]
     return []
 
 

@@ -24,6 +24,7 @@ class ConfigProblem:
     message: str
     line: int | None = None
     column: int | None = None
+    warning: bool = False
 
     def __str__(self) -> str:
         """Return "path: message", the form printed by check-config."""
@@ -31,10 +32,23 @@ class ConfigProblem:
 
 
 class ConfigError(ValueError):
-    """Reject a configuration, carrying every problem found (not just the first)."""
+    """Reject a configuration, carrying every problem found (not just the first).
 
-    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+    `partial` is, when known, the settings built from the sections that did validate (the
+    others are salvaged stand-ins), and `valid` names those sections: check-config uses them
+    to check the template and warn even while other sections are broken.
+    """
+
+    def __init__(
+        self,
+        problems: Sequence[ConfigProblem],
+        *,
+        partial: Any = None,
+        valid: frozenset[str] = frozenset(),
+    ) -> None:
         self.problems: list[ConfigProblem] = list(problems)
+        self.partial = partial
+        self.valid = valid
         count = len(self.problems)
         lines = "\n".join(f"  {problem}" for problem in self.problems)
         super().__init__(f"{count} configuration problem{'s' if count != 1 else ''}:\n{lines}")
@@ -133,7 +147,7 @@ def model_at(root: type[BaseModel], loc: Iterable[str | int]) -> type[BaseModel]
     """Return the model class found by following `loc` down from `root`, if it is a model."""
     current: Any = root
     for part in loc:
-        current = _unwrap(current)
+        current = unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             if not isinstance(part, str) or part not in current.model_fields:
                 return None
@@ -143,13 +157,13 @@ def model_at(root: type[BaseModel], loc: Iterable[str | int]) -> type[BaseModel]
         if not args:
             return None
         current = args[-1]  # list[X] -> X, dict[K, V] -> V
-    current = _unwrap(current)
+    current = unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return current
     return None
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap(annotation: Any) -> Any:
     """Strip Annotated[...] and `X | None` down to X."""
     while True:
         origin = typing.get_origin(annotation)

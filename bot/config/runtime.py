@@ -7,7 +7,14 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from bot.config.base import ConfigPath, NonEmptyStr, SectionModel, fail, resolve_path
+from bot.config.base import (
+    ConfigPath,
+    NonEmptyStr,
+    SectionModel,
+    fail,
+    path_text_problem,
+    resolve_path,
+)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/releasebot.db"
 _URL_SCHEME = re.compile(r"(?P<dialect>[a-z][a-z0-9]*)(?:\+(?P<driver>[a-z0-9_]+))?://(?P<rest>.*)")
@@ -50,6 +57,9 @@ def _resolve_sqlite_path(rest: str, info: ValidationInfo) -> str:
     file_part = location[1:]
     if file_part in ("", ":memory:") or file_part.startswith("file:"):
         return rest
+    problem = path_text_problem(file_part)
+    if problem is not None:
+        raise fail(f"expected a usable path for the SQLite file: it {problem}")
     resolved = resolve_path(Path(file_part), info, is_file_to_create=True)
     if not resolved.is_absolute():
         return rest
@@ -57,9 +67,18 @@ def _resolve_sqlite_path(rest: str, info: ValidationInfo) -> str:
 
 
 class ChecklistSettings(SectionModel):
-    """Point at the Markdown release checklist template."""
+    """Point at the Markdown release checklist template and bound its size.
+
+    A release posts the whole checklist to Discord, so the limits keep a template startable:
+    2,000 characters a message, 4,096 an embed, 25 options a select menu. The defaults are
+    `bot.checklist.limits`; the upper bounds are what the Discord renderer can still post.
+    """
 
     path: ConfigPath = Field(default=Path("config/checklists/release.md"), validate_default=True)
+    max_bytes: int = Field(default=65_536, ge=1_024, le=1_048_576)
+    max_checkboxes: int = Field(default=300, ge=1, le=1_000)
+    max_items_per_phase: int = Field(default=100, ge=1, le=250)
+    max_item_length: int = Field(default=500, ge=20, le=1_500)
 
 
 class WebSettings(SectionModel):

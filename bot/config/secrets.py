@@ -70,7 +70,7 @@ def _read_secret_file(variable: str, path: Path) -> tuple[str | None, ConfigProb
     """Return a secret file's stripped content, or the problem that stopped us reading it."""
     try:
         content = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, ConfigProblem(variable, f"cannot read {path}: {reason}")
     if not content:

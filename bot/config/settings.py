@@ -13,6 +13,7 @@ from bot.config.deploy import KubernetesSettings, ServiceSettings
 from bot.config.escalation import EscalationSettings, PagingSettings, SeveritySettings
 from bot.config.problems import ConfigError, ConfigProblem, join_path, problems_from_validation
 from bot.config.runtime import ChecklistSettings, DatabaseSettings, WebSettings
+from bot.config.salvage import safe_problems
 from bot.config.secrets import SECRET_ENV, Secrets
 from bot.config.team import DiscordSettings, OncallSettings, PermissionSettings, RoleSettings
 
@@ -86,7 +87,7 @@ def section_problems(settings: Settings) -> list[ConfigProblem]:
             prefix = join_path(name, index) if isinstance(value, list) else name
             found.extend(
                 ConfigProblem(f"{prefix}.{problem.path}", problem.message)
-                for problem in section.problems()
+                for problem in safe_problems(section.problems)
             )
     return found
 

@@ -18,11 +18,20 @@ from bot.core.actors import AccessPolicy
 from bot.core.clock import Clock
 from bot.core.ports import UnitOfWorkFactory
 from bot.incidents.domain.ports import MemberDirectory
+from bot.incidents.paging.fallbacks import external_to_discord
 from bot.incidents.paging.pagerduty import PagerDutyClient
 from bot.incidents.paging.webhook import WebhookClient
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
-from bot.runtime.outbox import Sender
+from bot.runtime.outbox import (
+    DeliveryFailed,
+    FailureHook,
+    OutboxMessage,
+    Sender,
+    StillWanted,
+    incident_of,
+    is_follow_up,
+)
 from bot.runtime.timers import TimerService
 
 PAGING_TIMEOUT = httpx.Timeout(10.0)
@@ -33,6 +42,14 @@ class SenderRegistry(Protocol):
 
     def add_sender(self, kind: str, sender: Sender, fallback: Any = None) -> None:
         """Deliver messages of `kind` with `sender`."""
+        ...
+
+    def on_failure(self, hook: Any) -> None:
+        """Run `hook(msg, failure, fallback_ids)` when a message fails past its budget."""
+        ...
+
+    def still_wanted(self, check: Any) -> None:
+        """Ask `check(msg)` before slow retries whether the message is still needed."""
         ...
 
 
@@ -98,5 +115,49 @@ def wire_incidents(
             wiring.closes.append(cast(Callable[[], Awaitable[None]], client.aclose))
         if client is not None:
             for kind, sender in paging_senders(settings, client).items():
-                background.add_sender(kind, sender)
+                background.add_sender(kind, sender, external_to_discord(kind))
+        background.on_failure(timeline_note(service))
+        background.still_wanted(until_resolved(service))
     return wiring
+
+
+def until_resolved(service: IncidentService) -> StillWanted:
+    """Return the check ending the slow retries of a page whose incident is resolved.
+
+    A status update (acknowledge/resolve) is always still wanted: it tells the receiver the
+    incident ended. A trigger or page of a resolved incident is not sent any more (its
+    follow-ups are then not sent on that channel either: the receiver never saw it open).
+    """
+
+    async def check(msg: OutboxMessage) -> str | None:
+        incident_id = incident_of(msg)
+        if incident_id is None or is_follow_up(msg):
+            return None
+        incident = await service.get(incident_id)
+        if incident.status.value == "resolved":
+            return f"incident #{incident_id} is resolved"
+        return None
+
+    return check
+
+
+def timeline_note(service: IncidentService) -> FailureHook:
+    """Return the hook that writes a page failing past its budget into the incident timeline."""
+
+    async def note(msg: OutboxMessage, failure: DeliveryFailed, fallback_ids: Any) -> None:
+        incident_id = incident_of(msg)
+        if incident_id is None:
+            return
+        instead = (
+            f"; fell back to outbox {', '.join(f'#{i}' for i in fallback_ids)}"
+            if fallback_ids
+            else ""
+        )
+        what = "failing past its retry budget" if failure.retryable else "refused for good"
+        await service.record_delivery(
+            incident_id,
+            "incident_delivery_failed",
+            f"{msg.kind} message #{msg.id} {what}: {failure.reason}{instead}",
+        )
+
+    return note

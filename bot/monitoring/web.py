@@ -1,4 +1,10 @@
-"""aiohttp app: `POST /alertmanager` (authenticated push path), `GET /healthz`, `GET /metrics`.
+"""aiohttp app: `POST /alertmanager`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+
+`/healthz` is liveness: 503 when the event loop, the timer loop or the outbox loop made no
+progress within its bound (or the database cannot even be read); a restart helps then.
+`/readyz` is readiness: 503 while the database cannot be written, the Discord gateway is
+disconnected, a database write keeps failing, or pages fail past their retry budget. Both
+answer from memory plus one short statement; neither holds the write lock for long.
 
 The webhook authenticates before it parses, and both happen before anything is stored: a
 refused body (401 unauthenticated, 400 malformed, 413 too large) changes nothing and the
@@ -8,6 +14,7 @@ every push is refused (401): an open endpoint that can trigger rollbacks is neve
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol
 
@@ -24,6 +31,7 @@ from bot.monitoring.alertmanager import (
 )
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.service.views import IntakeReport
+from bot.runtime.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +58,15 @@ class WebHandlers:
     """The request handlers, over the monitoring service, the metrics and the secrets."""
 
     def __init__(
-        self, monitoring: PushedAlerts, metrics: MonitoringMetrics, secrets: Secrets
+        self,
+        monitoring: PushedAlerts,
+        metrics: MonitoringMetrics,
+        secrets: Secrets,
+        health: Health | None = None,
     ) -> None:
         """Keep what the routes need; read the webhook credentials once."""
         self._monitoring = monitoring
+        self._health = health or Health()
         self._metrics = metrics
         token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
         self._bearer = token.get_secret_value() if token else None
@@ -78,15 +91,33 @@ class WebHandlers:
         )
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """Answer 200 after a database round trip, 503 with the reason when it fails."""
+        """Liveness: 200 when every loop made progress and the database answers, else 503."""
+        alive, loops = self._health.liveness()
         try:
-            open_windows = await self._monitoring.open_window_count()
+            open_windows = await asyncio.wait_for(self._monitoring.open_window_count(), 5)
         except Exception as exc:  # any database failure is "unhealthy", with the reason
             log.exception("health check: database unavailable")
             return web.json_response(
-                {"status": "unavailable", "database": f"{type(exc).__name__}: {exc}"}, status=503
+                {
+                    "status": "unavailable",
+                    "database": f"{type(exc).__name__}: {exc}",
+                    "loops": loops,
+                },
+                status=503,
             )
-        return web.json_response({"status": "ok", "database": "ok", "open_windows": open_windows})
+        body: dict[str, object] = {"status": "ok", "database": "ok", "open_windows": open_windows}
+        if not alive:
+            body["status"] = "stalled"
+        if self._health.beats:
+            body["loops"] = loops
+        return web.json_response(body, status=200 if alive else 503)
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        """Readiness: 200 when the database is writable, the gateway up and no fault is set."""
+        ready, details = await self._health.readiness()
+        return web.json_response(
+            {"status": "ready" if ready else "not ready", **details}, status=200 if ready else 503
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Serve the bot's metrics in the Prometheus text format."""
@@ -96,14 +127,19 @@ class WebHandlers:
 
 
 def make_web_app(
-    monitoring: PushedAlerts, metrics: MonitoringMetrics, settings: Settings, secrets: Secrets
+    monitoring: PushedAlerts,
+    metrics: MonitoringMetrics,
+    settings: Settings,
+    secrets: Secrets,
+    health: Health | None = None,
 ) -> web.Application:
     """Return the aiohttp application (not started; `WebServer` runs it)."""
-    handlers = WebHandlers(monitoring, metrics, secrets)
+    handlers = WebHandlers(monitoring, metrics, secrets, health)
     # aiohttp answers 413 itself above this size (plus headroom for the JSON framing).
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app.router.add_post("/alertmanager", handlers.alertmanager)
     app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/metrics", handlers.metrics)
     app[SETTINGS] = settings
     return app

@@ -26,6 +26,7 @@ from bot.monitoring.probes.transport import probe_client
 from bot.monitoring.service.config import ProbeFactory
 from bot.monitoring.service.use_cases import MonitoringService, TimerRegistry
 from bot.monitoring.web import WebServer, make_web_app, web_server_for
+from bot.runtime.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def wire_monitoring(
     metrics: MonitoringMetrics | None = None,
     http_client: httpx.AsyncClient | None = None,
     availability: AvailabilityReader | None = None,
+    health: Health | None = None,
 ) -> MonitoringFeature:
     """Return the wired monitoring feature, its timers registered.
 
@@ -123,6 +125,6 @@ def wire_monitoring(
     service.register_timers(timers)
     web = None
     if settings.web.enabled:
-        app = make_web_app(service, metrics, settings, settings.secrets)
+        app = make_web_app(service, metrics, settings, settings.secrets, health)
         web = web_server_for(app, settings)
     return MonitoringFeature(service, metrics, web, probes, start_web)

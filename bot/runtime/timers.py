@@ -30,6 +30,7 @@ class TimerService:
     clock: Clock
     retry_after: timedelta = timedelta(seconds=30)
     handlers: dict[str, TimerHandler] = field(default_factory=dict)
+    progress: Callable[[], None] | None = None  # called after each timer (a loop heartbeat)
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         """Handle timers of `kind` with `handler` (one handler per kind)."""
@@ -46,6 +47,8 @@ class TimerService:
                 batch = await uow.timers.due(now, limit)
             for timer in batch:
                 fired += await self._fire(timer, now)
+                if self.progress is not None:
+                    self.progress()
             if len(batch) < limit:
                 return fired
 

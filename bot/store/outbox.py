@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -26,27 +26,77 @@ def _message(row: OutboxRow) -> OutboxMessage:
         row.attempts,
         row.next_attempt_at,
         row.status,
+        row.order_key,
+        row.created_at,
     )
 
 
+DEFAULT_LEASE = timedelta(seconds=15)
+
+
+def _claimable() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Return (due status, waits for an older message of its order) for outbox queries."""
+    due = or_(OutboxRow.status == "pending", OutboxRow.status == SENDING)
+    older = aliased(OutboxRow)
+    waits_for_older = exists().where(
+        older.order_key == OutboxRow.order_key,
+        older.id < OutboxRow.id,
+        older.status.in_(("pending", SENDING)),
+    )
+    return due, waits_for_older
+
+
 class SqlOutboxStore:
-    """Outbox rows for the dispatcher; each call is its own short transaction."""
+    """Outbox rows for the dispatcher; each call is its own short transaction.
+
+    A claim leases a message for `lease` (seconds: a crash mid-send delays it by no more);
+    the bot runs as one instance per database, so at start-up `reclaim()` makes every lease
+    left by the previous process due at once.
+    """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], lease: timedelta = timedelta(minutes=2)
+        self, sessions: async_sessionmaker[AsyncSession], lease: timedelta = DEFAULT_LEASE
     ) -> None:
         self._sessions = sessions
         self._lease = lease
 
+    async def reclaim(self, now: datetime) -> int:
+        """Make every message a previous process left "sending" due now; return how many."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status == SENDING)
+                .values(status="pending", next_attempt_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def next_due(self) -> datetime | None:
+        """Return when the earliest claimable message is due (None: nothing waits)."""
+        due, waits_for_older = _claimable()
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(func.min(OutboxRow.next_attempt_at)).where(due, ~waits_for_older)
+            )
+
+    async def delivered_before(self, msg: OutboxMessage) -> bool:
+        """Return True if an older message of `msg`'s order key was delivered."""
+        if not msg.order_key:
+            return True
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(OutboxRow.id)
+                .where(
+                    OutboxRow.order_key == msg.order_key,
+                    OutboxRow.id < msg.id,
+                    OutboxRow.status == "delivered",
+                )
+                .limit(1)
+            )
+            return found is not None
+
     async def claim_due(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """Lease up to `limit` due messages so no concurrent pass sends them too."""
-        due = or_(OutboxRow.status == "pending", OutboxRow.status == SENDING)
-        older = aliased(OutboxRow)
-        waits_for_older = exists().where(
-            older.order_key == OutboxRow.order_key,
-            older.id < OutboxRow.id,
-            older.status.in_(("pending", SENDING)),
-        )
+        due, waits_for_older = _claimable()
         async with self._sessions() as session, session.begin():
             ids = list(
                 await session.scalars(
@@ -83,12 +133,25 @@ class SqlOutboxStore:
         await self._finish(msg_id, status="delivered", delivered_at=now, result=detail)
 
     async def mark_retry(
-        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+        self,
+        msg_id: int,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        *,
+        count: bool = True,
     ) -> None:
-        """Record a failed attempt and when to try again."""
-        await self._finish(
-            msg_id, status="pending", next_attempt_at=next_attempt_at, last_error=error[:2000]
-        )
+        """Record a failed attempt (counted unless throttled) and when to try again."""
+        values = {
+            "status": "pending",
+            "next_attempt_at": next_attempt_at,
+            "last_error": error[:2000],
+        }
+        if count:
+            await self._finish(msg_id, **values)
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(OutboxRow).where(OutboxRow.id == msg_id).values(**values))
 
     async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
         """Record that the message will never be delivered."""

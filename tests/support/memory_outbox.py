@@ -47,11 +47,34 @@ class MemoryOutbox:
         self.details[msg_id] = detail
 
     async def mark_retry(
-        self, msg_id: int, now: datetime, next_attempt_at: datetime, error: str
+        self,
+        msg_id: int,
+        now: datetime,
+        next_attempt_at: datetime,
+        error: str,
+        *,
+        count: bool = True,
     ) -> None:
-        """Record a failed attempt and the next try."""
-        self._bump(msg_id, next_attempt_at=next_attempt_at)
+        """Record a failed attempt (counted unless throttled) and the next try."""
+        if count:
+            self._bump(msg_id, next_attempt_at=next_attempt_at)
+        else:
+            self.messages[msg_id] = replace(self.messages[msg_id], next_attempt_at=next_attempt_at)
         self.errors.setdefault(msg_id, []).append(error)
+
+    async def next_due(self) -> datetime | None:
+        """Return the earliest due time of a pending message."""
+        due = [m.next_attempt_at for m in self.messages.values() if m.status == "pending"]
+        return min((d for d in due if d is not None), default=None)
+
+    async def delivered_before(self, msg: OutboxMessage) -> bool:
+        """Return True if an older message of the same order key was delivered."""
+        if not msg.order_key:
+            return True
+        return any(
+            m.order_key == msg.order_key and m.id < msg.id and m.status == "delivered"
+            for m in self.messages.values()
+        )
 
     async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
         """Record a message that will never be delivered."""

@@ -23,6 +23,7 @@ from bot.core.roles import SeverityLevel
 from bot.incidents.chat.delivery import DiscordDelivery, GuildDirectory, incident_dm_fallback
 from bot.incidents.chat.render import list_text, oncall_text, status_spec
 from bot.incidents.chat.view import INCIDENT_ITEMS, acting, incident_service
+from bot.incidents.paging.fallbacks import discord_to_external
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
 from bot.releases.chat.bot import ReleaseBot, release_bot
@@ -206,7 +207,10 @@ async def setup(bot: commands.Bot) -> None:
     background = client.find_handle(Background)
     if background is not None and client.find_handle(IncidentService) is not None:
         delivery = DiscordDelivery(client, incident_service(client), settings, directory)
-        background.add_sender("channel", delivery.channel)
+        # A Discord page failing past its budget also goes to PagerDuty/the webhook.
+        background.add_sender(
+            "channel", delivery.channel, discord_to_external(lambda: set(background.senders))
+        )
         background.add_sender(
             "dm", delivery.dm, incident_dm_fallback(settings.discord.alerts_channel)
         )

@@ -13,6 +13,7 @@ it, a role page still mentions the role in the channel, which notifies its holde
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,15 @@ class GuildDirectory:
             if member is not None:
                 return str(member.id)
         return None
+
+
+def discord_nonce(idempotency_key: str) -> str:
+    """Return the message nonce for an outbox key: stable, at most Discord's 25 characters.
+
+    Delivery is at-least-once; a resent message carries the same nonce. discord.py 2.7 has no
+    `enforce_nonce`, so Discord echoes the nonce rather than dropping the repeat itself.
+    """
+    return str(int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big"))
 
 
 def incident_dm_fallback(alerts_channel: str) -> Fallback:
@@ -214,7 +224,7 @@ class ChannelSender:
             place = await self.delivery.place(payload)
             if place is None:
                 return "skipped: the release has no thread"
-            sent = await self._post(place, payload)
+            sent = await self._post(place, payload, discord_nonce(msg.idempotency_key))
         except UnknownTarget as missing:
             raise DeliveryFailed(False, missing.message) from None
         except discord.HTTPException as error:
@@ -225,30 +235,33 @@ class ChannelSender:
 
     async def _note_fallback(self, payload: Mapping[str, Any]) -> None:
         users = ", ".join(f"<@{u}>" for u in payload.get("mention_user_ids", []))
+        note = payload.get("fallback_note") or (
+            f"DM to {users} failed; mentioned in the channel instead "
+            f"(outbox #{payload['fallback_for']})"
+        )
         try:
             await self.delivery.incidents.record_delivery(
                 int(payload["incident_id"]),
-                "incident_dm_fallback",
-                f"DM to {users} failed; mentioned in the channel instead "
-                f"(outbox #{payload['fallback_for']})",
+                str(payload.get("fallback_what", "incident_dm_fallback")),
+                str(note),
             )
         except Exception:  # the mention is posted: failing here must not post it again
             log.exception("could not record the DM fallback of incident %s", payload["incident_id"])
 
     async def _post(
-        self, place: discord.abc.Messageable, payload: Mapping[str, Any]
+        self, place: discord.abc.Messageable, payload: Mapping[str, Any], nonce: str
     ) -> discord.Message:
         mentions, allowed = self.delivery.mentions(payload)
         if "notice" not in payload:  # a plain mention, e.g. the DM fallback
             text = str(payload.get("content", ""))
             body = text if text.startswith("<@") else f"{mentions} {text}".strip()
-            return await place.send(body[:2000], allowed_mentions=allowed)
+            return await place.send(body[:2000], allowed_mentions=allowed, nonce=nonce)
         content = f"{mentions}\n{payload['text']}".strip()[:2000]
         incident_id = int(payload["incident_id"])
         if payload["notice"] not in _WITH_EMBED:
-            return await place.send(content, allowed_mentions=allowed)
+            return await place.send(content, allowed_mentions=allowed, nonce=nonce)
         kwargs = await self.delivery.spec_kwargs(incident_id, content)
-        sent = await place.send(**{**kwargs, "allowed_mentions": allowed})
+        sent = await place.send(**{**kwargs, "allowed_mentions": allowed, "nonce": nonce})
         try:
             await self.delivery.incidents.remember_message(
                 IncidentMessage(
@@ -290,9 +303,9 @@ class DmSender:
             content = str(payload.get("content", ""))[:2000]
             if "incident_id" in payload:
                 kwargs = await self.delivery.spec_kwargs(int(payload["incident_id"]), content)
-                sent = await user.send(**kwargs)
+                sent = await user.send(**kwargs, nonce=discord_nonce(msg.idempotency_key))
             else:
-                sent = await user.send(content)
+                sent = await user.send(content, nonce=discord_nonce(msg.idempotency_key))
         except UnknownTarget as missing:
             raise DeliveryFailed(False, missing.message) from None
         except discord.Forbidden as refused:

@@ -33,4 +33,9 @@ async def post(
     text = response.text[:_BODY_PREVIEW]
     reason = f"{what}: HTTP {response.status_code}: {text}"
     retryable = response.status_code in (408, 429) or response.status_code >= 500
-    raise DeliveryFailed(retryable, reason, _retry_after(response) if retryable else None)
+    raise DeliveryFailed(
+        retryable,
+        reason,
+        _retry_after(response) if retryable else None,
+        throttled=response.status_code == 429,
+    )

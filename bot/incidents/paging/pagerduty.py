@@ -1,7 +1,10 @@
 """PagerDuty Events API v2: trigger, acknowledge and resolve an incident by dedup_key.
 
 Event bodies are built without the routing key and stored in the outbox as they are; the
-client adds the key at send time so the secret never lands in the database.
+client adds the key at send time so the secret never lands in the database. PagerDuty's
+`dedup_key` is the idempotency key on this channel: a trigger sent twice (delivery is
+at-least-once) is merged into the same PagerDuty incident, and a repeated acknowledge or
+resolve changes nothing.
 """
 
 from __future__ import annotations
@@ -102,15 +105,18 @@ class PagerDutyClient:
     def __repr__(self) -> str:
         return f"PagerDutyClient(url={self._url!r}, routing_key=***)"
 
-    async def send_event(self, event: Mapping[str, Any]) -> str:
+    async def send_event(self, event: Mapping[str, Any], idempotency_key: str | None = None) -> str:
         """Send one event body, adding the routing key; return PagerDuty's dedup_key."""
         action = event.get("event_action")
         if action not in ACTIONS:
             raise DeliveryFailed(False, f"PagerDuty: unknown event_action {action!r}")
-        body = json.dumps({**event, "routing_key": self._routing_key}).encode()
-        response = await post(
-            self._client, self._url, body, {"Content-Type": "application/json"}, "PagerDuty"
-        )
+        # Keys starting with "_" are ours (e.g. who to fall back to), never PagerDuty's.
+        public = {k: v for k, v in event.items() if not k.startswith("_")}
+        body = json.dumps({**public, "routing_key": self._routing_key}).encode()
+        headers = {"Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key  # ours; PagerDuty merges by dedup_key
+        response = await post(self._client, self._url, body, headers, "PagerDuty")
         try:
             answer = response.json()
         except ValueError:
@@ -132,4 +138,4 @@ class PagerDutyClient:
 
     async def send(self, msg: OutboxMessage) -> str | None:
         """Deliver an outbox message whose payload is an event body."""
-        return await self.send_event(msg.payload)
+        return await self.send_event(msg.payload, msg.idempotency_key)

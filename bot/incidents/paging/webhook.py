@@ -1,7 +1,9 @@
 """Generic webhook: POST incident events as JSON, signed with HMAC-SHA256 when a secret is set.
 
 Receivers verify `X-Releasebot-Signature-256: sha256=<hex>` over the raw body and drop
-repeats by the `Idempotency-Key` header (a retry carries the same key).
+repeats by the `Idempotency-Key` header (a retry carries the same key). Delivery is
+at-least-once, so the key is also inside the signed body (`idempotency_key`): a receiver
+that only keeps bodies can still drop a repeat, and the key cannot be swapped unsigned.
 """
 
 from __future__ import annotations
@@ -111,7 +113,9 @@ class WebhookClient:
         if not idempotency_key:
             raise ValueError("webhook idempotency_key must not be empty")
         # Serialize once: the signature must cover exactly the bytes that are sent.
-        raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        signed = {k: v for k, v in body.items() if not k.startswith("_")}
+        signed["idempotency_key"] = idempotency_key
+        raw = json.dumps(signed, separators=(",", ":"), sort_keys=True).encode()
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, raw)

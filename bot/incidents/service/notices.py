@@ -139,9 +139,15 @@ class NoticePlan:
                     **(extra or {}),
                 },
                 self.key(notice, key, place),
+                self.channel_order(),
             )
             for place in places
         ]
+
+    def channel_order(self) -> str:
+        """Return the order key of the incident's Discord messages (an ack never overtakes
+        a page still being retried)."""
+        return f"incident:{self.incident_id}:channel"
 
     def refresh(self, cause: str) -> Outgoing:
         """Return a message that edits every posted message of the incident to its new state."""
@@ -149,6 +155,7 @@ class NoticePlan:
             CHANNEL,
             {"incident_id": self.incident_id, "notice": "refresh", "refresh": True},
             self.key("refresh", cause),
+            self.channel_order(),
         )
 
     def dm(self, user_id: str, notice: str, content: str, step: int | None) -> Outgoing:
@@ -201,7 +208,11 @@ class NoticePlan:
                 self._page_text(page.target, page.step_index, page.recipients),
                 mention_users=page.recipients,
                 mention_roles=roles,
-                extra={"step": page.step_index, "target": page.target},
+                extra={
+                    "step": page.step_index,
+                    "target": page.target,
+                    "release_id": self.incident.release_id,
+                },
                 key=step_key,
             )
         if DM in page.channels:
@@ -214,6 +225,8 @@ class NoticePlan:
                 source=self.release.service if self.release else self.source,
                 release_version=self.release.version if self.release else None,
             )
+            # Who to reach if PagerDuty keeps failing (stripped before sending).
+            body["_releasebot"] = {"recipients": list(page.recipients), "target": page.target}
             out.append(self._external_message(PAGERDUTY, body, "trigger", step_key))
         if WEBHOOK in page.channels:
             event = "incident.triggered" if page.step_index == 0 else "incident.escalated"

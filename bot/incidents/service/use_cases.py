@@ -159,7 +159,7 @@ class IncidentService:
             plan = NoticePlan(incident, info, now)
             text = f"↩️ {release.name} was rolled back; resolve this incident once it is healthy"
             for out in plan.channel("rollback", f"{text} — {plan.headline()}", where=[RELEASE]):
-                await uow.outbox.enqueue(out.kind, out.payload, out.key)
+                await uow.outbox.enqueue(out.kind, out.payload, out.key, order_key=out.order_key)
 
     async def handle_timer(self, uow: UnitOfWork, record: TimerRecord, now: datetime) -> None:
         """Fire one incident timer (claimed exactly once); stale tokens do nothing."""

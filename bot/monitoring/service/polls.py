@@ -28,7 +28,7 @@ from typing import TypeVar
 from bot.core.actors import BOT_ACTOR, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
-from bot.core.errors import ConcurrentUpdate
+from bot.core.errors import ConcurrentUpdate, UnknownTarget
 from bot.core.events import Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.timers import TimerRecord
@@ -49,6 +49,7 @@ from bot.monitoring.service.config import (
     monitoring_repo,
 )
 from bot.monitoring.service.evaluation import Evaluation
+from bot.releases.domain.release import ReleaseStatus
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,17 @@ async def schedule_next_poll(uow: UnitOfWork, window: WindowRecord, now: datetim
         )
 
 
+async def _release_ended(uow: UnitOfWork, release_id: int) -> str | None:
+    """Return why the window's release is over (aborted, rolled back, gone), else None."""
+    try:
+        release = await uow.releases.get(release_id)
+    except UnknownTarget:
+        return "release no longer exists"
+    if release.status in (ReleaseStatus.ABORTED, ReleaseStatus.ROLLED_BACK):
+        return f"release {release.status.value}"
+    return None
+
+
 def _same_run(marker: PollInProgress | None, run: PollInProgress) -> bool:
     return (
         marker is not None
@@ -143,6 +155,11 @@ class PollRunner:
             return
         if timer.kind == CLOSE_TIMER:
             await close_window(uow, repo, window, now, WindowStatus.CLOSED, "window ended")
+            await repo.save_window(window)
+            return
+        ended = await _release_ended(uow, window.release_id)
+        if ended is not None:  # a window never outlives its release (even a missed signal)
+            await close_window(uow, repo, window, now, WindowStatus.STOPPED, ended)
             await repo.save_window(window)
             return
         run = await self._plan(uow, repo, window, timer, now)
@@ -224,6 +241,10 @@ class PollRunner:
                 attempts=str(marker.attempt),
             )
         )
+        if window.next_due_at is None and window.window.is_closed(now):
+            # The abandoned poll was the last one: nothing else would ever end the window.
+            reason = f"window ended; last {marker.kind} abandoned after {marker.attempt} attempts"
+            await close_window(uow, repo, window, now, WindowStatus.CLOSED, reason)
         await repo.save_window(window)
 
     async def measure(self, window: WindowRecord, run: PollInProgress) -> list[Measurement]:

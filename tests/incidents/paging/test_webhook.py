@@ -53,6 +53,7 @@ async def test_signed_post_carries_key_and_valid_signature(
     assert verify("s3cret", request.body, request.headers[SIGNATURE_HEADER])
     assert not verify("other", request.body, request.headers[SIGNATURE_HEADER])
     sent = request.json()
+    assert sent["idempotency_key"] == "incident-42-page-0"  # signed, so not replaceable
     assert sent["event"] == "incident.triggered"
     assert sent["incident"]["id"] == 42
     assert sent["incident"]["severity"] == "P0"

@@ -62,9 +62,11 @@ def test_data_volume_token_config_and_probes(bot_deployment: dict[str, Any]) -> 
     }
     assert _one("secret.example.yaml")["stringData"].keys() == {"discord-token"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    for probe in ("livenessProbe", "readinessProbe"):
+    paths = {"livenessProbe": "/healthz", "startupProbe": "/healthz", "readinessProbe": "/readyz"}
+    for probe, path in paths.items():
         check = container[probe]["httpGet"]
-        assert check["path"] == "/healthz" and ports[check["port"]] == 8080
+        assert check["path"] == path and ports[check["port"]] == 8080
+    assert pod["terminationGracePeriodSeconds"] >= 30  # above the bot's shutdown_grace
     assert container["args"] == ["run", "--config", "/etc/releasebot/releasebot.toml"]
 
 

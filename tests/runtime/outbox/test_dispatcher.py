@@ -166,21 +166,36 @@ async def test_dm_refused_falls_back_to_a_channel_mention_once(
     assert len(store.messages) == 2
 
 
-async def test_exhausted_retries_go_dead(
+async def test_exhausted_budget_is_reported_and_retried_slowly_until_delivered(
     http: httpx.AsyncClient, receiver: LoopbackReceiver, store: MemoryOutbox, clock: FakeClock
 ) -> None:
-    """Give up after max_attempts retryable failures, saying how many were made."""
-    receiver.script("/hook", *[Answer(503, "down")] * 3)
+    """Past max_attempts a page is never dropped: reported once, then retried until it lands."""
+    receiver.script("/hook", *[Answer(503, "down")] * 4)
     msg_id = await store.enqueue("webhook", {"event": "x"}, "w", clock.now())
     engine = dispatcher(
-        store, clock, {"webhook": WebhookClient(http, receiver.url("/hook"))}, max_attempts=3
+        store,
+        clock,
+        {"webhook": WebhookClient(http, receiver.url("/hook"))},
+        max_attempts=3,
+        slow_retry=timedelta(minutes=1),
     )
-    for _ in range(3):
-        await engine.dispatch_due()
+    reports = []
+    for _ in range(4):
+        reports.append(await engine.dispatch_due())
         clock.advance(timedelta(minutes=10))
-    assert store.messages[msg_id].status == "dead"
-    assert "gave up after 3 attempts" in store.errors[msg_id][-1]
-    assert len(receiver.received) == 3
+    assert [r.exhausted for r in reports] == [(), (), (msg_id,), ()]  # reported once
+    assert store.messages[msg_id].status == "pending"
+    assert "past its retry budget (3 attempts, max 3)" in store.errors[msg_id][2]
+    assert engine.failing == {msg_id: "webhook: HTTP 503: down"}
+    assert engine.health.faults["pages"].startswith("1 past their retry budget")
+    # The slow retry after the budget waits about `slow_retry`, not the idle poll or longer.
+    assert reports[3].next_retry_at is not None
+    assert reports[3].next_retry_at - (clock.now() - timedelta(minutes=10)) <= timedelta(minutes=1)
+    delivered = await engine.dispatch_due()
+    assert delivered.count("delivered") == 1
+    assert store.messages[msg_id].status == "delivered"
+    assert len(receiver.received) == 5
+    assert engine.failing == {} and "pages" not in engine.health.faults
 
 
 async def test_unknown_kind_and_crashing_sender(store: MemoryOutbox, clock: FakeClock) -> None:
