@@ -14,7 +14,7 @@ from bot.monitoring.domain.schedule import (
 )
 from bot.monitoring.domain.summary import ConditionSummary, WindowSummary, summarize
 from bot.monitoring.domain.tracker import (
-    ConditionMet,
+    BreachLimitReached,
     ConditionSpec,
     ConditionState,
     FirstBreach,
@@ -42,8 +42,8 @@ __all__ = [
     "DEFAULT_RETRY_AFTER",
     "DEFAULT_STAGES",
     "OPERATORS",
+    "BreachLimitReached",
     "CatchUp",
-    "ConditionMet",
     "ConditionSpec",
     "ConditionState",
     "ConditionSummary",

@@ -2,7 +2,7 @@
 
 Rules (pure; `observe` is the only transition):
 - BREACH adds one to the consecutive-breach count. With `breaches > 1` the first breach
-  raises `FirstBreach` (a warning); reaching `breaches` raises `ConditionMet`, once, until
+  raises `FirstBreach` (a warning); reaching `breaches` raises `BreachLimitReached`, once, until
   the condition recovers.
 - PASS resets both counters; after a warning or a met condition it raises `Recovered`.
 - INCONCLUSIVE and ERROR are "blind": they never count as a pass and they neither add to
@@ -103,7 +103,7 @@ class FirstBreach(MonitoringEvent):
 
 
 @dataclass(frozen=True)
-class ConditionMet(MonitoringEvent):
+class BreachLimitReached(MonitoringEvent):
     """The condition breached `consecutive` times in a row: act (page, roll back)."""
 
     kind: ClassVar[str] = "condition_met"
@@ -161,7 +161,7 @@ def observe(
     met, warned = state.met, state.warned
     if not met and breaches >= spec.breaches:
         met = warned = True
-        events.append(ConditionMet(measurement, consecutive=breaches))
+        events.append(BreachLimitReached(measurement, consecutive=breaches))
     elif not met and not warned:
         warned = True
         events.append(FirstBreach(measurement, needed=spec.breaches))

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.core.events import ConditionMet as MetEvent
+from bot.core.events import ConditionMet
 from bot.core.events import ConditionRecovered, Publisher
 from bot.core.ports import UnitOfWork
 from bot.monitoring.domain import (
-    ConditionMet,
+    BreachLimitReached,
     ConditionState,
     FirstBreach,
     Measurement,
@@ -42,7 +42,7 @@ PUSHED_SOURCE = "alertmanager"
 # Which episode an event opens or moves, and the status it leaves the episode in.
 _TRANSITIONS: dict[type[MonitoringEvent], tuple[AlertKind, AlertStatus]] = {
     FirstBreach: (AlertKind.BREACH, AlertStatus.WARNING),
-    ConditionMet: (AlertKind.BREACH, AlertStatus.FIRING),
+    BreachLimitReached: (AlertKind.BREACH, AlertStatus.FIRING),
     Recovered: (AlertKind.BREACH, AlertStatus.RECOVERED),
     MonitoringBlind: (AlertKind.BLIND, AlertStatus.BLIND),
     SightRestored: (AlertKind.BLIND, AlertStatus.RESTORED),
@@ -198,8 +198,8 @@ class Evaluation:
         self, watched: WatchedCondition, event: MonitoringEvent, alert: AlertRecord
     ) -> None:
         source = PUSHED_SOURCE if self.source == PUSHED_SOURCE else "poll"
-        if isinstance(event, ConditionMet):
-            met = MetEvent(
+        if isinstance(event, BreachLimitReached):
+            met = ConditionMet(
                 release_id=self.window.release_id,
                 window_id=self.window.key,
                 service=self.window.service,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.monitoring.domain import (
-    ConditionMet,
+    BreachLimitReached,
     ConditionSpec,
     ConditionState,
     FirstBreach,
@@ -113,7 +113,7 @@ def test_breach_counting(verdicts: list[Verdict], expected_kinds: list[str], met
 
 
 def test_single_breach_spec_is_met_at_once_without_warning() -> None:
-    """With breaches=1, raise ConditionMet at the first breach and no FirstBreach."""
+    """With breaches=1, raise BreachLimitReached at the first breach and no FirstBreach."""
     _, kinds = run([B], ConditionSpec("error_rate", breaches=1))
     assert kinds == ["condition_met"]
 
@@ -154,7 +154,7 @@ def test_events_carry_value_threshold_query_and_time() -> None:
     event = second[0]
     assert isinstance(first[0], FirstBreach)
     assert first[0].needed == 2
-    assert isinstance(event, ConditionMet)
+    assert isinstance(event, BreachLimitReached)
     assert event.consecutive == 2
     assert (event.value, event.threshold, event.query) == (0.05, 0.01, QUERY)
     assert event.at == START + timedelta(minutes=10)

@@ -15,7 +15,7 @@ from PIL import Image
 from bot.core.clock import FakeClock, SystemClock
 from bot.monitoring.chat.chart import render_chart
 from bot.monitoring.domain import (
-    ConditionMet,
+    BreachLimitReached,
     ConditionSpec,
     ConditionState,
     Measurement,
@@ -101,7 +101,7 @@ async def test_five_percent_errors_breach_twice_and_meet_the_condition(
     state, events = track(measurements)
     assert state.met
     met = events[-1]
-    assert isinstance(met, ConditionMet)
+    assert isinstance(met, BreachLimitReached)
     assert met.value == measurements[1].value
     assert 'service="checkout"' in met.describe()
     png = render_chart([(m.at, m.value) for m in measurements], 0.01, "checkout 5xx ratio", "")
