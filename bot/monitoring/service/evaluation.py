@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.core.events import ConditionMet
-from bot.core.events import ConditionRecovered, Publisher
+from bot.core.events import ConditionMet, ConditionRecovered, Publisher
 from bot.core.ports import UnitOfWork
 from bot.monitoring.domain import (
     BreachLimitReached,
