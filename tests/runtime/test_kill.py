@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.runtime.receiver import read_log
+from tests.support.figures import Figures
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -70,7 +71,7 @@ def _settled(db: Path, log: Path) -> bool:
     return incidents[0][0] == INCIDENTS and waiting[0][0] == 0 and bool(read_log(log))
 
 
-def test_sigkill_at_random_points_loses_no_page(tmp_path: Path) -> None:
+def test_sigkill_at_random_points_loses_no_page(tmp_path: Path, figures: Figures) -> None:
     """Kill the bot KILLS times; every stored page is delivered, none lost, dups counted."""
     rng = random.Random(SEED)
     db, log, port_file = tmp_path / "bot.db", tmp_path / "deliveries.jsonl", tmp_path / "port"
@@ -136,8 +137,8 @@ def test_sigkill_at_random_points_loses_no_page(tmp_path: Path) -> None:
         f"'{(now - timedelta(seconds=2)).isoformat(sep=' ')}'",
     )
     integrity = _rows(db, "PRAGMA integrity_check")[0][0]
-    print(
-        f"\nkill test: seed {SEED}, {kills} SIGKILLs in {chaos:.0f}s, expected {len(stored)} "
+    figures(
+        f"kill test: seed {SEED}, {kills} SIGKILLs in {chaos:.0f}s, expected {len(stored)} "
         f"messages, delivered {len(received)} distinct ({len(deliveries)} deliveries), "
         f"lost {len(lost)}, unknown {len(phantom)}, duplicates {duplicates} "
         f"({duplicates / max(kills, 1):.2f} per kill, {duplicates / max(len(stored), 1):.1%}), "

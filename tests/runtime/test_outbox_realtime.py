@@ -59,7 +59,7 @@ async def enqueue_incident(rt: Any) -> None:
         await u.commit()
 
 
-async def test_receiver_down_past_the_budget_falls_back_and_loses_nothing(engine):
+async def test_receiver_down_past_the_budget_falls_back_and_loses_nothing(engine, figures):
     """Down for 3 s with a budget of ~0.3 s: fallback posted, slow retries, then delivered."""
     rt = runtime(
         engine,
@@ -103,7 +103,7 @@ async def test_receiver_down_past_the_budget_falls_back_and_loses_nothing(engine
             await bg.stop()
         ready_after, _ = await rt.health.readiness()
     await receiver.stop()
-    print(f"\noutage 3.0 s: {len(during)} refused attempts, CPU {cpu:.2f}s of {wall:.2f}s wall")
+    figures(f"outage 3.0 s: {len(during)} refused attempts, CPU {cpu:.2f}s of {wall:.2f}s wall")
     # Only triggers were tried while down: a resolve never overtakes its trigger.
     assert {r["event"] for r in during} == {"trigger", "incident.triggered"}
     # Past the budget it is retried slowly, not in a hot loop (3 fast + about 1 per 0.5 s).

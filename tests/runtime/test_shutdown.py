@@ -17,6 +17,7 @@ import pytest
 
 from tests.runtime.receiver import read_log
 from tests.runtime.test_kill import HERE, _spawn, _wait_for
+from tests.support.figures import Figures
 
 GRACE = 10.0  # killbot's [paging.outbox] shutdown_grace
 
@@ -36,7 +37,9 @@ def _start(tmp_path: Path, delay: float) -> tuple[object, list[str], Path, Path]
 
 
 @pytest.mark.parametrize("signals", [1, 2])
-def test_sigterm_during_a_send_finishes_it_and_exits_0(tmp_path: Path, signals: int) -> None:
+def test_sigterm_during_a_send_finishes_it_and_exits_0(
+    tmp_path: Path, signals: int, figures: Figures
+) -> None:
     """One SIGTERM: in-flight sends complete, exit 0 within the grace; two: exit at once."""
     receiver, args, log, begun = _start(tmp_path, delay=3.0)
     try:
@@ -57,7 +60,7 @@ def test_sigterm_during_a_send_finishes_it_and_exits_0(tmp_path: Path, signals: 
     delivered = {d["key"] for d in read_log(log)}
     with sqlite3.connect(tmp_path / "bot.db") as conn:
         status = dict(conn.execute("SELECT idempotency_key, status FROM outbox"))
-    print(f"\nSIGTERM x{signals}: exit {code} after {took:.1f}s, {len(in_flight)} in flight")
+    figures(f"SIGTERM x{signals}: exit {code} after {took:.1f}s, {len(in_flight)} in flight")
     if signals == 2:
         assert code == 128 + signal.SIGTERM  # the second signal does not wait for the sends
         return
