@@ -2,23 +2,29 @@
 # Build stage: resolve nothing, install exactly what uv.lock pins.
 FROM python:3.11-slim AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
-RUN pip install --no-cache-dir uv
+# The build tool is pinned: the same Dockerfile builds the same image next month.
+RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
+# --no-dev leaves out the dev and demo groups (pytest, SimCord, ...): runtime packages only.
 RUN uv sync --frozen --no-dev --no-install-project
 COPY bot ./bot
 COPY migrations ./migrations
 COPY config ./config
-COPY k8s ./k8s
 RUN uv sync --frozen --no-dev
+# The manifests a release applies are NOT baked in: mount them (a volume, a ConfigMap or a
+# checkout the team updates) and point services.kubernetes.<env>.manifests at them, e.g.
+# /etc/releasebot/manifests/production, so shipping a release never needs a bot rebuild.
 
-# Runtime stage: the virtualenv and the code, run as an unprivileged user.
+# Runtime stage: the virtualenv and the code, owned by root and read-only for the
+# unprivileged user that runs them (it writes only to /data).
 FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 releasebot \
  && useradd --system --uid 10001 --gid releasebot --home-dir /app --shell /usr/sbin/nologin releasebot \
  && mkdir -p /data && chown releasebot:releasebot /data
 WORKDIR /app
-COPY --from=build --chown=releasebot:releasebot /app /app
+COPY --from=build /app /app
+RUN chmod -R a-w,a+rX /app
 ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONUNBUFFERED=1
 USER releasebot

@@ -193,6 +193,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     return asyncio.run(run_bot(bot, token.get_secret_value(), grace=grace))
 
 
+DEMO_NEEDS_SIMCORD = (
+    "demo: the offline demo runs on SimCord, which is not installed here (the runtime image "
+    "leaves it out). Install the demo group: `uv sync --group demo` in a checkout, or "
+    "`pip install 'simcord>=3.2,<4'` next to releasebot."
+)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line and return the exit code."""
     out = out or sys.stdout
@@ -222,8 +229,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "db":
             return asyncio.run(_db(args, out))
         if args.command == "demo":
-            from bot.demo import run_demo
-
+            try:
+                from bot.demo import run_demo
+            except ModuleNotFoundError as missing:
+                if missing.name != "simcord":
+                    raise
+                print(DEMO_NEEDS_SIMCORD, file=out)
+                return 1
             return int(asyncio.run(run_demo(out, config_path=args.config)))
         return _run(args, out)
     except ConfigError as error:

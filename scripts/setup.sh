@@ -41,5 +41,6 @@ UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$
 
 if [ "${1:-}" = "--test" ]; then
     bash .ci/install-prometheus.sh
+    bash .ci/install-alertmanager.sh
 fi
 echo "setup: done (.venv/bin/releasebot is ready)"

@@ -144,3 +144,15 @@ def test_check_config_reports_template_errors(tmp_path: Path):
         f"checklist.path: {template}:2: annotation '{{role=devops}}' is glued to the text; "
         "expected a space before '{'\n"
     )
+
+
+def test_demo_without_simcord_says_how_to_install_it(monkeypatch):
+    """Name the demo group when SimCord is not installed (as in the runtime image)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "simcord", None)  # `import simcord` now fails
+    monkeypatch.delitem(sys.modules, "bot.demo", raising=False)
+    code, text = _run("demo")
+    assert code == 1
+    assert "SimCord, which is not installed here" in text
+    assert "uv sync --group demo" in text

@@ -167,11 +167,18 @@ def _default_conditions() -> dict[str, ConditionSettings]:
     return {name: ConditionSettings.model_validate(raw) for name, raw in DEFAULT_CONDITIONS.items()}
 
 
+DEFAULT_SEVERITY_LABELS: dict[str, Severity] = {"critical": "P1", "warning": "P2", "info": "P3"}
+"""Alertmanager `severity` label values and the incident severity they mean (P0-P3 kept)."""
+
+
 class MonitoringSettings(SectionModel):
     """Describe the post-deploy watch: schedule, blindness, timeouts and conditions."""
 
     stages: list[StageSettings] = Field(default_factory=_default_stages, min_length=1)
     blind_after: int = Field(default=3, ge=1)
+    severity_labels: dict[NonEmptyStr, Severity] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITY_LABELS)
+    )
     retry_after_error: PositiveDuration = timedelta(seconds=10)
     probe_timeout: PositiveDuration = timedelta(seconds=10)
     conditions: dict[ConditionName, ConditionSettings] = Field(default_factory=_default_conditions)

@@ -20,12 +20,28 @@ from bot.config.durations import PositiveDuration
 from bot.config.problems import ConfigProblem
 
 
+class ImageOverride(SectionModel):
+    """A kustomize-style `images:` entry: the image whose tag becomes the release version."""
+
+    name: NonEmptyStr
+    new_tag: NonEmptyStr = "{version}"
+    new_name: NonEmptyStr | None = None
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject a name that carries a tag or digest (the rule matches the name only)."""
+        last = self.name.rsplit("/", 1)[-1]
+        if ":" in last or "@" in self.name:
+            return [ConfigProblem("name", "give the image name without a tag or digest")]
+        return []
+
+
 class KubernetesTarget(SectionModel):
     """Name one Deployment (and, optionally, the manifests that deploy it)."""
 
     namespace: K8sNamespace
     deployment: K8sName
     manifests: ConfigPath | None = None
+    images: list[ImageOverride] = Field(default_factory=list)
     progress_deadline: PositiveDuration = timedelta(minutes=10)
 
 

@@ -99,15 +99,22 @@ class ReleaseService:
         await self._notify(release)
         return release
 
-    async def tick(self, release_id: int, item_id: str, actor: Actor, source: Source) -> Release:
-        """Tick an item."""
+    async def tick(
+        self,
+        release_id: int,
+        item_id: str,
+        actor: Actor,
+        source: Source,
+        override: str | None = None,
+    ) -> Release:
+        """Tick an item (`override`: the reason to tick production-deployed outside the window)."""
         return await self._mutate(
             release_id,
             actor,
             "tick",
             item_id,
             source,
-            lambda r, now: r.tick(item_id, actor, now, source, self.policy),
+            lambda r, now: r.tick(item_id, actor, now, source, self.policy, override),
         )
 
     async def untick(

@@ -3,8 +3,8 @@ port, the schedule and thresholds (`MonitoringConfig`), and the repository they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -56,6 +56,9 @@ class MonitoringConfig:
     lease_margin: timedelta = timedelta(seconds=60)
     max_poll_attempts: int = 2
     blind_after: int = 3
+    severity_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"critical": "P1", "warning": "P2", "info": "P3"}
+    )
     max_silence: timedelta = timedelta(days=7)
     max_extension: timedelta = timedelta(days=7)
 

@@ -4,13 +4,15 @@ A firing alert is a BREACH measurement of its condition (source "alertmanager"),
 enough to meet the condition: Alertmanager has already waited out its own `for:` before
 firing. A resolved alert is a PASS, which recovers the condition. An alert naming a
 condition the window does not watch is tracked under that name all the same (its severity
-from the alert's `severity` label when it is P0-P3, else P2), so nothing pushed is dropped
+from the alert's `severity` label: P0-P3 as given, other values through the configured
+table, by default critical → P1, warning → P2, info → P3; else P2), so nothing pushed is dropped
 silently: what is not evaluated is listed in the report with the reason.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 
 from bot.core.clock import Clock
@@ -51,9 +53,13 @@ def measurement_of(
     )
 
 
-def _severity(alert: AlertmanagerAlert) -> str:
-    label = alert.labels.get("severity", "").upper()
-    return label if label in SEVERITIES else DEFAULT_PUSHED_SEVERITY
+def pushed_severity(alert: AlertmanagerAlert, table: Mapping[str, str]) -> str:
+    """Return the incident severity of an alert's `severity` label (P0-P3 kept, else mapped)."""
+    raw = alert.labels.get("severity", "").strip()
+    if raw.upper() in SEVERITIES:
+        return raw.upper()
+    mapped = {key.casefold(): value for key, value in table.items()}.get(raw.casefold())
+    return mapped if mapped in SEVERITIES else DEFAULT_PUSHED_SEVERITY
 
 
 async def evaluate_pushed(
@@ -105,7 +111,7 @@ async def _evaluate_window(
         extra: dict[str, WatchedCondition] = {}
         measurements = []
         for alert, signal in pushed:
-            watched = _watched(window, alert, signal, extra, config.blind_after)
+            watched = _watched(window, alert, signal, extra, config)
             measurements.append(measurement_of(alert, signal, watched, now))
         await Evaluation(uow, repo, window, events, PUSHED_SOURCE, now).run(measurements, extra)
         # The revision bump makes a poll evaluating this window concurrently start over.
@@ -123,10 +129,11 @@ def _watched(
     alert: AlertmanagerAlert,
     signal: AlertSignal,
     extra: dict[str, WatchedCondition],
-    blind_after: int,
+    config: MonitoringConfig,
 ) -> WatchedCondition:
     known = window.condition(signal.condition) or extra.get(signal.condition)
     if known is not None:
         return known
-    extra[signal.condition] = adhoc_condition(signal.condition, _severity(alert), blind_after)
+    severity = pushed_severity(alert, config.severity_labels)
+    extra[signal.condition] = adhoc_condition(signal.condition, severity, config.blind_after)
     return extra[signal.condition]

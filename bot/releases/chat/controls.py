@@ -161,10 +161,28 @@ class _ItemSelect(_Control, template=r"rb:abstract-select"):
 
 
 class TickSelect(_ItemSelect, template=ids.TICK_TEMPLATE):
-    """Tick the chosen open items."""
+    """Tick the chosen open items.
+
+    Ticking the production-deployed item outside the deployment window needs an override:
+    a holder of "override_window" is asked for the reason (a modal, which must be the first
+    answer); anyone else is refused by the release, naming who may override.
+    """
 
     id_template = ids.TICK_TEMPLATE
     verb = "Ticked"
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Ask a window-override holder for the reason when the window applies; else tick."""
+        bot, actor = acting(interaction)
+        release = await bot.releases.get(self.target["release"])
+        now = bot.releases.clock.now()
+        chosen = [phase_item(release, self.target["phase"], v) for v in self.item.values]
+        gated = [item for item in chosen if release.window_refusal(item, now) is not None]
+        if gated and bot.releases.policy.may(actor, "override_window", lead_id=release.lead_id):
+            modal = TickOverrideModal(self.target["release"], [item.id for item in chosen])
+            await interaction.response.send_modal(modal)
+            return
+        await super().act(interaction)
 
     async def apply(
         self, bot: ReleaseBot, release_id: int, item: TemplateItem, actor: Actor
@@ -238,6 +256,53 @@ class WaiveReasonModal(discord.ui.Modal):
                 self.release_id, item.id, self.reason.value, actor, Source.MODAL
             )
         await send_private(interaction, f"⏭ Waived “{clip(item.text, 200)}”: {self.reason.value}")
+
+    async def on_error(  # type: ignore[override]  # discord.py types it as BaseView.on_error
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        """Send anything unexpected to the central reporter."""
+        await release_bot(interaction.client).reporter.report(interaction, error)
+
+
+class TickOverrideModal(discord.ui.Modal):
+    """Ask why production-deployed is ticked outside the window; tick the chosen items."""
+
+    reason: discord.ui.TextInput[TickOverrideModal] = discord.ui.TextInput(
+        label="Why tick it outside the deployment window?",
+        style=discord.TextStyle.paragraph,
+        min_length=3,
+        max_length=REASON_MAX,
+    )
+
+    def __init__(self, release_id: int, item_ids: list[str]) -> None:
+        super().__init__(
+            title="Override the deployment window",
+            timeout=900,
+            custom_id=f"rb:tick-override:{release_id}",
+        )
+        self.release_id, self.item_ids = release_id, item_ids
+
+    async def on_submit(self, interaction: discord.Interaction, /) -> None:
+        """Tick the items with the override reason given."""
+        bot = release_bot(interaction.client)
+        await run_guarded(interaction, bot.reporter, lambda: self._tick(interaction))
+
+    async def _tick(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        lines: list[str] = []
+        for item_id in self.item_ids:
+            try:
+                async with bot.room.serial(self.release_id):
+                    release = await bot.releases.tick(
+                        self.release_id, item_id, actor, Source.MODAL, override=self.reason.value
+                    )
+            except DomainError as error:
+                lines.append(bot.reporter.describe(error)[0])
+                continue
+            lines.append(f"✅ Ticked “{clip(release.item(item_id).text, 200)}”")
+        lines.append(f"Deployment window overridden: {self.reason.value}")
+        await send_private(interaction, clip("\n".join(lines), 2000))
 
     async def on_error(  # type: ignore[override]  # discord.py types it as BaseView.on_error
         self, interaction: discord.Interaction, error: Exception, /

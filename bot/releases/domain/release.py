@@ -76,6 +76,10 @@ class ReleaseSignal:
     detail: tuple[tuple[str, str], ...] = ()
 
 
+WINDOW_MARK = "production_deployed"
+"""The item mark that says production is deployed: ticking it by hand respects the window."""
+
+
 def require_reason(reason: str | None, what: str) -> str:
     """Return the stripped reason or raise InvalidInput naming `what` needs one."""
     text = (reason or "").strip()
@@ -244,10 +248,29 @@ class Release:
             return
         policy.require(actor, action, lead_id=self.lead_id, target=f"“{item.text}”")
 
+    def window_refusal(self, item: TemplateItem, now: datetime) -> str | None:
+        """Return why ticking `item` by hand now falls outside the deployment window, if it does.
+
+        Only the item that says production is deployed (marks=production_deployed) is held to
+        the release's deployment window, as `/release deploy production` is. A release started
+        without a window keeps its hand tick (the deploy command refuses it: it has no window to
+        respect, but a person saying "it is deployed" may be reporting a fact).
+        """
+        if item.marks != WINDOW_MARK or self.window is None or self.window.contains(now):
+            return None
+        when = "has not opened yet" if now < self.window.start else "has closed"
+        return f"the deployment window {self.window} {when} (now {now:%Y-%m-%d %H:%M} UTC)"
+
     def tick(
-        self, item_id: str, actor: Actor, now: datetime, source: Source, policy: AccessPolicy
+        self,
+        item_id: str,
+        actor: Actor,
+        now: datetime,
+        source: Source,
+        policy: AccessPolicy,
+        override: str | None = None,
     ) -> None:
-        """Mark `item_id` done."""
+        """Mark `item_id` done (the production-deployed item only in the window or overridden)."""
         item = self.item(item_id)
         self._require_in_current_phase(item.phase_key, f"“{item.text}”")
         self._authorize_item(item, actor, policy, "tick")
@@ -261,10 +284,32 @@ class Release:
             raise InvalidTransition(
                 f"“{item.text}” is already {self.progress(item_id).state.value}"
             )
+        refusal = None if actor.is_bot else self.window_refusal(item, now)
+        reason = ""
+        if refusal is not None:
+            if not override or not override.strip():
+                roles = ", ".join(sorted(policy.allowed_roles("override_window")))
+                raise InvalidTransition(
+                    f"ticking “{item.text}” refused: {refusal}. Someone with one of these roles "
+                    f"can tick it anyway with an override reason: {roles}"
+                )
+            policy.require(actor, "override_window", lead_id=self.lead_id, target=self.name)
+            reason = require_reason(override, "overriding the deployment window")
         self._set_item(
-            ItemProgress(item_id, ItemState.DONE, actor.id, actor.name, now, None, source)
+            ItemProgress(item_id, ItemState.DONE, actor.id, actor.name, now, reason or None, source)
         )
         self._record(actor, "tick", item_id, now, source, text=item.text)
+        if refusal is not None:
+            self._record(
+                actor,
+                "override_window",
+                self.name,
+                now,
+                source,
+                reason=reason,
+                window=refusal,
+                item=item_id,
+            )
         if item.marks:
             self.signals.append(ReleaseSignal(item.marks, self.id, now, (("item", item_id),)))
 

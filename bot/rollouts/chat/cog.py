@@ -272,10 +272,15 @@ def build_commands() -> list[app_commands.Command[Any, Any, None]]:
             found.id or 0, actor, Source.SLASH, environment=environment, override=override
         )
         note = " (deployment window overridden)" if op.override_reason else ""
+        plan = op.progress.removeprefix("plan: ").replace("; ", "\n• ")
+        shown = f"\n• {plan}" if plan else ""
         await send_private(
             interaction,
-            f"🚀 Deploying {found.name} to {op.target}{note} (deploy #{op.id}); "
-            "follow it in the release thread.",
+            clip(
+                f"🚀 Deploying {found.name} to {op.target}{note} (deploy #{op.id}); "
+                f"follow it in the release thread.{shown}",
+                2000,
+            ),
         )
 
     @app_commands.command(name="deploy-status", description="Show each Deployment's rollout")

@@ -23,6 +23,7 @@ from bot.rollouts.k8s.models import (
     RolloutStatus,
     UndoResult,
 )
+from bot.rollouts.k8s.render import ImageRule, Rendering, plan_lines
 from bot.rollouts.k8s.rollout import RolloutController
 
 __all__ = [
@@ -34,8 +35,10 @@ __all__ = [
     "Conflict",
     "DeploymentTarget",
     "Forbidden",
+    "ImageRule",
     "KubernetesError",
     "NotFound",
+    "Rendering",
     "Revision",
     "RollbackReport",
     "RolloutController",
@@ -44,4 +47,5 @@ __all__ = [
     "RolloutStatus",
     "UndoResult",
     "make_api_client",
+    "plan_lines",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ import yaml
 
 from bot.rollouts.k8s.errors import KubernetesError
 from bot.rollouts.k8s.models import AppliedObject, ApplyResult, DeploymentTarget
+from bot.rollouts.k8s.render import Rendering, render_all
 
 if TYPE_CHECKING:
     from bot.rollouts.k8s.calls import ApiCalls
@@ -73,15 +74,37 @@ def load_manifests(directory: Path, namespace: str) -> tuple[list[Manifest], lis
     return manifests, errors
 
 
+def load_rendered(
+    directory: Path, namespace: str, rendering: Rendering | None
+) -> tuple[list[Manifest], list[str]]:
+    """Read, check and render the folder's manifests with the release version put in.
+
+    Everything here is local (files and parsed objects): a missing folder, a bad manifest or
+    an image rule that matches nothing is reported before any request reaches the cluster.
+    """
+    manifests, errors = load_manifests(directory, namespace)
+    if errors or rendering is None:
+        return manifests, errors
+    bodies, rule_errors = render_all([m.body for m in manifests], rendering)
+    rendered = [replace(m, body=body) for m, body in zip(manifests, bodies, strict=True)]
+    return rendered, [f"{directory}: {e}" for e in rule_errors]
+
+
 async def apply_manifests(
-    calls: ApiCalls, target: DeploymentTarget, directory: Path, manager: str
+    calls: ApiCalls,
+    target: DeploymentTarget,
+    directory: Path,
+    manager: str,
+    rendering: Rendering | None = None,
 ) -> ApplyResult:
     """Apply every manifest of `directory` into the target's namespace, all or nothing on input.
 
     Any invalid manifest stops the apply before the first request; an API error stops it at
     that object and the result lists what was applied and what was never attempted.
     """
-    manifests, errors = await asyncio.to_thread(load_manifests, directory, target.namespace)
+    manifests, errors = await asyncio.to_thread(
+        load_rendered, directory, target.namespace, rendering
+    )
     if errors:
         return ApplyResult(
             target=target, errors=tuple(errors), skipped=tuple(_label(m) for m in manifests)

@@ -26,6 +26,7 @@ from bot.rollouts.k8s.models import (
     UndoResult,
     status_from_deployment,
 )
+from bot.rollouts.k8s.render import Rendering
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,13 @@ class RolloutController:
                 return self._outcome(target, verdict[0], verdict[1], current, started, polls)
             await self._sleep(poll)
 
-    async def apply(self, target: DeploymentTarget, manifests_dir: Path) -> ApplyResult:
-        """Server-side apply the Deployment/Service/ConfigMap manifests in a folder."""
-        return await apply_manifests(self._calls, target, manifests_dir, self._field_manager)
+    async def apply(
+        self, target: DeploymentTarget, manifests_dir: Path, rendering: Rendering | None = None
+    ) -> ApplyResult:
+        """Server-side apply the folder's Deployment/Service/ConfigMap manifests, rendered."""
+        return await apply_manifests(
+            self._calls, target, manifests_dir, self._field_manager, rendering
+        )
 
     async def _owned_replicasets(self, target: DeploymentTarget, deployment: Obj) -> list[Obj]:
         try:

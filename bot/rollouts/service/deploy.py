@@ -8,6 +8,7 @@ Production is deployed only inside the release's deployment window unless a hold
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from bot.rollouts.domain import (
     runs_release_version,
     window_decision,
 )
-from bot.rollouts.k8s import ApplyResult, KubernetesError, RolloutStatus
+from bot.rollouts.k8s import ApplyResult, KubernetesError, RolloutStatus, plan_lines
+from bot.rollouts.k8s.apply import load_rendered
 from bot.rollouts.service.operations import (
     OperationRunner,
     RolloutTarget,
@@ -95,6 +97,7 @@ class DeployService(OperationRunner):
         override_reason = await self._window(release, actor, source, environment, override)
         self._check_gates(release, environment)
         await self._refuse_during_rollback(target)
+        plan = await self._plan(target, str(release.version))
         op = requested_operation(
             OperationKind.DEPLOY,
             release_id=release_id,
@@ -106,6 +109,7 @@ class DeployService(OperationRunner):
             source=source,
             now=now,
             override_reason=override_reason,
+            progress=plan,
         )
         events = [request_event(op, actor, now)]
         if override_reason:
@@ -155,6 +159,48 @@ class DeployService(OperationRunner):
                     f"“{blocker.label or blocker.key}” ({blocker.role}) is given"
                 )
 
+    async def _plan(self, target: RolloutTarget, version: str) -> str:
+        """Render the manifests (refusing bad ones before any call); describe the change.
+
+        The folder, the manifests and the image rules are checked from local files only, so
+        a missing folder or a rule that matches nothing is refused before the cluster is
+        asked anything. The running Deployment is then read to show image old → new and the
+        replicas; if it cannot be read, the plan says so and the deploy may still go ahead.
+        """
+        assert target.manifests is not None
+        manifests, errors = await asyncio.to_thread(
+            load_rendered,
+            target.manifests,
+            target.deployment.namespace,
+            target.rendering(version),
+        )
+        if errors:
+            shown = "; ".join(errors[:3]) + (
+                f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            )
+            raise InvalidInput(f"deploy refused, nothing was changed: {shown}")
+        body = next(
+            (
+                m.body
+                for m in manifests
+                if m.kind == "Deployment" and m.name == target.deployment.deployment
+            ),
+            None,
+        )
+        if body is None:
+            raise InvalidInput(
+                f"deploy refused, nothing was changed: the manifests in {target.manifests} do not "
+                f"contain Deployment {target.deployment.deployment}, so there would be no rollout"
+            )
+        try:
+            controller = await self.cluster.controller()
+            running = await controller.status(target.deployment)
+        except KubernetesError as exc:
+            lines = [*plan_lines(body, (), None), f"could not read what runs: {exc}"]
+        else:
+            lines = plan_lines(body, running.images, running.replicas)
+        return "plan: " + "; ".join(lines)
+
     async def _refuse_during_rollback(self, target: RolloutTarget) -> None:
         async with self.uow() as uow:
             rollback = await rollout_records(uow).in_flight(
@@ -173,9 +219,11 @@ class DeployService(OperationRunner):
         assert op.id is not None
         target = self.target(op.service, op.environment)
         assert target.manifests is not None
+        release = await self.releases.get(op.release_id)
+        rendering = target.rendering(str(release.version))
         try:
             controller = await self.cluster.controller()
-            applied = await controller.apply(target.deployment, target.manifests)
+            applied = await controller.apply(target.deployment, target.manifests, rendering)
         except KubernetesError as exc:
             await self.finish(op.id, OperationStatus.FAILED, f"deploy failed: {exc}")
             return

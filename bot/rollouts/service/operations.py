@@ -33,6 +33,8 @@ from bot.rollouts.domain import (
 )
 from bot.rollouts.k8s import (
     DeploymentTarget,
+    ImageRule,
+    Rendering,
     RolloutController,
     RolloutStatus,
     make_api_client,
@@ -68,6 +70,11 @@ class RolloutTarget:
     environment: str
     deployment: DeploymentTarget
     manifests: Path | None = None
+    images: tuple[ImageRule, ...] = ()
+
+    def rendering(self, version: str) -> Rendering:
+        """Return how this target's manifests are rendered for a release `version`."""
+        return Rendering(version, self.images)
 
 
 def targets_from_settings(settings: Settings) -> dict[tuple[str, str], RolloutTarget]:
@@ -79,8 +86,9 @@ def targets_from_settings(settings: Settings) -> dict[tuple[str, str], RolloutTa
             if spec is None:
                 continue
             deployment = DeploymentTarget(spec.namespace, spec.deployment, spec.progress_deadline)
+            images = tuple(ImageRule(i.name, i.new_tag, i.new_name) for i in spec.images)
             targets[(service.name, environment)] = RolloutTarget(
-                service.name, environment, deployment, spec.manifests
+                service.name, environment, deployment, spec.manifests, images
             )
     return targets
 

@@ -54,9 +54,12 @@ async def test_staging_deploy_applies_watches_and_ticks_the_item(
     await ready(world)
     result = await world.dora.slash(world.thread(), "release deploy", environment="staging")
     assert result.ephemeral and result.response is not None
+    # The answer now also shows the rendered plan against what runs (issue 15).
     assert result.response.content == (
         "🚀 Deploying nexis-gateway v1.2.3 to staging/nexis-gateway (deploy #1); "
-        "follow it in the release thread."
+        "follow it in the release thread.\n"
+        f"• image {IMAGE}: v1.0.0 → v1.2.3\n"
+        "• replicas: 3 → 1"
     )
     await settle(world)
     assert image(k8s_api, "staging") == f"{IMAGE}:v1.2.3"

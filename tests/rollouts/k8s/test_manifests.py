@@ -60,7 +60,15 @@ def test_data_volume_token_config_and_probes(bot_deployment: dict[str, Any]) -> 
         "name": "releasebot-secrets",
         "key": "discord-token",
     }
-    assert _one("secret.example.yaml")["stringData"].keys() == {"discord-token"}
+    # issue 15: the Secret also carries the Alertmanager bearer token (was discord-token only).
+    assert _one("secret.example.yaml")["stringData"].keys() == {
+        "discord-token",
+        "alertmanager-token",
+    }
+    assert env["RELEASEBOT_ALERTMANAGER_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "releasebot-secrets",
+        "key": "alertmanager-token",
+    }
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     paths = {"livenessProbe": "/healthz", "startupProbe": "/healthz", "readinessProbe": "/readyz"}
     for probe, path in paths.items():
@@ -113,3 +121,43 @@ def test_example_app_manifests_are_appliable(namespace: str, replicas: int) -> N
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
     assert deployment["metadata"]["namespace"] == namespace
+
+
+def test_release_manifests_are_mounted_from_outside_the_image(
+    bot_deployment: dict[str, Any],
+) -> None:
+    """Point each target at a mounted ConfigMap folder and give it the version image rule."""
+    raw = tomllib.loads(_one("configmap.yaml")["data"]["releasebot.toml"])
+    settings = build_settings(raw, env={}, config_dir=ROOT)
+    pod = bot_deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    (service,) = settings.services
+    for env in ("staging", "production"):
+        target = getattr(service.kubernetes, env)
+        mount = mounts[str(target.manifests)]
+        assert mount["readOnly"] is True
+        assert volumes[mount["name"]]["configMap"]["name"] == f"releasebot-manifests-{env}"
+        assert [rule.name for rule in target.images] == ["ghcr.io/nexis/nexis-gateway"]
+        assert not str(target.manifests).startswith("/app")
+
+
+def test_the_receiver_url_names_the_namespace() -> None:
+    """Document the webhook URL that resolves from Alertmanager's namespace."""
+    url = "http://releasebot.releasebot.svc:8080/alertmanager"
+    service = _one("service.yaml")["metadata"]
+    assert (service["name"], service["namespace"]) == ("releasebot", "releasebot")
+    assert url in (DEPLOY / "secret.example.yaml").read_text(encoding="utf-8")
+    assert url in (DEPLOY / "configmap.yaml").read_text(encoding="utf-8")
+
+
+def test_roles_limit_get_and_patch_to_the_released_objects() -> None:
+    """Name the Deployment and Service in resourceNames wherever Kubernetes allows it."""
+    for role in (d for d in load_documents() if d["kind"] == "Role"):
+        for rule in role["rules"]:
+            named = {"deployments", "services"} & set(rule["resources"])
+            if named and {"get", "patch"} & set(rule["verbs"]):
+                assert rule.get("resourceNames") == ["nexis-gateway"], rule
+            if {"create", "list"} & set(rule["verbs"]):
+                assert "resourceNames" not in rule, rule  # not enforceable for these verbs

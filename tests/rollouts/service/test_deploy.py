@@ -210,6 +210,7 @@ async def test_rollout_superseded_while_watched_ticks_nothing(world: World) -> N
     release = await in_deployment(world)
     assert release.id is not None
     held = world.api.hang("GET", "/apis/apps/v1/namespaces/staging/deployments/nexis-gateway")
+    held.skip = 1  # the request's own read (the plan: image old → new) passes; hold the watch's
     op = await world.deploys.request(release.id, DEVOPS, Source.SLASH, environment="staging")
     await asyncio.wait_for(held.entered.wait(), 5)
     roll_out(world.api, "staging", "v9.9.9")
