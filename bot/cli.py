@@ -202,6 +202,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from bot.core.redaction import install_redaction
+
+    install_redaction()  # the secrets themselves are registered when the bot is built
     if quiet:
         # The demo prints its own transcript; discord.py's start-up notes about voice support
         # and the simulated gateway's intents are noise there.

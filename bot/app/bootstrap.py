@@ -19,6 +19,7 @@ from bot.core.actors import AccessPolicy
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import EventBus
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.core.redaction import install_redaction
 from bot.incidents.chat.delivery import GuildDirectory
 from bot.incidents.wiring import wire_incidents
 from bot.monitoring.service.config import ProbeFactory
@@ -222,6 +223,7 @@ def create_bot(
         async with bot:
             await bot.start(settings.require_discord_token().get_secret_value())
     """
+    install_redaction(settings.secrets.values())
     clock = clock or SystemClock()
     real_time = isinstance(clock, SystemClock)
     database: Database | None = None

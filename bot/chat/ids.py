@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import re
 
+from bot.core.errors import InvalidInput
+
 MAX_CUSTOM_ID = 100
+# The largest row id SQLite can bind (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 
 TICK_TEMPLATE = r"rb:tick:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
 UNTICK_TEMPLATE = r"rb:untick:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
@@ -63,4 +67,11 @@ def parse(template: str, custom_id: str) -> dict[str, int]:
     match = re.fullmatch(template, custom_id)
     if match is None:
         raise ValueError(f"custom id {custom_id!r} does not match {template!r}")
-    return {name: int(value) for name, value in match.groupdict().items()}
+    return {name: number(value, name) for name, value in match.groupdict().items()}
+
+
+def number(text: str, what: str = "id") -> int:
+    """Return `text` as a row id or index: ASCII digits in range, or raise InvalidInput."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_ID:
+        raise InvalidInput(f"this control's {what} {text[:30]!r} is not a valid number")
+    return int(text)

@@ -22,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import Secrets, Settings
+from bot.core.redaction import install_redaction
 from bot.monitoring.alertmanager import (
     MAX_BODY_BYTES,
     AlertmanagerPayload,
@@ -77,6 +78,7 @@ class WebHandlers:
         token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
         self._bearer = token.get_secret_value() if token else None
         self._hmac = hmac_secret.get_secret_value() if hmac_secret else None
+        install_redaction([self._bearer, self._hmac])
 
     async def alertmanager(self, request: web.Request) -> web.Response:
         """Authenticate from the headers, read the body (bounded in time), parse, evaluate."""

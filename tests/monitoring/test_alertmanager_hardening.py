@@ -34,8 +34,9 @@ def _refusal(body: bytes, **limits: int) -> WebhookRejected:
             "out of range",
         ),
         (
-            json.dumps(webhook(alerts=[alert(labels={"alertname": "\ud800", "service": "x"})]))
-            .encode(),
+            json.dumps(
+                webhook(alerts=[alert(labels={"alertname": "\ud800", "service": "x"})])
+            ).encode(),
             "lone surrogate",
         ),
         (

@@ -19,7 +19,13 @@ from bot.chat.kit import to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec, SelectSpec, clip
 from bot.checklist.model import TemplateItem
 from bot.core.actors import Actor, Source
-from bot.core.errors import DomainError, InvalidTransition, NotAuthorized, UnknownTarget
+from bot.core.errors import (
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotAuthorized,
+    UnknownTarget,
+)
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.render import REASON_MAX
 from bot.releases.domain.release import Release
@@ -34,7 +40,7 @@ _STYLES = {
 
 def phase_item(release: Release, phase: int, value: str) -> TemplateItem:
     """Return item number `value` (an index) of phase `phase`, or raise UnknownTarget."""
-    if not 0 <= phase < len(release.phases) or not value.isdigit():
+    if not 0 <= phase < len(release.phases) or not (value.isascii() and value.isdigit()):
         raise UnknownTarget(f"this control no longer matches {release.name}; press Refresh")
     items = release.phases[phase].all_items()
     if int(value) >= len(items):
@@ -109,7 +115,11 @@ class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
 
     def __init__(self, item: Any) -> None:
         super().__init__(item)
-        self.target = ids.parse(self.id_template, item.custom_id)
+        self.refusal: InvalidInput | None = None
+        try:
+            self.target = ids.parse(self.id_template, item.custom_id)
+        except InvalidInput as refused:  # a forged id: refused when clicked, not a crash
+            self.refusal, self.target = refused, {}
 
     @classmethod
     async def from_custom_id(
@@ -121,7 +131,12 @@ class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
     async def callback(self, interaction: discord.Interaction) -> None:
         """Run the control's action; failures go to the central reporter."""
         bot = release_bot(interaction.client)
-        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
+        await run_guarded(interaction, bot.reporter, lambda: self._checked_act(interaction))
+
+    async def _checked_act(self, interaction: discord.Interaction) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        await self.act(interaction)
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Do what the control is for."""
