@@ -63,10 +63,10 @@ def rollback_id(release_id: int) -> str:
 
 
 def parse(template: str, custom_id: str) -> dict[str, int]:
-    """Return the integer fields of `custom_id` matched against `template`, or raise ValueError."""
+    """Return the integer fields of `custom_id` matched against `template`, or raise InvalidInput."""
     match = re.fullmatch(template, custom_id)
     if match is None:
-        raise ValueError(f"custom id {custom_id!r} does not match {template!r}")
+        raise InvalidInput(f"this control's id {custom_id[:40]!r} is not a valid number")
     return {name: number(value, name) for name, value in match.groupdict().items()}
 
 
