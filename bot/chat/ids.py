@@ -63,7 +63,7 @@ def rollback_id(release_id: int) -> str:
 
 
 def parse(template: str, custom_id: str) -> dict[str, int]:
-    """Return the integer fields of `custom_id` matched against `template`, or raise InvalidInput."""
+    """Return the integer fields of `custom_id` matched to `template`, or raise InvalidInput."""
     match = re.fullmatch(template, custom_id)
     if match is None:
         raise InvalidInput(f"this control's id {custom_id[:40]!r} is not a valid number")
