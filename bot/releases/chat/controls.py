@@ -8,6 +8,7 @@ builds the actor from the member's roles at the moment of the click, acknowledge
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, ClassVar
 
@@ -29,6 +30,8 @@ from bot.core.errors import (
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.render import REASON_MAX
 from bot.releases.domain.release import Release
+
+log = logging.getLogger(__name__)
 
 _STYLES = {
     "primary": discord.ButtonStyle.primary,
@@ -136,7 +139,29 @@ class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
     async def _checked_act(self, interaction: discord.Interaction) -> None:
         if self.refusal is not None:
             raise self.refusal
+        await self._require_own_room(interaction)
         await self.act(interaction)
+
+    async def _require_own_room(self, interaction: discord.Interaction) -> None:
+        """Refuse a control that is not on a message of its own release's room."""
+        bot = release_bot(interaction.client)
+        room: int | None = None
+        if interaction.message is not None:
+            ref = await bot.releases.find_message(interaction.message.id)
+            room = ref.release_id if ref is not None else None
+        if room is None and interaction.channel_id is not None:
+            room = await bot.room.release_in_channel(interaction.channel_id)
+        if room != self.target["release"]:
+            log.info(
+                "refused a control for release #%s in channel %s (the room of %s)",
+                self.target["release"],
+                interaction.channel_id,
+                f"release #{room}" if room is not None else "no release",
+            )
+            raise InvalidInput(
+                "this control does not belong to this room: use the controls in the "
+                "release's own thread; nothing was changed"
+            )
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Do what the control is for."""
