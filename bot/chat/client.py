@@ -89,7 +89,11 @@ class _GuildGate:
             user.get("id", data.get("user_id")),
         )
         if self.event == "INTERACTION_CREATE" and data.get("type") in (2, 3, 5):
-            interaction = discord.Interaction(data=data, state=self.client._connection)
+            try:
+                interaction = discord.Interaction(data=data, state=self.client._connection)
+            except Exception:  # a payload discord.py cannot read: refused all the same
+                log.info("could not read the refused interaction", exc_info=True)
+                return
             task = asyncio.get_running_loop().create_task(self._refuse(interaction))
             self._answers.add(task)
             task.add_done_callback(self._answers.discard)

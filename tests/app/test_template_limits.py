@@ -9,7 +9,7 @@ import pytest
 import simcord
 
 from bot.app import create_bot
-from bot.checklist import TemplateError
+from bot.checklist import TemplateError, parse_template
 from bot.checklist.limits import TemplateLimits
 from bot.releases.store.templates import parsed
 from tests.support.world import ROOM_EXTENSIONS, ROOT, make_settings
@@ -38,8 +38,6 @@ def test_a_stored_snapshot_loads_past_todays_limits() -> None:
     items = "\n".join(f"- [ ] item {n}" for n in range(TemplateLimits().max_items_per_phase + 5))
     body = f"# Release\n\n## Phase one\n\n{items}\n"
     with pytest.raises(TemplateError):
-        from bot.checklist import parse_template
-
         parse_template(body, "strict")
     template = parsed("snapshot-over-limits", body, "stored")
     assert len(template.items()) == TemplateLimits().max_items_per_phase + 5

@@ -1,4 +1,4 @@
-"""Reproducers of issue 12 against the webhook parser: every one a 4xx with a reason, never a crash."""
+"""Issue 12 reproducers against the webhook parser: each a 4xx with a reason, never a crash."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_one_unusable_alert_does_not_drop_the_others() -> None:
         )
     )
     payload = parse_alertmanager_webhook(body)
-    assert [signal.condition for signal in payload.signals][0] == "错误率过高"
+    assert payload.signals[0].condition == "错误率过高"
     assert len(payload.signals) == 2
     assert len(payload.rejected) == 1
     assert "alerts[2].startsAt" in payload.rejected[0]

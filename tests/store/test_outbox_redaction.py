@@ -20,7 +20,8 @@ class EchoingPagerDuty:
     async def send(self, msg: OutboxMessage) -> str | None:
         """Fail the way PagerDuty's 400 answer does when it quotes the event back."""
         raise DeliveryFailed(
-            True, f'HTTP 400: {{"routing_key": "{ROUTING_KEY}", "message": "Event object is invalid"}}'
+            True,
+            f'HTTP 400: {{"routing_key": "{ROUTING_KEY}", "message": "Event object is invalid"}}',
         )
 
 
