@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "config/releasebot.toml"
 EXAMPLE_CONFIG = "config/releasebot.example.toml"
 
+NO_GUILD = """\
+releasebot run: discord.guild_id is not set.
+The bot serves one home server: set discord.guild_id in the config to that server's id
+(commands are synced there only; interactions from any other server are refused).
+"""
+
 NO_TOKEN = """\
 releasebot run: no Discord token.
 Set RELEASEBOT_DISCORD_TOKEN (or RELEASEBOT_DISCORD_TOKEN_FILE pointing at a file holding it)
@@ -184,6 +190,9 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     token = settings.secrets.discord_token
     if token is None or not token.get_secret_value():
         print(NO_TOKEN, file=sys.stderr, end="")
+        return 2
+    if settings.discord.guild_id is None:
+        print(NO_GUILD, file=sys.stderr, end="")
         return 2
     from bot.app import create_bot
     from bot.runtime.shutdown import run_bot
