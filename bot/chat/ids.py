@@ -21,7 +21,9 @@ UNTICK_TEMPLATE = r"rb:untick:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
 WAIVE_TEMPLATE = r"rb:waive:(?P<release>\d+):(?P<phase>\d+):(?P<chunk>\d+)"
 ADVANCE_TEMPLATE = r"rb:advance:(?P<release>\d+):(?P<phase>\d+)"
 REFRESH_TEMPLATE = r"rb:refresh:(?P<release>\d+)"
-WAIVE_REASON_TEMPLATE = r"rb:waive-reason:(?P<release>\d+):(?P<phase>\d+):(?P<item>\d+)"
+WAIVE_REASON_TEMPLATE = (
+    r"rb:waive-reason:(?P<release>\d+):(?P<phase>\d+):(?P<item>\d+):(?P<opening>\d+)"
+)
 # Alerts and incidents post a plain Roll back button with this id; the Kubernetes feature's
 # dynamic item claims it, so the three features agree on one id without importing each other.
 ROLLBACK_TEMPLATE = r"rb:rollback:(?P<release>\d+)"
@@ -52,9 +54,13 @@ def refresh_id(release_id: int) -> str:
     return _checked(f"rb:refresh:{release_id}")
 
 
-def waive_reason_id(release_id: int, phase: int, item: int) -> str:
-    """Return the custom id of the modal asking why an item is waived."""
-    return _checked(f"rb:waive-reason:{release_id}:{phase}:{item}")
+def waive_reason_id(release_id: int, phase: int, item: int, opening: int = 0) -> str:
+    """Return the custom id of the modal asking why an item is waived.
+
+    `opening` tells apart modals opened at once for the same item (discord.py keeps one
+    modal per custom id: without it the second person's submit would find no modal).
+    """
+    return _checked(f"rb:waive-reason:{release_id}:{phase}:{item}:{opening}")
 
 
 def rollback_id(release_id: int) -> str:

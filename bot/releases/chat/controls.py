@@ -239,7 +239,11 @@ class WaiveSelect(_Control, template=ids.WAIVE_TEMPLATE):
         # Refuse (and audit) before asking for a reason the person could not use anyway.
         await require_role(bot, release, actor, "waive", item.id, Source.SELECT)
         modal = WaiveReasonModal(
-            self.target["release"], self.target["phase"], int(self.item.values[0]), item.text
+            self.target["release"],
+            self.target["phase"],
+            int(self.item.values[0]),
+            item.text,
+            opening=interaction.id,
         )
         await interaction.response.send_modal(modal)
 
@@ -254,11 +258,13 @@ class WaiveReasonModal(discord.ui.Modal):
         max_length=REASON_MAX,
     )
 
-    def __init__(self, release_id: int, phase: int, item: int, text: str) -> None:
+    def __init__(
+        self, release_id: int, phase: int, item: int, text: str, *, opening: int = 0
+    ) -> None:
         super().__init__(
             title=clip(f"Waive item {item + 1}", 45),
             timeout=900,
-            custom_id=ids.waive_reason_id(release_id, phase, item),
+            custom_id=ids.waive_reason_id(release_id, phase, item, opening),
         )
         self.release_id, self.phase, self.item_index = release_id, phase, item
         self.reason.placeholder = clip(text, 100)
