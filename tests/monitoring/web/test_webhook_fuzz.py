@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -220,3 +221,33 @@ async def test_a_slow_client_is_dropped_after_the_read_timeout(
     writer.close()
     print(f"\nslow client dropped after {loop.time() - started:.2f} s: {status_line!r}")
     assert status_line.split()[1] == b"408"
+
+
+async def test_a_group_keeps_its_usable_alerts_and_a_flood_is_refused_whole(
+    served: tuple[Bench, WebServer],
+) -> None:
+    """Over HTTP: one bad alert is reported and skipped; 3,000 alertnames are a 422, no rows."""
+    bench, server = served
+    assert server.port is not None
+    count_query = await _count_query(bench)
+    mixed = body(
+        {**alert(), "labels": {"alertname": "错误率过高", "service": "gw"}},
+        {**alert(), "startsAt": "9999-12-31T23:59:59-05:00", "fingerprint": "late"},
+    )
+    head = [b"Authorization: Bearer " + TOKEN.encode()]
+    async with httpx.AsyncClient(timeout=20) as client:
+        url = f"{server.url}/alertmanager"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        response = await client.post(url, content=mixed, headers=auth)
+        assert response.status_code == 200, response.text
+        [reason] = response.json()["rejected"]
+        assert reason.startswith("alerts[1].startsAt: time is out of range")
+        before = await _row_total(bench, count_query)
+        flood = body(
+            *[{**alert(), "labels": {"alertname": f"C{i}", "service": "gw"}} for i in range(50)]
+        )
+        refused = await client.post(url, content=flood, headers=auth)
+        assert refused.status_code == 422
+        assert "50 distinct conditions" in refused.json()["error"]
+        assert await _row_total(bench, count_query) == before
+    assert await _raw(server.port, head, b"{}") == 400
