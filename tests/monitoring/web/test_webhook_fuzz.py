@@ -162,7 +162,9 @@ async def served(engine, clock) -> AsyncIterator[tuple[Bench, WebServer]]:
 
 
 async def test_thousands_of_mutated_requests_never_5xx_change_nothing_and_leak_nothing(
-    served: tuple[Bench, WebServer], caplog: pytest.LogCaptureFixture
+    served: tuple[Bench, WebServer],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """0 responses >= 500, 0 rows changed by a refused request, 0 secrets in the logs."""
     bench, server = served
@@ -184,11 +186,12 @@ async def test_thousands_of_mutated_requests_never_5xx_change_nothing_and_leak_n
                 changed_by_refused += int(await _row_total(bench, count_query) != before)
     server_errors = sum(n for status, n in statuses.items() if status >= 500)
     leaked = sum(caplog.text.count(secret) for secret in SECRETS)
-    print(
-        f"\nwebhook fuzz: {MUTANTS} requests, statuses {dict(sorted(statuses.items()))}, "
-        f">=500: {server_errors}, rows changed by refused: {changed_by_refused}, "
-        f"secrets in logs: {leaked}"
-    )
+    with capsys.disabled():
+        print(
+            f"\nwebhook fuzz: {MUTANTS} requests, statuses {dict(sorted(statuses.items()))}, "
+            f">=500: {server_errors}, rows changed by refused: {changed_by_refused}, "
+            f"secrets in logs: {leaked}"
+        )
     assert server_errors == 0
     assert changed_by_refused == 0
     assert leaked == 0
@@ -196,7 +199,7 @@ async def test_thousands_of_mutated_requests_never_5xx_change_nothing_and_leak_n
 
 
 async def test_a_slow_client_is_dropped_after_the_read_timeout(
-    served: tuple[Bench, WebServer],
+    served: tuple[Bench, WebServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A body trickling in a byte at a time is cut off with 408 once the read timeout passes."""
     _bench, server = served
@@ -219,7 +222,8 @@ async def test_a_slow_client_is_dropped_after_the_read_timeout(
             continue
         break
     writer.close()
-    print(f"\nslow client dropped after {loop.time() - started:.2f} s: {status_line!r}")
+    with capsys.disabled():
+        print(f"\nslow client dropped after {loop.time() - started:.2f} s: {status_line!r}")
     assert status_line.split()[1] == b"408"
 
 
