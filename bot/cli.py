@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "config/releasebot.toml"
 EXAMPLE_CONFIG = "config/releasebot.example.toml"
 
+NO_GUILD = """\
+releasebot run: discord.guild_id is not set.
+The bot serves one home server: set discord.guild_id in the config to that server's id
+(commands are synced there only; interactions from any other server are refused).
+"""
+
 NO_TOKEN = """\
 releasebot run: no Discord token.
 Set RELEASEBOT_DISCORD_TOKEN (or RELEASEBOT_DISCORD_TOKEN_FILE pointing at a file holding it)
@@ -185,6 +191,9 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if token is None or not token.get_secret_value():
         print(NO_TOKEN, file=sys.stderr, end="")
         return 2
+    if settings.discord.guild_id is None:
+        print(NO_GUILD, file=sys.stderr, end="")
+        return 2
     from bot.app import create_bot
     from bot.runtime.shutdown import run_bot
 
@@ -209,6 +218,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from bot.core.redaction import install_redaction
+
+    install_redaction()  # the secrets themselves are registered when the bot is built
     if quiet:
         # The demo prints its own transcript; discord.py's start-up notes about voice support
         # and the simulated gateway's intents are noise there.

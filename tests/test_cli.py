@@ -156,3 +156,18 @@ def test_demo_without_simcord_says_how_to_install_it(monkeypatch):
     assert code == 1
     assert "SimCord, which is not installed here" in text
     assert "uv sync --group demo" in text
+
+
+def test_run_without_a_home_guild_refuses_to_start(monkeypatch, capsys):
+    """Exit 2 naming discord.guild_id when the config binds the bot to no server (issue 12)."""
+    monkeypatch.setenv("RELEASEBOT_DISCORD_TOKEN", "not-a-real-token")
+    code, _ = _run("run", "--config", str(EXAMPLE))
+    assert code == 2
+    assert "discord.guild_id" in capsys.readouterr().err
+
+
+def test_check_config_names_the_missing_home_guild():
+    """The OK line says `releasebot run` needs discord.guild_id when it is unset."""
+    code, text = _run("check-config", str(EXAMPLE))
+    assert code == 0
+    assert "no discord.guild_id (releasebot run needs it)" in text

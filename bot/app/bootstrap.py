@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app.events import after_commit_handlers, event_handlers, release_changed_handlers
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.chat.room_config import RoomConfig
+from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.config import PermissionSettings, Settings
 from bot.core.actors import AccessPolicy
 from bot.core.clock import Clock, SystemClock
 from bot.core.events import EventBus
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.core.redaction import install_redaction
 from bot.incidents.chat.delivery import GuildDirectory
 from bot.incidents.wiring import wire_incidents
 from bot.monitoring.service.config import ProbeFactory
@@ -95,9 +97,15 @@ class Database:
 class TemplateFile:
     """The checklist template, read from its file on first use and then kept."""
 
-    def __init__(self, path: Path, source: TemplateSource | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        source: TemplateSource | None = None,
+        limits: TemplateLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.path = path
         self._source = source
+        self._limits = limits
 
     def resolved_path(self) -> Path:
         """Return the template path; a relative one missing here is looked up in the project."""
@@ -109,7 +117,7 @@ class TemplateFile:
     def __call__(self) -> TemplateSource:
         """Return the parsed template (TemplateError names every problem in the file)."""
         if self._source is None:
-            self._source = TemplateSource.from_path(self.resolved_path())
+            self._source = TemplateSource.from_path(self.resolved_path(), self._limits)
         return self._source
 
     async def check(self) -> None:
@@ -222,13 +230,21 @@ def create_bot(
         async with bot:
             await bot.start(settings.require_discord_token().get_secret_value())
     """
+    install_redaction(settings.secrets.values())
     clock = clock or SystemClock()
     real_time = isinstance(clock, SystemClock)
     database: Database | None = None
     if uow_factory is None:
         database = Database(database_url or settings.database.url, clock, engine)
         uow_factory = database
-    template = TemplateFile(settings.checklist.path, template_source)
+    checklist = settings.checklist
+    limits = TemplateLimits(
+        max_bytes=checklist.max_bytes,
+        max_checkboxes=checklist.max_checkboxes,
+        max_items_per_phase=checklist.max_items_per_phase,
+        max_item_length=checklist.max_item_length,
+    )
+    template = TemplateFile(checklist.path, template_source, limits)
     config = RoomConfig.from_settings(settings)
     policy = access_policy(settings.permissions)
     events = EventBus()

@@ -8,6 +8,7 @@ nothing until started. Features reach what the composition root built for them t
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import logging
@@ -59,6 +60,49 @@ def default_intents() -> discord.Intents:
     intents.members = True
     intents.presences = False
     return intents
+
+
+GUARDED_EVENTS = ("INTERACTION_CREATE", "MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE")
+FOREIGN_GUILD_TEXT = "⛔ This bot serves only its home server; nothing was done here."
+
+
+class _GuildGate:
+    """A gateway parser wrapper that passes events of the home guild (and DMs) only."""
+
+    def __init__(
+        self, event: str, parser: Callable[[Any], None], home: int, client: discord.Client
+    ) -> None:
+        self.event, self.parser, self.home, self.client = event, parser, home, client
+        self._answers: set[asyncio.Task[None]] = set()
+
+    def __call__(self, data: Any) -> None:
+        guild = data.get("guild_id") if isinstance(data, dict) else None
+        if guild is None or str(guild) == str(self.home):
+            self.parser(data)
+            return
+        user = data.get("member", {}).get("user") or data.get("user") or {}
+        log.warning(
+            "refused %s from guild %s (home guild is %s) by user %s",
+            self.event,
+            guild,
+            self.home,
+            user.get("id", data.get("user_id")),
+        )
+        if self.event == "INTERACTION_CREATE" and data.get("type") in (2, 3, 5):
+            try:
+                interaction = discord.Interaction(data=data, state=self.client._connection)
+            except Exception:  # a payload discord.py cannot read: refused all the same
+                log.info("could not read the refused interaction", exc_info=True)
+                return
+            task = asyncio.get_running_loop().create_task(self._refuse(interaction))
+            self._answers.add(task)
+            task.add_done_callback(self._answers.discard)
+
+    async def _refuse(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.response.send_message(FOREIGN_GUILD_TEXT, ephemeral=True)
+        except discord.HTTPException:
+            log.info("could not answer the refused interaction %s", interaction.id)
 
 
 class ReleaseCommandTree(app_commands.CommandTree[discord.Client]):
@@ -131,17 +175,41 @@ class ChatClient(commands.Bot):
         """Start what the bot needs (database upgrade first), load extensions, sync commands."""
         for hook in self.on_start:
             await hook()
+        self._guard_gateway()
         self.add_dynamic_items(*self.dynamic_item_types)
         for name in self.extension_names:
             await self.load_extension(name)
         await self.sync_commands()
 
+    def _guard_gateway(self) -> None:
+        """Refuse, before any handler runs, every interaction and reaction from another guild.
+
+        The one home server is `discord.guild_id`: an interaction (command, button, select,
+        modal) from any other server is answered with a refusal and logged, a reaction
+        there is dropped and logged. DMs pass: a paged person's buttons work there, with
+        the roles of their home-guild member. Without a home guild nothing is filtered.
+        """
+        home = self.config.guild_id
+        if home is None:
+            return
+        parsers = self._connection.parsers
+        for event in GUARDED_EVENTS:
+            original = parsers.get(event)
+            if original is not None:
+                parsers[event] = _GuildGate(event, original, home, self)
+
     async def sync_commands(self) -> None:
-        """Sync the app commands: to the configured guild (instantly) or globally."""
+        """Sync the app commands to the home guild; clear any global ones of earlier runs.
+
+        Without a home guild (tests, the offline demo) they are synced globally.
+        """
         if self.config.guild_id is not None:
             guild = discord.Object(id=self.config.guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
+            # Global commands would be visible (and usable) in every server the bot is in.
+            self.tree.clear_commands(guild=None)
+            await self.tree.sync()
         else:
             synced = await self.tree.sync()
         log.info(

@@ -17,6 +17,7 @@ from discord import app_commands
 from bot.chat.layout import CONTENT_MAX, bounded_lines, clip
 from bot.chat.room_config import RoomConfig
 from bot.core.errors import DomainError, GatesOpen, NotAuthorized
+from bot.core.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ class FailureReporter:
                 "Reactions, Manage Messages and Read Message History in the release channel.",
                 False,
             )
+        if isinstance(error, OverflowError | ValueError):
+            # A number or value out of range (a forged id, an absurd duration): the person's
+            # input, not a bug; said plainly and noted at INFO.
+            log.info("interaction refused: %s: %s", type(error).__name__, error)
+            return "⚠️ That value is out of range or not valid; nothing was changed.", False
         ref = secrets.token_hex(4)
         log.error("interaction failed (ref %s)", ref, exc_info=error)
         return f"💥 Something went wrong; it was logged (ref {ref}).", True
@@ -80,6 +86,7 @@ class FailureReporter:
 
 async def send_private(interaction: discord.Interaction, text: str) -> None:
     """Answer `interaction` with an ephemeral message, whatever was already sent."""
+    text = redact(text)
     response = interaction.response
     try:
         if not response.is_done():

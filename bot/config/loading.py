@@ -219,7 +219,9 @@ def summarize(settings: Settings) -> str:
     )
     conditions = len(settings.monitoring.active_conditions())
     secrets = ", ".join(settings.secrets.names_set()) or "none"
+    guild = settings.discord.guild_id
+    home = f"home guild {guild}" if guild else "no discord.guild_id (releasebot run needs it)"
     return (
         f"{services}, {roles} roles, {len(settings.escalation.steps)} escalation steps "
-        f"({steps}), {conditions} monitoring conditions; secrets set: {secrets}"
+        f"({steps}), {conditions} monitoring conditions; {home}; secrets set: {secrets}"
     )

@@ -87,3 +87,6 @@ class WebSettings(SectionModel):
     host: NonEmptyStr = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     enabled: bool = True
+    max_alerts_per_push: int = Field(default=1_000, ge=1, le=100_000)
+    max_conditions_per_push: int = Field(default=50, ge=1, le=10_000)
+    read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -39,6 +39,11 @@ class Secrets(BaseModel):
             raise ConfigError(problems)
         return secrets
 
+    def values(self) -> list[str]:
+        """Return the secret values that are set (for redaction; never log them)."""
+        found = (getattr(self, name) for name in SECRET_ENV)
+        return [value.get_secret_value() for value in found if value is not None]
+
     def names_set(self) -> list[str]:
         """Return the names of the secrets that have a value (never the values)."""
         return [name for name in SECRET_ENV if getattr(self, name) is not None]

@@ -11,6 +11,7 @@ import hmac
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,10 @@ SIGNATURE_HEADER = "X-Releasebot-Signature"
 SERVICE_LABEL = "service"
 CONDITION_LABELS = ("releasebot_condition", "alertname")
 MAX_BODY_BYTES = 1024 * 1024
+MAX_ALERTS_PER_PUSH = 1_000
+MAX_CONDITIONS_PER_PUSH = 50
+MAX_JSON_DEPTH = 32
+MAX_CONDITION_LENGTH = 64
 # Alertmanager sends Go's zero time for "not resolved yet".
 _GO_ZERO_TIME_YEAR = 1
 
@@ -75,13 +80,29 @@ class AlertmanagerPayload:
     external_url: str
     alerts: tuple[AlertmanagerAlert, ...]
     signals: tuple[AlertSignal, ...]
-    """One signal per alert, in the body's order."""
+    """One signal per usable alert, in the body's order."""
+    rejected: tuple[str, ...] = ()
+    """Why each unusable alert was skipped ("alerts[3].startsAt: ..."), in the body's order."""
 
 
 def normalize_condition(name: str) -> str:
-    """Return `name` as a snake_case condition name ("HighErrorRate" -> "high_error_rate")."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name.strip())
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+    """Return `name` as a stable snake_case condition name ("HighErrorRate" -> "high_error_rate").
+
+    Letters and digits of every script are kept ("Über" -> "über", "错误率过高" stays); a name
+    with none of them (emoji only) becomes "alert_" plus a short digest of the name, so the
+    same alertname always maps to the same condition.
+    """
+    text = unicodedata.normalize("NFKC", name.strip())
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text)
+    snake = re.sub(r"[\W_]+", "_", spaced.casefold()).strip("_")
+    if len(snake) > MAX_CONDITION_LENGTH:
+        snake = snake[:MAX_CONDITION_LENGTH].rstrip("_")
+    if snake:
+        return snake
+    if not text:
+        return ""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"alert_{digest}"
 
 
 def parse_annotation_value(text: str | None) -> float | None:
@@ -129,13 +150,15 @@ def _string(obj: Mapping[str, Any], key: str, path: str, *, required: bool = Tru
     value = obj[key]
     if not isinstance(value, str):
         raise _reject(f"{path}{key}", f"expected a string, got {type(value).__name__}")
+    if not _encodable(value):
+        raise _reject(f"{path}{key}", "contains a lone surrogate (not valid Unicode text)")
     return value
 
 
 def _status(obj: Mapping[str, Any], path: str) -> AlertStatus:
     value = _string(obj, "status", path)
     if value not in ("firing", "resolved"):
-        raise _reject(f"{path}status", f'expected "firing" or "resolved", got {value!r}')
+        raise _reject(f"{path}status", f'expected "firing" or "resolved", got {value[:40]!r}')
     return cast(AlertStatus, value)
 
 
@@ -146,22 +169,36 @@ def _labels(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, str]:
     for name, item in value.items():
         if not isinstance(item, str):
             raise _reject(f"{path}{key}.{name}", f"expected a string, got {type(item).__name__}")
+        if not (_encodable(name) and _encodable(item)):
+            raise _reject(f"{path}{key}", "contains a lone surrogate (not valid Unicode text)")
     return dict(value)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _time(obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
     text = _string(obj, key, path, required=key == "startsAt")
     if not text:
         return None
+    shown = text[:40]
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise _reject(f"{path}{key}", f"not an RFC 3339 time: {text!r}") from None
+        raise _reject(f"{path}{key}", f"not an RFC 3339 time: {shown!r}") from None
     if when.tzinfo is None:
-        raise _reject(f"{path}{key}", f"time has no timezone: {text!r}")
+        raise _reject(f"{path}{key}", f"time has no timezone: {shown!r}")
     if when.year == _GO_ZERO_TIME_YEAR:
         return None
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise _reject(f"{path}{key}", f"time is out of range in UTC: {shown!r}") from None
 
 
 def _alert(raw: Any, index: int) -> AlertmanagerAlert:
@@ -185,27 +222,90 @@ def _alert(raw: Any, index: int) -> AlertmanagerAlert:
     )
 
 
+def _depth_ok(data: Any, limit: int) -> bool:
+    """Return whether `data` nests no deeper than `limit` (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(400, f"body is not UTF-8 JSON: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WebhookRejected(400, f"body is not UTF-8 JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit, ...
+        raise WebhookRejected(400, f"body is not usable JSON: {str(exc)[:120]}") from None
+    if not _depth_ok(data, MAX_JSON_DEPTH):
+        raise WebhookRejected(400, f"body nests deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
 def parse_alertmanager_webhook(
-    body: bytes, *, max_bytes: int = MAX_BODY_BYTES
+    body: bytes,
+    *,
+    max_bytes: int = MAX_BODY_BYTES,
+    max_alerts: int = MAX_ALERTS_PER_PUSH,
+    max_conditions: int = MAX_CONDITIONS_PER_PUSH,
 ) -> AlertmanagerPayload:
-    """Return the validated payload, or raise WebhookRejected naming the bad field."""
+    """Return the validated payload, or raise WebhookRejected naming the bad field.
+
+    An unusable alert is skipped and named in `rejected`; the push is refused (400) only
+    when no alert is usable. Above `max_alerts` alerts the push is 413, above
+    `max_conditions` distinct condition names 422, both with the numbers.
+    """
     if len(body) > max_bytes:
         raise WebhookRejected(413, f"body is {len(body)} bytes; the limit is {max_bytes}")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookRejected(400, f"body is not UTF-8 JSON: {exc}") from None
+    data = _load_json(body)
     if not isinstance(data, dict):
         raise WebhookRejected(400, f"body: expected a JSON object, got {type(data).__name__}")
     version = _string(data, "version", "")
     if version != "4":
-        raise _reject("version", f'expected "4", got {version!r}')
+        raise _reject("version", f'expected "4", got {version[:20]!r}')
     if "alerts" not in data:
         raise _reject("alerts", "missing")
     alerts = data["alerts"]
     if not isinstance(alerts, list):
         raise _reject("alerts", f"expected a list, got {type(alerts).__name__}")
-    parsed = tuple(_alert(raw, index) for index, raw in enumerate(alerts))
+    if len(alerts) > max_alerts:
+        raise WebhookRejected(
+            413, f"alerts: {len(alerts)} alerts in one push; the limit is {max_alerts}"
+        )
+    parsed: list[AlertmanagerAlert] = []
+    signals: list[AlertSignal] = []
+    rejected: list[str] = []
+    for index, raw in enumerate(alerts):
+        try:
+            one = _alert(raw, index)
+            signal = to_signal(one, index)
+        except WebhookRejected as refused:
+            rejected.append(refused.reason)
+            continue
+        parsed.append(one)
+        signals.append(signal)
+    if alerts and not parsed:
+        raise WebhookRejected(400, "; ".join(rejected[:5]))
+    conditions = {signal.condition for signal in signals}
+    if len(conditions) > max_conditions:
+        raise WebhookRejected(
+            422,
+            f"alerts: {len(conditions)} distinct conditions in one push; "
+            f"the limit is {max_conditions}",
+        )
     return AlertmanagerPayload(
         version=version,
         group_key=_string(data, "groupKey", ""),
@@ -215,8 +315,9 @@ def parse_alertmanager_webhook(
         common_labels=_labels(data, "commonLabels", ""),
         common_annotations=_labels(data, "commonAnnotations", ""),
         external_url=_string(data, "externalURL", "", required=False),
-        alerts=parsed,
-        signals=tuple(to_signal(alert, index) for index, alert in enumerate(parsed)),
+        alerts=tuple(parsed),
+        signals=tuple(signals),
+        rejected=tuple(rejected),
     )
 
 
@@ -229,7 +330,8 @@ def _check_bearer(presented: str, token: str) -> None:
     scheme, _, credentials = presented.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise WebhookRejected(401, "malformed Authorization header: expected 'Bearer <token>'")
-    if not hmac.compare_digest(credentials.strip().encode(), token.encode()):
+    presented_bytes = credentials.strip().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(presented_bytes, token.encode("utf-8", "surrogateescape")):
         raise WebhookRejected(401, "bearer token does not match")
 
 
@@ -238,8 +340,27 @@ def _check_signature(presented: str, secret: str, body: bytes) -> None:
     if scheme != "sha256" or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
         raise WebhookRejected(401, f"malformed {SIGNATURE_HEADER}: expected sha256=<64 hex digits>")
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(digest.lower().encode(), expected.encode()):
+    if not hmac.compare_digest(digest.lower().encode("ascii"), expected.encode("ascii")):
         raise WebhookRejected(401, f"{SIGNATURE_HEADER} does not match the body")
+
+
+def authenticate_headers(
+    headers: Mapping[str, str], *, bearer_token: str | None, hmac_secret: str | None
+) -> None:
+    """Refuse (401) what the headers alone decide, before the body is read.
+
+    Unconfigured authentication, no credential header at all, or a wrong bearer token.
+    An HMAC signature needs the body: `authenticate` checks it once the body is read.
+    """
+    if not bearer_token and not hmac_secret:
+        raise WebhookRejected(401, "webhook authentication not configured")
+    authorization = _header(headers, "Authorization")
+    if bearer_token and authorization is not None:
+        _check_bearer(authorization, bearer_token)
+        return
+    if hmac_secret and _header(headers, SIGNATURE_HEADER) is not None:
+        return
+    authenticate(headers, b"", bearer_token=bearer_token, hmac_secret=hmac_secret)
 
 
 def authenticate(

@@ -22,11 +22,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import Secrets, Settings
+from bot.core.redaction import install_redaction
 from bot.monitoring.alertmanager import (
     MAX_BODY_BYTES,
     AlertmanagerPayload,
     WebhookRejected,
     authenticate,
+    authenticate_headers,
     parse_alertmanager_webhook,
 )
 from bot.monitoring.metrics import MonitoringMetrics
@@ -63,21 +65,30 @@ class WebHandlers:
         metrics: MonitoringMetrics,
         secrets: Secrets,
         health: Health | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        """Keep what the routes need; read the webhook credentials once."""
+        """Keep what the routes need; read the webhook credentials and limits once."""
+        web_settings = (settings or Settings()).web
+        self._max_alerts = web_settings.max_alerts_per_push
+        self._max_conditions = web_settings.max_conditions_per_push
+        self._read_timeout = web_settings.read_timeout_seconds
         self._monitoring = monitoring
         self._health = health or Health()
         self._metrics = metrics
         token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
         self._bearer = token.get_secret_value() if token else None
         self._hmac = hmac_secret.get_secret_value() if hmac_secret else None
+        install_redaction([self._bearer, self._hmac])
 
     async def alertmanager(self, request: web.Request) -> web.Response:
-        """Authenticate, parse, then evaluate a webhook body at once."""
-        body = await request.read()
+        """Authenticate from the headers, read the body (bounded in time), parse, evaluate."""
         try:
+            authenticate_headers(request.headers, bearer_token=self._bearer, hmac_secret=self._hmac)
+            body = await self._read(request)
             authenticate(request.headers, body, bearer_token=self._bearer, hmac_secret=self._hmac)
-            payload = parse_alertmanager_webhook(body)
+            payload = parse_alertmanager_webhook(
+                body, max_alerts=self._max_alerts, max_conditions=self._max_conditions
+            )
         except WebhookRejected as rejected:
             log.warning("alertmanager webhook refused (%s): %s", rejected.status, rejected.reason)
             return _error(rejected.status, rejected.reason)
@@ -87,8 +98,22 @@ class WebHandlers:
                 "status": "accepted",
                 "evaluated": list(report.evaluated),
                 "ignored": list(report.ignored),
+                "rejected": list(payload.rejected),
             }
         )
+
+    async def _read(self, request: web.Request) -> bytes:
+        """Return the body, or refuse one too large (413) or too slow to arrive (408)."""
+        try:
+            return await asyncio.wait_for(request.read(), self._read_timeout)
+        except TimeoutError:
+            raise WebhookRejected(
+                408, f"body not received within {self._read_timeout:g} seconds"
+            ) from None
+        except web.HTTPRequestEntityTooLarge:
+            raise WebhookRejected(
+                413, f"body is larger than the limit of {MAX_BODY_BYTES} bytes"
+            ) from None
 
     async def healthz(self, request: web.Request) -> web.Response:
         """Liveness: 200 when every loop made progress and the database answers, else 503."""
@@ -134,7 +159,7 @@ def make_web_app(
     health: Health | None = None,
 ) -> web.Application:
     """Return the aiohttp application (not started; `WebServer` runs it)."""
-    handlers = WebHandlers(monitoring, metrics, secrets, health)
+    handlers = WebHandlers(monitoring, metrics, secrets, health, settings)
     # aiohttp answers 413 itself above this size (plus headroom for the JSON framing).
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app.router.add_post("/alertmanager", handlers.alertmanager)
@@ -165,7 +190,9 @@ class WebServer:
 
     async def start(self) -> int:
         """Start listening and return the bound port."""
-        runner = web.AppRunner(self._app, access_log=None)
+        # An idle kept-alive connection is closed after 15 s (aiohttp's default is an hour);
+        # a body that trickles in is cut off by the handler's read timeout.
+        runner = web.AppRunner(self._app, access_log=None, keepalive_timeout=15)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._wanted_port)
         await site.start()

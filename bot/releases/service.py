@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.checklist import parse_template
+from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.checklist.model import ChecklistTemplate
 from bot.core.actors import AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
@@ -34,10 +35,10 @@ class TemplateSource:
     body: str
 
     @classmethod
-    def from_path(cls, path: Path) -> TemplateSource:
-        """Read and parse the template at `path`."""
+    def from_path(cls, path: Path, limits: TemplateLimits = DEFAULT_LIMITS) -> TemplateSource:
+        """Read and parse the template at `path` within `limits` (the `[checklist]` ones)."""
         body = path.read_text(encoding="utf-8")
-        return cls(parse_template(body, str(path)), body)
+        return cls(parse_template(body, str(path), limits=limits), body)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from bot.core.redaction import redact
 from bot.runtime.outbox import OutboxMessage
 from bot.store.tables import OutboxRow
 from bot.store.timers import SqlOutbox
@@ -145,7 +146,7 @@ class SqlOutboxStore:
         values = {
             "status": "pending",
             "next_attempt_at": next_attempt_at,
-            "last_error": error[:2000],
+            "last_error": redact(error)[:2000],
         }
         if count:
             await self._finish(msg_id, **values)
@@ -155,7 +156,7 @@ class SqlOutboxStore:
 
     async def mark_dead(self, msg_id: int, now: datetime, error: str) -> None:
         """Record that the message will never be delivered."""
-        await self._finish(msg_id, status="dead", last_error=error[:2000])
+        await self._finish(msg_id, status="dead", last_error=redact(error)[:2000])
 
     async def enqueue(
         self,

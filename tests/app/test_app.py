@@ -67,13 +67,20 @@ async def test_a_broken_checklist_template_stops_the_bot_at_start(
 
 
 async def test_commands_sync_to_the_configured_guild(tmp_path: Path, clock: FakeClock) -> None:
-    """Sync the /release commands to discord.guild_id only, and serve them there."""
+    """Sync the /release commands to discord.guild_id only (global ones cleared), serve them there.
+
+    (Issue 12 changed this contract: the global tree is now synced empty, so commands left
+    from an earlier global sync disappear from every other server.)
+    """
     guild_id = 1234567890123456789
     settings = make_settings(tmp_path / "db.sqlite", discord={"guild_id": guild_id})
     bot = create_bot(settings, clock=clock, extensions=ROOM_EXTENSIONS)
     async with simcord.run(bot) as env:
         puts = [r.path for r in env.http_requests if r.method == "PUT"]
-        assert puts == [f"/applications/{env.bot.application_id}/guilds/{guild_id}/commands"]
+        assert puts == [
+            f"/applications/{env.bot.application_id}/guilds/{guild_id}/commands",
+            f"/applications/{env.bot.application_id}/commands",
+        ]
         guild = env.create_guild("Nexis", id=guild_id)
         channel = guild.create_text_channel("releases")
         lead = guild.add_member(env.create_user("ann"), roles=[guild.create_role("Release Lead")])

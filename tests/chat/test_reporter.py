@@ -66,3 +66,21 @@ def test_anything_else_is_logged_with_a_reference(
     record = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert record.getMessage() == f"interaction failed (ref {ref})"
     assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OverflowError("Python int too large to convert to SQLite INTEGER"),
+        ValueError("invalid literal for int() with base 10: '²'"),
+    ],
+)
+def test_overflow_and_value_errors_are_plain_refusals_logged_at_info(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 25-digit id or a value `int()` cannot read is a refusal, not "💥 Something went wrong"."""
+    with caplog.at_level(logging.INFO, logger="bot.chat.failures"):
+        text, bug = REPORTER.describe(error)
+    assert not bug
+    assert text.startswith("⚠️") and "nothing was changed" in text
+    assert [r.levelno for r in caplog.records] == [logging.INFO]

@@ -59,7 +59,8 @@ BROKEN: list[tuple[str, str, str, str]] = [
         "unknown-key-typo",
         "[web]\nprot = 8080\n",
         "web.prot",
-        'unknown key (expected one of host, port, enabled; did you mean "port"?)',
+        "unknown key (expected one of host, port, enabled, max_alerts_per_push, "
+        'max_conditions_per_push, read_timeout_seconds; did you mean "port"?)',
     ),
     (
         "unknown-section",

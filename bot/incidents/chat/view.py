@@ -15,7 +15,7 @@ import discord
 from bot.chat.failures import run_guarded, send_private
 from bot.chat.kit import to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec
-from bot.chat.roles import actor_for
+from bot.chat.roles import home_actor
 from bot.core.actors import Actor, Source
 from bot.incidents.chat.render import ACK_TEMPLATE, NOTE_TEMPLATE, RESOLVE_TEMPLATE, note_id
 from bot.incidents.service.use_cases import IncidentService
@@ -41,17 +41,10 @@ def incident_service(bot: ReleaseBot) -> IncidentService:
 def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
     """Return the bot and the person acting, with the roles they hold right now.
 
-    In a DM there is no member, so the guild member is looked up to read their roles.
+    Roles are read from the home guild's member, from a DM too.
     """
     bot = release_bot(interaction.client)
-    user: discord.User | discord.Member = interaction.user
-    if not isinstance(user, discord.Member):
-        for guild in bot.guilds:
-            member = guild.get_member(user.id)
-            if member is not None:
-                user = member
-                break
-    return bot, actor_for(user, bot.config.role_refs)
+    return bot, home_actor(bot, interaction.user, bot.config.role_refs, bot.config.guild_id)
 
 
 def _button(spec: ButtonSpec) -> discord.ui.Item[Any]:

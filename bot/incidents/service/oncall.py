@@ -45,12 +45,19 @@ def parse_until(text: str, now: datetime) -> datetime:
             raise InvalidInput(f'"until" {cleaned!r} is not a real date and time') from None
     else:
         try:
-            until = now + parse_duration(cleaned)
-        except ValueError:
+            delta = parse_duration(cleaned)
+        except (ValueError, OverflowError):
+            delta = None
+        if delta is not None and delta > MAX_OVERRIDE:
+            raise InvalidInput(
+                f'"until" is more than {MAX_OVERRIDE.days} days away; set a nearer end'
+            )
+        if delta is None:
             raise InvalidInput(
                 f'"until" {cleaned!r} is neither a duration like "8h" nor a UTC time like '
                 '"2026-03-02 18:00"'
-            ) from None
+            )
+        until = now + delta
     if until <= now:
         raise InvalidInput(f'"until" {until:%Y-%m-%d %H:%M} UTC is not in the future')
     if until - now > MAX_OVERRIDE:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.chat.failures import run_guarded, send_private
-from bot.chat.roles import actor_for
+from bot.chat.roles import home_actor
 from bot.config import parse_duration
 from bot.core.actors import Source
 from bot.core.errors import InvalidInput
@@ -60,7 +60,7 @@ class AlertAckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=AC
     async def _ack(self, interaction: discord.Interaction, bot: ReleaseBot) -> None:
         started = time.perf_counter()
         await interaction.response.defer(ephemeral=True, thinking=True)
-        actor = actor_for(interaction.user, bot.config.role_refs)
+        actor = home_actor(bot, interaction.user, bot.config.role_refs, bot.config.guild_id)
         alert = await monitoring_of(bot).acknowledge(self.alert_id, actor, Source.BUTTON)
         await send_private(interaction, f"✅ You acknowledged alert #{alert.key} ({alert.title}).")
         _observe(bot, "alert-ack", started)
@@ -87,7 +87,7 @@ class AlertSilenceButton(discord.ui.DynamicItem[discord.ui.Button[Any]], templat
         await run_guarded(interaction, bot.reporter, lambda: self._ask(interaction, bot))
 
     async def _ask(self, interaction: discord.Interaction, bot: ReleaseBot) -> None:
-        actor = actor_for(interaction.user, bot.config.role_refs)
+        actor = home_actor(bot, interaction.user, bot.config.role_refs, bot.config.guild_id)
         alert = await monitoring_of(bot).require_alert_permission(
             self.alert_id, actor, "silence", Source.BUTTON
         )
@@ -126,7 +126,7 @@ class SilenceModal(discord.ui.Modal):
             duration = parse_duration(self.duration.value)
         except ValueError as error:
             raise InvalidInput(f"silence duration {self.duration.value!r}: {error}") from None
-        actor = actor_for(interaction.user, bot.config.role_refs)
+        actor = home_actor(bot, interaction.user, bot.config.role_refs, bot.config.guild_id)
         silence = await monitoring_of(bot).silence(
             self.alert_id, duration, self.reason.value, actor, Source.MODAL
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.chat.client import ChatClient
-from bot.chat.roles import actor_for
+from bot.chat.roles import home_actor
 from bot.core.actors import Actor
 
 if TYPE_CHECKING:
@@ -39,4 +39,4 @@ def release_bot(client: discord.Client) -> ReleaseBot:
 def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
     """Return the bot and the actor behind `interaction`, roles read right now."""
     bot = release_bot(interaction.client)
-    return bot, actor_for(interaction.user, bot.config.role_refs)
+    return bot, home_actor(bot, interaction.user, bot.config.role_refs, bot.config.guild_id)

@@ -8,6 +8,7 @@ builds the actor from the member's roles at the moment of the click, acknowledge
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, ClassVar
 
@@ -19,10 +20,18 @@ from bot.chat.kit import to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec, SelectSpec, clip
 from bot.checklist.model import TemplateItem
 from bot.core.actors import Actor, Source
-from bot.core.errors import DomainError, InvalidTransition, NotAuthorized, UnknownTarget
+from bot.core.errors import (
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotAuthorized,
+    UnknownTarget,
+)
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.render import REASON_MAX
 from bot.releases.domain.release import Release
+
+log = logging.getLogger(__name__)
 
 _STYLES = {
     "primary": discord.ButtonStyle.primary,
@@ -34,7 +43,7 @@ _STYLES = {
 
 def phase_item(release: Release, phase: int, value: str) -> TemplateItem:
     """Return item number `value` (an index) of phase `phase`, or raise UnknownTarget."""
-    if not 0 <= phase < len(release.phases) or not value.isdigit():
+    if not 0 <= phase < len(release.phases) or not (value.isascii() and value.isdigit()):
         raise UnknownTarget(f"this control no longer matches {release.name}; press Refresh")
     items = release.phases[phase].all_items()
     if int(value) >= len(items):
@@ -109,7 +118,11 @@ class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
 
     def __init__(self, item: Any) -> None:
         super().__init__(item)
-        self.target = ids.parse(self.id_template, item.custom_id)
+        self.refusal: InvalidInput | None = None
+        try:
+            self.target = ids.parse(self.id_template, item.custom_id)
+        except InvalidInput as refused:  # a forged id: refused when clicked, not a crash
+            self.refusal, self.target = refused, {}
 
     @classmethod
     async def from_custom_id(
@@ -121,7 +134,34 @@ class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
     async def callback(self, interaction: discord.Interaction) -> None:
         """Run the control's action; failures go to the central reporter."""
         bot = release_bot(interaction.client)
-        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
+        await run_guarded(interaction, bot.reporter, lambda: self._checked_act(interaction))
+
+    async def _checked_act(self, interaction: discord.Interaction) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        await self._require_own_room(interaction)
+        await self.act(interaction)
+
+    async def _require_own_room(self, interaction: discord.Interaction) -> None:
+        """Refuse a control that is not on a message of its own release's room."""
+        bot = release_bot(interaction.client)
+        room: int | None = None
+        if interaction.message is not None:
+            ref = await bot.releases.find_message(interaction.message.id)
+            room = ref.release_id if ref is not None else None
+        if room is None and interaction.channel_id is not None:
+            room = await bot.room.release_in_channel(interaction.channel_id)
+        if room != self.target["release"]:
+            log.info(
+                "refused a control for release #%s in channel %s (the room of %s)",
+                self.target["release"],
+                interaction.channel_id,
+                f"release #{room}" if room is not None else "no release",
+            )
+            raise InvalidInput(
+                "this control does not belong to this room: use the controls in the "
+                "release's own thread; nothing was changed"
+            )
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Do what the control is for."""
@@ -217,7 +257,11 @@ class WaiveSelect(_Control, template=ids.WAIVE_TEMPLATE):
         # Refuse (and audit) before asking for a reason the person could not use anyway.
         await require_role(bot, release, actor, "waive", item.id, Source.SELECT)
         modal = WaiveReasonModal(
-            self.target["release"], self.target["phase"], int(self.item.values[0]), item.text
+            self.target["release"],
+            self.target["phase"],
+            int(self.item.values[0]),
+            item.text,
+            opening=interaction.id,
         )
         await interaction.response.send_modal(modal)
 
@@ -232,11 +276,13 @@ class WaiveReasonModal(discord.ui.Modal):
         max_length=REASON_MAX,
     )
 
-    def __init__(self, release_id: int, phase: int, item: int, text: str) -> None:
+    def __init__(
+        self, release_id: int, phase: int, item: int, text: str, *, opening: int = 0
+    ) -> None:
         super().__init__(
             title=clip(f"Waive item {item + 1}", 45),
             timeout=900,
-            custom_id=ids.waive_reason_id(release_id, phase, item),
+            custom_id=ids.waive_reason_id(release_id, phase, item, opening),
         )
         self.release_id, self.phase, self.item_index = release_id, phase, item
         self.reason.placeholder = clip(text, 100)

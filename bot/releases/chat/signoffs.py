@@ -69,7 +69,7 @@ class SignOffReactions(commands.Cog):
         ref = await self._signoff_ref(payload)
         if ref is None or payload.member is None:
             return
-        actor = actor_for(payload.member, self.bot.config.role_refs)
+        actor = actor_for(payload.member, self.bot.config.role_refs)  # the gate kept it home
         try:
             release = await self.bot.releases.get(ref.release_id)
             given = release.signoffs.get(ref.key)

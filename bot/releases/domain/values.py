@@ -9,10 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.errors import InvalidInput
 
+# Strict semver with ASCII digits only; a numeric pre-release identifier has no leading zero.
+_PRE_IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _VERSION = re.compile(
-    r"^v(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"v(?P<major>0|[1-9][0-9]*)\.(?P<minor>0|[1-9][0-9]*)\.(?P<patch>0|[1-9][0-9]*)"
+    rf"(?:-(?P<pre>{_PRE_IDENT}(?:\.{_PRE_IDENT})*))?",
+    re.ASCII,
 )
+_MAX_VERSION_LENGTH = 64
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -28,11 +32,12 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Parse `text` or raise InvalidInput saying which form is expected."""
-        match = _VERSION.match(text.strip())
+        stripped = text.strip()
+        match = _VERSION.fullmatch(stripped) if len(stripped) <= _MAX_VERSION_LENGTH else None
         if match is None:
             raise InvalidInput(
-                f"version {text!r} is not valid: expected vMAJOR.MINOR.PATCH with an optional "
-                "pre-release suffix, e.g. v1.2.3 or v1.2.3-rc.1"
+                f"version {text[:80]!r} is not valid: expected vMAJOR.MINOR.PATCH (ASCII digits, "
+                "no leading zeros) with an optional pre-release suffix, e.g. v1.2.3 or v1.2.3-rc.1"
             )
         return cls(
             int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or ""
@@ -64,15 +69,15 @@ def _parse_zone(text: str) -> tzinfo:
     text = text.strip()
     if not text or text.upper() in {"UTC", "Z"}:
         return UTC
-    offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
-    if offset:
+    offset = re.fullmatch(r"([+-])([0-9]{2}):?([0-9]{2})", text)
+    if offset and int(offset[2]) < 24 and int(offset[3]) < 60:
         sign = 1 if offset[1] == "+" else -1
         from datetime import timezone
 
         return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3])))
     try:
         return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(
             f"time zone {text!r} is unknown: use UTC, an offset like +08:00, "
             "or a name like Asia/Shanghai"
@@ -81,7 +86,8 @@ def _parse_zone(text: str) -> tzinfo:
 
 _WINDOW = re.compile(
     r"^(?P<day>\d{4}-\d{2}-\d{2})[ T](?P<start>\d{1,2}:\d{2})\s*-\s*"
-    r"(?:(?P<endday>\d{4}-\d{2}-\d{2})[ T])?(?P<end>\d{1,2}:\d{2})\s*(?P<zone>\S*)$"
+    r"(?:(?P<endday>\d{4}-\d{2}-\d{2})[ T])?(?P<end>\d{1,2}:\d{2})\s*(?P<zone>\S*)$",
+    re.ASCII,
 )
 
 
@@ -95,7 +101,7 @@ class DeploymentWindow:
     @classmethod
     def parse(cls, text: str) -> DeploymentWindow:
         """Parse `YYYY-MM-DD HH:MM-HH:MM [zone]`, as the seed writes it, or raise InvalidInput."""
-        match = _WINDOW.match(text.strip())
+        match = _WINDOW.match(text.strip()) if len(text) <= 200 else None
         if match is None:
             raise InvalidInput(
                 f"deployment window {text!r} is not valid: expected "
@@ -112,7 +118,9 @@ class DeploymentWindow:
             raise InvalidInput(
                 f"deployment window {text!r} has an impossible date or time"
             ) from None
-        if end <= start and not match["endday"]:
+        if end == start:
+            raise InvalidInput(f"deployment window {text!r} is empty: it ends when it starts")
+        if end < start and not match["endday"]:
             end += timedelta(days=1)  # "22:00-02:00" crosses midnight
         if end <= start:
             raise InvalidInput(f"deployment window {text!r} ends before it starts")

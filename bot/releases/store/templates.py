@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist import parse_template
+from bot.checklist.limits import TemplateLimits
 from bot.checklist.model import ChecklistTemplate
 from bot.store.tables import TemplateRow
 
@@ -18,10 +19,14 @@ _PARSED: dict[str, ChecklistTemplate] = {}
 
 
 def parsed(sha: str, body: str, source: str) -> ChecklistTemplate:
-    """Return the parsed template for a snapshot, parsing each distinct text once per process."""
+    """Return the parsed template for a snapshot, parsing each distinct text once per process.
+
+    A snapshot was accepted when its release started: it is parsed leniently and without
+    limits, so a stricter parser or smaller limits after an upgrade never strand a release.
+    """
     cached = _PARSED.get(sha)
     if cached is None:
-        cached = parse_template(body, source)
+        cached = parse_template(body, source, lenient=True, limits=TemplateLimits.unlimited())
         _PARSED[sha] = cached
     return cached
 

@@ -161,3 +161,22 @@ async def test_items_of_another_phase_or_locked_items_are_refused_with_the_reaso
     locked = await world.choose(world.dora, "tick", "prod-deployed")
     assert "is locked until the sign-off “Release approved:”" in locked.followups[-1].content
     assert (await world.release()).progress("prod-deployed").state is ItemState.OPEN
+
+
+async def test_two_people_opening_one_waive_modal_both_get_an_answer(started: World) -> None:
+    """Tom and Ann open the waive modal of one item at once: both submits are answered (#12)."""
+    world = started
+    item_id, _ = await _item(world, 0, 2)
+    first = await world.choose(world.tom, "waive", item_id)
+    second = await world.choose(world.ann, "waive", item_id)
+    assert first.modal is not None and second.modal is not None
+    assert first.modal["custom_id"] != second.modal["custom_id"]
+    field = first.modal["components"][0]["components"][0]["custom_id"]
+    done = await world.tom.submit_modal(first, {field: "merged last sprint already"})
+    late = await world.ann.submit_modal(second, {field: "covered by the canary"})
+    assert done.response is not None and "⏭ Waived" in done.response.content
+    answered = late.response.content if late.response is not None else ""
+    answered += " ".join(m.content or "" for m in late.followups)
+    assert answered, "the second submit got no answer"
+    progress = (await world.release()).progress(item_id)
+    assert progress.state is ItemState.WAIVED
