@@ -173,12 +173,15 @@ def make_web_app(
 class WebServer:
     """Run the web app on `host:port` (port 0 picks a free one; `port` tells which)."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self, app: web.Application, host: str, port: int, *, idle_timeout: float = 15.0
+    ) -> None:
         """Keep the app and where to listen."""
         self._app = app
         self._host = host
         self._wanted_port = port
         self._runner: web.AppRunner | None = None
+        self._idle_timeout = idle_timeout
         self.port: int | None = None
 
     @property
@@ -190,9 +193,12 @@ class WebServer:
 
     async def start(self) -> int:
         """Start listening and return the bound port."""
-        # An idle kept-alive connection is closed after 15 s (aiohttp's default is an hour);
-        # a body that trickles in is cut off by the handler's read timeout.
-        runner = web.AppRunner(self._app, access_log=None, keepalive_timeout=15)
+        # aiohttp's keep-alive timer starts when a connection opens and is only moved on by a
+        # complete response, so it also drops a client that sends no request or trickles its
+        # request line and headers (aiohttp has no separate header timeout): `idle_timeout`
+        # (15 s; aiohttp's default is an hour). A body that trickles in is cut off by the
+        # handler's read timeout.
+        runner = web.AppRunner(self._app, access_log=None, keepalive_timeout=self._idle_timeout)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._wanted_port)
         await site.start()

@@ -27,9 +27,11 @@ from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.web import WebServer, make_web_app
 from tests.monitoring.service.harness import Bench, build_bench
 from tests.monitoring.web.test_server import HMAC_SECRET, TOKEN, alert, body
+from tests.support.figures import Figures
 
 SEED = 12
 MUTANTS = 2_500
+IDLE_TIMEOUT = 1.5
 SECRETS = (TOKEN, HMAC_SECRET)
 
 
@@ -151,7 +153,10 @@ async def served(engine, clock) -> AsyncIterator[tuple[Bench, WebServer]]:
         alertmanager_token=SecretStr(TOKEN), alertmanager_hmac_secret=SecretStr(HMAC_SECRET)
     )
     server = WebServer(
-        make_web_app(bench.monitoring, MonitoringMetrics(), settings, secrets), "127.0.0.1", 0
+        make_web_app(bench.monitoring, MonitoringMetrics(), settings, secrets),
+        "127.0.0.1",
+        0,
+        idle_timeout=IDLE_TIMEOUT,
     )
     await server.start()
     try:
@@ -225,6 +230,34 @@ async def test_a_slow_client_is_dropped_after_the_read_timeout(
     with capsys.disabled():
         print(f"\nslow client dropped after {loop.time() - started:.2f} s: {status_line!r}")
     assert status_line.split()[1] == b"408"
+
+
+async def test_a_client_trickling_its_headers_is_dropped_after_the_idle_timeout(
+    served: tuple[Bench, WebServer], figures: Figures
+) -> None:
+    """Headers sent a byte every 0.25 s never finish a request: the connection is closed."""
+    _bench, server = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    head = b"POST /alertmanager HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    closed_after = None
+    for byte in head:
+        try:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            if await asyncio.wait_for(reader.read(1), 0.25) == b"":
+                closed_after = loop.time() - started
+                break
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            closed_after = loop.time() - started
+            break
+    writer.close()
+    figures(f"slow headers dropped after {closed_after} s (idle timeout {IDLE_TIMEOUT} s)")
+    assert closed_after is not None, "the server kept a header-trickling client open"
+    assert closed_after < IDLE_TIMEOUT * 4
 
 
 async def test_a_group_keeps_its_usable_alerts_and_a_flood_is_refused_whole(
