@@ -260,6 +260,22 @@ async def test_a_client_trickling_its_headers_is_dropped_after_the_idle_timeout(
     assert closed_after < IDLE_TIMEOUT * 4
 
 
+async def test_wrong_credentials_are_refused_before_the_body_is_read(
+    served: tuple[Bench, WebServer],
+) -> None:
+    """Headers announcing 10 MB with a wrong token get 401 without one body byte sent."""
+    _bench, server = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"POST /alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+    )
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert status_line.split()[1] == b"401"
+
+
 async def test_a_group_keeps_its_usable_alerts_and_a_flood_is_refused_whole(
     served: tuple[Bench, WebServer],
 ) -> None:
