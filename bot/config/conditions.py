@@ -175,6 +175,8 @@ class MonitoringSettings(SectionModel):
     retry_after_error: PositiveDuration = timedelta(seconds=10)
     probe_timeout: PositiveDuration = timedelta(seconds=10)
     conditions: dict[ConditionName, ConditionSettings] = Field(default_factory=_default_conditions)
+    # The sign-offs that wait for the window to close (with the final Advance).
+    signoffs: list[str] = Field(default_factory=lambda: ["monitoring-complete"])
 
     @model_validator(mode="before")
     @classmethod

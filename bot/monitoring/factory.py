@@ -195,4 +195,5 @@ def monitoring_config(settings: Settings) -> MonitoringConfig:
         retry_after=section.retry_after_error,
         probe_timeout=section.probe_timeout,
         blind_after=section.blind_after,
+        hold_signoffs=tuple(section.signoffs),
     )

@@ -234,8 +234,13 @@ def _condition_rule(line: ConditionLine) -> str:
     )
 
 
-def render_window_event(view: WindowView, event: str, actor: str, mention: Mention) -> MessageSpec:
-    """Return the thread message for a window event (opened, paused, closed, ...)."""
+def render_window_event(
+    view: WindowView, event: str, actor: str, mention: Mention, note: str = ""
+) -> MessageSpec:
+    """Return the thread message for a window event (opened, paused, closed, ...).
+
+    `note` says why a window closed or stopped ("closed early by tom ...: reason").
+    """
     record, name = view.record, view.release_name
     if event == "opened":
         watched = "; ".join(_condition_rule(line) for line in view.conditions) or "nothing"
@@ -245,10 +250,14 @@ def render_window_event(view: WindowView, event: str, actor: str, mention: Menti
         )
         return MessageSpec(content=clip(text, CONTENT_MAX))
     if event == "closed":
-        return render_closing(view, mention)
+        return render_closing(view, mention, note)
     if event == "stopped":
+        why = f": {note}" if note else ""
         return MessageSpec(
-            content=f"⏹ Monitoring of {name} stopped after {record.polls_done} polls."
+            content=clip(
+                f"⏹ Monitoring of {name} stopped after {record.polls_done} polls{why}.",
+                CONTENT_MAX,
+            )
         )
     icon, verb = _VERBS.get(event, ("ℹ️", event))
     nxt = when(record.next_due_at) if record.next_due_at else "none while paused"
@@ -274,21 +283,25 @@ def _summary_lines(view: WindowView) -> list[str]:
     return lines or ["nothing was measured: the window saw nothing (never counted as healthy)"]
 
 
-def render_closing(view: WindowView, mention: Mention) -> MessageSpec:
+def render_closing(view: WindowView, mention: Mention, note: str = "") -> MessageSpec:
     """Return the closing summary, asking the On-call engineer for the sign-off."""
     record = view.record
     healthy = view.summary.healthy
     verdict = (
         "healthy throughout" if healthy else f"worst verdict {view.summary.worst.value.upper()}"
     )
+    early = f" The window was {note}." if note else ""
     content = (
         f"{mention('oncall')} Post-release monitoring of {view.release_name} is over "
-        f"({record.polls_done} polls, {verdict}). On-call engineer: please review and give the "
-        "sign-off “Post-release monitoring completed”."
+        f"({record.polls_done} polls, {verdict}).{early} On-call engineer: please review and "
+        "give the sign-off “Post-release monitoring completed”."
     )
+    lines = _summary_lines(view)
+    if note:
+        lines = [f"**Window {note}**", *lines]
     embed = EmbedSpec(
         title=clip(f"Monitoring summary: {view.release_name}", EMBED_TITLE_MAX),
-        description=bounded_lines(_summary_lines(view), 3500),
+        description=bounded_lines(lines, 3500),
         color=COLOR_DONE if healthy else COLOR_WARNING,
         footer=f"opened {when(record.window.opened_at)} · closed "
         f"{when(record.closed_at) if record.closed_at else '-'} · {len(view.alerts)} alerts",
