@@ -42,6 +42,8 @@ def event_handlers(
             on_signal("aborted", monitoring.service.stop_window),
             on_signal("completed", monitoring.service.stop_window),
             on_signal("rolled_back", incidents.service.on_rolled_back),  # rollback done
+            on_signal("aborted", incidents.service.on_release_finished),
+            on_signal("completed", incidents.service.on_release_finished),
         ],
         ConditionMet: [
             rollouts.auto_rollback.on_condition_met,

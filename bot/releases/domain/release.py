@@ -429,7 +429,8 @@ class Release:
         else:
             self._close(ReleaseStatus.COMPLETED, now, None)
             self._record(actor, "complete", self.name, now, source)
-            self.signals.append(ReleaseSignal("completed", self.id, now))
+            by = (("actor_id", actor.id), ("actor", actor.name))
+            self.signals.append(ReleaseSignal("completed", self.id, now, by))
 
     def abort(
         self, reason: str, actor: Actor, now: datetime, source: Source, policy: AccessPolicy
@@ -440,7 +441,8 @@ class Release:
         text = require_reason(reason, "aborting a release")
         self._close(ReleaseStatus.ABORTED, now, text)
         self._record(actor, "abort", self.name, now, source, reason=text)
-        self.signals.append(ReleaseSignal("aborted", self.id, now))
+        by = (("actor_id", actor.id), ("actor", actor.name), ("reason", text))
+        self.signals.append(ReleaseSignal("aborted", self.id, now, by))
 
     def mark_rolled_back(self, actor: Actor, now: datetime, source: Source, detail: str) -> None:
         """Move the release to Rolled back after a completed rollback."""
