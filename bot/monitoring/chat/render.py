@@ -94,12 +94,23 @@ class AlertMessage:
     mentions: tuple[str, ...]
 
 
+PUSHED_FIRING = "firing (from Alertmanager)"
+"""What an alert pushed by Alertmanager without a value says instead of "no data"."""
+
+
+def _pushed_without_value(view: AlertView) -> bool:
+    value = view.alert.measurement.value
+    return view.alert.source == "alertmanager" and (value is None or value != value)
+
+
 def headline(view: AlertView) -> str:
     """Return the one-line state of the alert, with the value and the rule."""
     alert, m = view.alert, view.alert.measurement
     icon, label, _ = _HEADS[alert.status]
     if alert.kind is AlertKind.BLIND and alert.status is AlertStatus.BLIND:
         detail = f"no usable result ({m.error or m.detail or 'no data'})"
+    elif _pushed_without_value(view):
+        detail = PUSHED_FIRING
     else:
         detail = f"{format_value(m.value)} ({rule(m)})"
     return f"{icon} **{label}: {alert.title}** on {view.release_name} — {detail}"
@@ -124,7 +135,11 @@ def _fields(view: AlertView) -> tuple[EmbedField, ...]:
     alert, m = view.alert, view.alert.measurement
     history = [history_line(x) for x in view.series[-HISTORY_SHOWN:]]
     fields = [
-        EmbedField("Measured value", format_value(m.value), inline=True),
+        EmbedField(
+            "Measured value",
+            PUSHED_FIRING if _pushed_without_value(view) else format_value(m.value),
+            inline=True,
+        ),
         EmbedField("Threshold", rule(m), inline=True),
         EmbedField("Verdict", m.verdict.value.upper(), inline=True),
         EmbedField("Measured at", when(m.at), inline=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from PIL import Image
@@ -170,3 +171,22 @@ def test_closing_summary_asks_oncall_and_never_calls_no_data_healthy():
     assert "worst verdict INCONCLUSIVE" in blind.content
     empty = render_closing(window_view([]), mention)
     assert "never counted as healthy" in empty.embeds[0].description
+
+
+def test_a_pushed_alert_without_a_value_says_firing_from_alertmanager():
+    """An Alertmanager push with no value annotation reads "firing", never "no data"."""
+    view = alert_view()
+    pushed = AlertView(
+        replace(view.alert, source="alertmanager", measurement=measurement(None)),
+        view.release_name,
+        (measurement(None),),
+        view.watched,
+        None,
+        (),
+        NOW,
+    )
+    rendered = render_alert(pushed, mention)
+    assert "Error rate** on gw v1.0.0 — firing (from Alertmanager)" in rendered.spec.content
+    assert "no data" not in rendered.spec.content
+    fields = {f.name: f.value for f in rendered.spec.embeds[0].fields}
+    assert fields["Measured value"] == "firing (from Alertmanager)"
