@@ -51,6 +51,7 @@ def watched_condition(
         expect_status=condition.expect_status,
         body_match=condition.body_match,
         timeout=condition.timeout,
+        unit=condition.unit,
     )
 
 

@@ -28,7 +28,12 @@ from bot.chat.layout import (
     clip,
 )
 from bot.monitoring.chat.chart import render_chart
-from bot.monitoring.domain import Measurement, Verdict, format_value
+from bot.monitoring.domain import (
+    Measurement,
+    Verdict,
+    format_limit,
+    format_measure,
+)
 from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
 from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 
@@ -71,17 +76,22 @@ def when(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def rule(measurement: Measurement) -> str:
-    """Return the breach rule, e.g. "breach if > 0.01"."""
-    return f"breach if {measurement.op} {format_value(measurement.threshold)}"
+def rule(measurement: Measurement, unit: str = "") -> str:
+    """Return the breach rule, e.g. "breach if > 1 %" (a ratio) or "breach if > 0.01"."""
+    return f"breach if {measurement.op} {format_limit(measurement.threshold, unit)}"
 
 
-def history_line(measurement: Measurement) -> str:
+def history_line(measurement: Measurement, unit: str = "") -> str:
     """Return one verdict-history line: time, verdict, value."""
     return (
         f"`{measurement.at:%H:%M:%S}` {measurement.verdict.value.upper()} "
-        f"{format_value(measurement.value)}"
+        f"{format_measure(measurement.value, unit)}"
     )
+
+
+def unit_of(view: AlertView) -> str:
+    """Return the unit of the alert's condition ("ratio", "seconds" or "")."""
+    return view.watched.unit if view.watched is not None else ""
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ def headline(view: AlertView) -> str:
     elif _pushed_without_value(view):
         detail = PUSHED_FIRING
     else:
-        detail = f"{format_value(m.value)} ({rule(m)})"
+        detail = f"{format_measure(m.value, unit_of(view))} ({rule(m, unit_of(view))})"
     return f"{icon} **{label}: {alert.title}** on {view.release_name} — {detail}"
 
 
@@ -133,14 +143,15 @@ def _notes(view: AlertView) -> list[str]:
 
 def _fields(view: AlertView) -> tuple[EmbedField, ...]:
     alert, m = view.alert, view.alert.measurement
-    history = [history_line(x) for x in view.series[-HISTORY_SHOWN:]]
+    unit = unit_of(view)
+    history = [history_line(x, unit) for x in view.series[-HISTORY_SHOWN:]]
     fields = [
         EmbedField(
             "Measured value",
-            PUSHED_FIRING if _pushed_without_value(view) else format_value(m.value),
+            PUSHED_FIRING if _pushed_without_value(view) else format_measure(m.value, unit),
             inline=True,
         ),
-        EmbedField("Threshold", rule(m), inline=True),
+        EmbedField("Threshold", rule(m, unit), inline=True),
         EmbedField("Verdict", m.verdict.value.upper(), inline=True),
         EmbedField("Measured at", when(m.at), inline=True),
         EmbedField("Severity", alert.severity, inline=True),
@@ -214,9 +225,16 @@ def _event_of(status: AlertStatus) -> str:
 def alert_chart(view: AlertView) -> bytes:
     """Return the PNG of the condition's series over the window so far, with the threshold."""
     alert = view.alert
-    points = [(m.at, m.value) for m in view.series] or [(alert.measurement.at, None)]
+    scale, axis = _AXES.get(unit_of(view), (1.0, ""))
+    points = [(m.at, None if m.value is None else m.value * scale) for m in view.series] or [
+        (alert.measurement.at, None)
+    ]
     title = f"{alert.title} — {view.release_name}"
-    return render_chart(points, alert.measurement.threshold, title, "")
+    return render_chart(points, alert.measurement.threshold * scale, title, axis)
+
+
+_AXES = {"ratio": (100.0, "%"), "seconds": (1000.0, "ms")}
+"""Unit -> (factor, axis unit): a ratio is charted in percent, seconds in milliseconds."""
 
 
 # ----- window messages ---------------------------------------------------------------------
@@ -244,7 +262,7 @@ def _condition_rule(line: ConditionLine) -> str:
     if watched is None:
         return f"{line.title} (pushed by Alertmanager)"
     return (
-        f"{watched.title} (breach if {watched.op} {format_value(watched.threshold)}, "
+        f"{watched.title} (breach if {watched.op} {format_limit(watched.threshold, watched.unit)}, "
         f"{watched.breaches} in a row, {watched.severity})"
     )
 
@@ -288,12 +306,15 @@ _VERBS = {"paused": ("⏸", "paused"), "resumed": ("▶️", "resumed"), "extend
 
 def _summary_lines(view: WindowView) -> list[str]:
     lines = []
+    units = {c.name: c.unit for c in view.record.conditions}
     for summary in view.summary.conditions:
+        unit = units.get(summary.condition, "")
         lines.append(
             f"**{summary.condition}**: {summary.count} measurements, worst "
             f"{summary.worst.value.upper()}, {summary.breaches} breaches, {summary.blind} blind; "
-            f"min {format_value(summary.min_value)}, max {format_value(summary.max_value)}, "
-            f"last {format_value(summary.last_value)}"
+            f"min {format_measure(summary.min_value, unit)}, "
+            f"max {format_measure(summary.max_value, unit)}, "
+            f"last {format_measure(summary.last_value, unit)}"
         )
     return lines or ["nothing was measured: the window saw nothing (never counted as healthy)"]
 
@@ -328,7 +349,10 @@ def _state_text(line: ConditionLine, now: datetime) -> str:
     last = line.last
     if last is None:
         return "not measured yet"
-    text = f"last {last.verdict.value.upper()} {format_value(last.value)} at {when(last.at)}"
+    unit = line.watched.unit if line.watched is not None else ""
+    text = (
+        f"last {last.verdict.value.upper()} {format_measure(last.value, unit)} at {when(last.at)}"
+    )
     stored = line.stored
     if stored is not None:
         state = stored.state
