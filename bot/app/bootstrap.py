@@ -11,7 +11,12 @@ import discord
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app.events import after_commit_handlers, event_handlers, release_changed_handlers
+from bot.app.events import (
+    after_commit_handlers,
+    event_handlers,
+    release_changed_handlers,
+    release_hold_sources,
+)
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.chat.room_config import RoomConfig
 from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
@@ -289,6 +294,7 @@ def create_bot(
     )  # fmt: skip
     # The event table (bot/app/events.py): in the transaction, then after the commit.
     events.route(event_handlers(monitoring, incidents, rollouts))
+    releases.hold_sources.extend(release_hold_sources(monitoring))
     if database is not None:
         database.after_commit.extend(after_commit_handlers(background, rollouts))
     bot = ReleaseBot(

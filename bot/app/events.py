@@ -26,6 +26,7 @@ from bot.core.events import (
 from bot.incidents.wiring import IncidentFeature
 from bot.monitoring.wiring import MonitoringFeature
 from bot.releases.domain.release import Release
+from bot.releases.service import HoldSource
 from bot.rollouts.wiring import RolloutFeature
 from bot.runtime.background import Background
 
@@ -39,7 +40,10 @@ def event_handlers(
             on_signal("production_deployed", monitoring.service.open_window),
             on_signal("rolled_back", monitoring.service.stop_window),  # rollback done
             on_signal("aborted", monitoring.service.stop_window),
+            on_signal("completed", monitoring.service.stop_window),
             on_signal("rolled_back", incidents.service.on_rolled_back),  # rollback done
+            on_signal("aborted", incidents.service.on_release_finished),
+            on_signal("completed", incidents.service.on_release_finished),
         ],
         ConditionMet: [
             rollouts.auto_rollback.on_condition_met,
@@ -48,6 +52,13 @@ def event_handlers(
         ConditionRecovered: [incidents.service.on_recovered],
         AlertAcknowledged: [incidents.service.on_alert_ack],
     }
+
+
+def release_hold_sources(monitoring: MonitoringFeature) -> list[HoldSource]:
+    """Return who is asked, inside a sign-off's or an Advance's transaction, what holds the
+    release open: the monitoring window (no monitoring sign-off, no completion before it ends).
+    """
+    return [monitoring.service.holds]
 
 
 def after_commit_handlers(

@@ -61,6 +61,8 @@ class ConditionSettings(SectionModel):
     op: ComparisonOp = ">"
     timeout: PositiveDuration | None = None
     enabled: bool = True
+    # How people read the value: a ratio as a percentage, seconds as ms ("" shows it as is).
+    unit: Literal["", "ratio", "seconds"] = ""
 
     def breach_rule(self) -> tuple[float, ComparisonOp]:
         """Return (threshold, op); an HTTP check without a threshold breaches when it fails."""
@@ -126,6 +128,7 @@ DEFAULT_CONDITIONS: dict[str, dict[str, Any]] = {
         "breaches": 2,
         "severity": "P1",
         "title": "Error rate",
+        "unit": "ratio",
     },
     "latency_p95": {
         "kind": "prometheus",
@@ -135,6 +138,7 @@ DEFAULT_CONDITIONS: dict[str, dict[str, Any]] = {
         "breaches": 2,
         "severity": "P1",
         "title": "P95 latency",
+        "unit": "seconds",
     },
     "availability": {
         "kind": "kubernetes",
@@ -182,6 +186,8 @@ class MonitoringSettings(SectionModel):
     retry_after_error: PositiveDuration = timedelta(seconds=10)
     probe_timeout: PositiveDuration = timedelta(seconds=10)
     conditions: dict[ConditionName, ConditionSettings] = Field(default_factory=_default_conditions)
+    # The sign-offs that wait for the window to close (with the final Advance).
+    signoffs: list[str] = Field(default_factory=lambda: ["monitoring-complete"])
 
     @model_validator(mode="before")
     @classmethod

@@ -83,6 +83,7 @@ class PermissionSettings(SectionModel):
     deploy: list[RoleKey] = _roles("devops")
     override_window: list[RoleKey] = _roles("tech_lead", "eng_manager")
     monitor: list[RoleKey] = _roles("devops", "oncall", "tech_lead")
+    close_monitoring: list[RoleKey] = _roles("tech_lead", "eng_manager")
     ack: list[RoleKey] = _roles(*_INCIDENT_OWNERS)
     resolve: list[RoleKey] = _roles(*_INCIDENT_OWNERS)
     severity: list[RoleKey] = _roles(*_INCIDENT_OWNERS)

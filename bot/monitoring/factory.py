@@ -51,6 +51,7 @@ def watched_condition(
         expect_status=condition.expect_status,
         body_match=condition.body_match,
         timeout=condition.timeout,
+        unit=condition.unit,
     )
 
 
@@ -196,4 +197,5 @@ def monitoring_config(settings: Settings) -> MonitoringConfig:
         probe_timeout=section.probe_timeout,
         blind_after=section.blind_after,
         severity_labels=dict(section.severity_labels),
+        hold_signoffs=tuple(section.signoffs),
     )

@@ -16,8 +16,8 @@ from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
 from bot.core.events import EventBus, Publisher, ReleaseSignalled
-from bot.core.ports import MessageRef, UnitOfWorkFactory
-from bot.releases.domain.release import Release, start_release
+from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
+from bot.releases.domain.release import Hold, Release, start_release
 from bot.releases.domain.values import DeploymentWindow, parse_date, validate_service
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 8
 
 ChangeListener = Callable[[Release], Awaitable[None]]
+HoldSource = Callable[[UnitOfWork, Release], Awaitable[Sequence[Hold]]]
+"""Asked inside the transaction what keeps a release from finishing (`bot.app.events`)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class ReleaseService:
     events: Publisher = field(default_factory=EventBus)
     # After commit: who is told a release changed (the room; `bot.app.events` lists them).
     listeners: list[ChangeListener] = field(default_factory=list)
+    # In the transaction: what holds a release open (the monitoring window; `bot.app.events`).
+    hold_sources: list[HoldSource] = field(default_factory=list)
 
     # ----- commands -------------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class ReleaseService:
             "tick",
             item_id,
             source,
-            lambda r, now: r.tick(item_id, actor, now, source, self.policy, override),
+            lambda r, now, held: r.tick(item_id, actor, now, source, self.policy, override),
         )
 
     async def untick(
@@ -128,7 +132,7 @@ class ReleaseService:
             "untick",
             item_id,
             source,
-            lambda r, now: r.untick(item_id, actor, now, source, self.policy, reason),
+            lambda r, now, held: r.untick(item_id, actor, now, source, self.policy, reason),
         )
 
     async def waive(
@@ -141,13 +145,18 @@ class ReleaseService:
             "waive",
             item_id,
             source,
-            lambda r, now: r.waive(item_id, reason, actor, now, source, self.policy),
+            lambda r, now, held: r.waive(item_id, reason, actor, now, source, self.policy),
         )
 
     async def sign(self, release_id: int, key: str, actor: Actor, source: Source) -> Release:
         """Record a sign-off."""
         return await self._mutate(
-            release_id, actor, "sign", key, source, lambda r, now: r.sign(key, actor, now, source)
+            release_id,
+            actor,
+            "sign",
+            key,
+            source,
+            lambda r, now, held: r.sign(key, actor, now, source, held),
         )
 
     async def withdraw(self, release_id: int, key: str, actor: Actor, source: Source) -> Release:
@@ -158,19 +167,37 @@ class ReleaseService:
             "withdraw",
             key,
             source,
-            lambda r, now: r.withdraw(key, actor, now, source),
+            lambda r, now, held: r.withdraw(key, actor, now, source),
         )
 
-    async def advance(self, release_id: int, actor: Actor, source: Source) -> Release:
-        """Close the current phase if its gates hold."""
+    async def advance(
+        self, release_id: int, actor: Actor, source: Source, phase_key: str | None = None
+    ) -> Release:
+        """Close phase `phase_key` (the one the button or command names) if its gates hold.
+
+        The phase is checked inside the transaction: of two clicks at the same instant one
+        closes the phase and the other is told it was already advanced.
+        """
         return await self._mutate(
             release_id,
             actor,
             "advance",
             f"release #{release_id}",
             source,
-            lambda r, now: r.advance(actor, now, source, self.policy),
+            lambda r, now, held: r.advance(actor, now, source, self.policy, phase_key, held),
         )
+
+    async def holds(self, release_id: int) -> Sequence[Hold]:
+        """Return what keeps the release from finishing now (e.g. its monitoring window)."""
+        async with self.uow() as uow:
+            release = await uow.releases.get(release_id)
+            return await self._holds_of(uow, release)
+
+    async def _holds_of(self, uow: UnitOfWork, release: Release) -> list[Hold]:
+        found: list[Hold] = []
+        for source in self.hold_sources:
+            found.extend(await source(uow, release))
+        return found
 
     async def abort(self, release_id: int, reason: str, actor: Actor, source: Source) -> Release:
         """Abort a release."""
@@ -180,7 +207,7 @@ class ReleaseService:
             "abort",
             f"release #{release_id}",
             source,
-            lambda r, now: r.abort(reason, actor, now, source, self.policy),
+            lambda r, now, held: r.abort(reason, actor, now, source, self.policy),
         )
 
     async def note(self, release_id: int, text: str, actor: Actor, source: Source) -> Release:
@@ -191,7 +218,7 @@ class ReleaseService:
             "note",
             f"release #{release_id}",
             source,
-            lambda r, now: r.note(text, actor, now, source, self.policy),
+            lambda r, now, held: r.note(text, actor, now, source, self.policy),
         )
 
     async def mark_rolled_back(
@@ -204,7 +231,7 @@ class ReleaseService:
             "rolled_back",
             f"release #{release_id}",
             source,
-            lambda r, now: r.mark_rolled_back(actor, now, source, detail),
+            lambda r, now, held: r.mark_rolled_back(actor, now, source, detail),
         )
 
     async def record_denial(
@@ -239,14 +266,19 @@ class ReleaseService:
         action: str,
         target: str,
         source: Source,
-        change: Callable[[Release, datetime], None],
+        change: Callable[[Release, datetime, Sequence[Hold]], None],
     ) -> Release:
         for attempt in range(MAX_RETRIES):
             async with self.uow() as uow:
                 release = await uow.releases.get(release_id)
                 now = self.clock.now()
+                held = (
+                    await self._holds_of(uow, release)
+                    if release.is_active and action in ("sign", "advance")
+                    else []
+                )
                 try:
-                    change(release, now)
+                    change(release, now, held)
                 except NotAuthorized as denied:
                     denial = release.deny(actor, action, target, now, source, denied.message)
                     await uow.audit.append(denial)

@@ -8,11 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.demo import run_demo
+
+# Issue 11 items 1 and 4: the release now keeps its 24-hour monitoring window, and the old
+# demo signs "Post-release monitoring completed" and completes minutes after the production
+# deploy (refused now). The demo is being rewritten on its own branch; strict, so these
+# markers must go when it lands.
+WAITS_FOR_THE_NEW_DEMO = pytest.mark.xfail(
+    strict=True,
+    reason="the old demo completes while its monitoring window is open (issue 11 item 4)",
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@WAITS_FOR_THE_NEW_DEMO
 async def test_the_demo_takes_the_release_to_completed_and_says_so() -> None:
     """Exit 0 with a transcript of who did what, ending with the release Completed."""
     out = io.StringIO()
@@ -49,6 +61,7 @@ async def test_the_demo_exits_1_when_the_release_does_not_complete(tmp_path: Pat
     assert out.getvalue().rstrip().endswith("Release nexis-gateway v1.4.0: Active")
 
 
+@WAITS_FOR_THE_NEW_DEMO
 def test_releasebot_demo_runs_from_any_directory(tmp_path: Path) -> None:
     """Run `python -m bot demo` from a foreign directory: exit 0, release Completed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -116,8 +116,10 @@ async def test_five_percent_errors_for_two_polls_meet_the_condition_and_alert(wo
     assert alert.id == warning.id
     assert "Rollback condition met: Error rate" in alert.content
     fields = {f.name: f.value for f in alert.embeds[0].fields}
-    assert float(fields["Measured value"]) == pytest.approx(0.05, abs=0.01)
-    assert fields["Threshold"] == "breach if > 0.01"
+    measured = fields["Measured value"]
+    assert measured.endswith(" %")  # a ratio reads as a percentage
+    assert float(measured.removesuffix(" %")) == pytest.approx(5.0, abs=1.0)
+    assert fields["Threshold"] == "breach if > 1 %"
     assert 'service="checkout"' in fields["Query"]
     (attachment,) = alert.attachments
     assert Image.open(io.BytesIO(await attachment.read())).format == "PNG"

@@ -11,13 +11,17 @@ from typing import Any
 import discord
 import pytest
 import simcord
+from discord import app_commands
 from simcord import Env, InteractionResult, MemberActor
 
 from bot.app import create_bot
 from bot.chat.failures import unwrap
+from bot.chat.roles import actor_for
 from bot.config import Settings, build_settings
+from bot.core.actors import Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import FakeClock
+from bot.monitoring.service.use_cases import MonitoringService
 from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import Release
 
@@ -224,6 +228,9 @@ class World:
             current = (await self.release(release_id)).current_phase
             if current is None or current.key == until:
                 return
+            if current.key == "post-release":
+                # The sign-off and the completion wait for the 24-hour window: Tom closes it.
+                await self.close_monitoring(self.tom, "whole-release run", release_id)
             for tickers, signers in plan[current.key]:
                 for member in tickers:
                     await self.tick_all(member, release_id)
@@ -231,6 +238,30 @@ class World:
                     await self.sign(member, key, release_id)
             result = await self.advance(self.ann, release_id)
             assert not result.followups, result.followups[0].content
+
+    async def close_monitoring(
+        self, member: MemberActor, reason: str, release_id: int = 1
+    ) -> InteractionResult | None:
+        """Close the release's monitoring window early as `member`, if it is open.
+
+        Through `/release monitor action:close` when the monitoring extension is loaded;
+        the room-only bots (no monitoring commands) call the monitoring service as `member`.
+        """
+        service = self.bot.handle(MonitoringService)
+        view = await service.window_view(release_id=release_id)
+        if not view.record.is_open:
+            return None
+        group = self.bot.tree.get_command("release")
+        if isinstance(group, app_commands.Group) and group.get_command("monitor"):
+            return await member.slash(
+                self.thread(), "release monitor", action="close", reason=reason
+            )
+        guild = self.bot.get_guild(self.guild.id)
+        assert guild is not None
+        found = guild.get_member(member.id) or await guild.fetch_member(member.id)
+        actor = actor_for(found, self.bot.config.role_refs)
+        await service.close_early(release_id, reason, actor, Source.SLASH)
+        return None
 
     def errors(self) -> list[type[BaseException]]:
         """Return (and acknowledge) the types of the errors the command tree handled."""

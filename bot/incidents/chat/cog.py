@@ -22,7 +22,7 @@ from bot.core.errors import InvalidInput
 from bot.core.roles import SeverityLevel
 from bot.incidents.chat.delivery import DiscordDelivery, GuildDirectory, incident_dm_fallback
 from bot.incidents.chat.render import list_text, oncall_text, status_spec
-from bot.incidents.chat.view import INCIDENT_ITEMS, acting, incident_service
+from bot.incidents.chat.view import INCIDENT_ITEMS, ack_answer, acting, incident_service
 from bot.incidents.paging.fallbacks import discord_to_external
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
@@ -75,8 +75,11 @@ class IncidentCommands(
         """Acknowledge as the invoking person."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot, actor = acting(interaction)
-        done = await incident_service(bot).acknowledge(incident_ref(incident), actor, Source.SLASH)
-        await send_private(interaction, f"✅ You acknowledged incident #{done.id}.")
+        service = incident_service(bot)
+        before = await service.get(incident_ref(incident))
+        done = await service.acknowledge(incident_ref(incident), actor, Source.SLASH)
+        fresh = f"✅ You acknowledged incident #{done.id}."
+        await send_private(interaction, ack_answer(before, done, fresh))
 
     @app_commands.command(name="resolve", description="Resolve an incident, saying what fixed it")
     @app_commands.autocomplete(incident=_incident_choices)

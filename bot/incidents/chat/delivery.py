@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_WITH_EMBED = frozenset({"page", "repage", "announce", "sla_reminder", "sla_breach"})
+_WITH_EMBED = frozenset(
+    {"page", "repage", "announce", "sla_reminder", "sla_breach", "release_aborted"}
+)
 CANNOT_DM = 50007
 
 

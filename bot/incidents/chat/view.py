@@ -18,6 +18,7 @@ from bot.chat.layout import ButtonSpec, MessageSpec
 from bot.chat.roles import home_actor
 from bot.core.actors import Actor, Source
 from bot.incidents.chat.render import ACK_TEMPLATE, NOTE_TEMPLATE, RESOLVE_TEMPLATE, note_id
+from bot.incidents.domain.model import Incident, IncidentStatus
 from bot.incidents.service.use_cases import IncidentService
 from bot.releases.chat.bot import release_bot
 
@@ -108,6 +109,16 @@ class _IncidentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r
         raise NotImplementedError
 
 
+def ack_answer(before: Incident, after: Incident, fresh: str | None = None) -> str:
+    """Return the private answer to an ack: done now, or already done (nothing changed)."""
+    if before.acked_at is not None and before.status is IncidentStatus.ACKNOWLEDGED:
+        return (
+            f"✅ Incident #{after.id} was already acknowledged by <@{before.acked_by}> at "
+            f"{before.acked_at:%H:%M} UTC; nothing changed (the ack timeout keeps running)."
+        )
+    return fresh or f"✅ You acknowledged incident #{after.id}; escalation stopped."
+
+
 class IncidentAckButton(_IncidentButton, template=ACK_TEMPLATE):
     """Acknowledge the incident: stops every pending escalation step."""
 
@@ -115,10 +126,10 @@ class IncidentAckButton(_IncidentButton, template=ACK_TEMPLATE):
         """Acknowledge as the clicking person (paged, or holding an incident role)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot, actor = acting(interaction)
-        incident = await incident_service(bot).acknowledge(self.incident_id, actor, Source.BUTTON)
-        await send_private(
-            interaction, f"✅ You acknowledged incident #{incident.id}; escalation stopped."
-        )
+        service = incident_service(bot)
+        before = await service.get(self.incident_id)
+        incident = await service.acknowledge(self.incident_id, actor, Source.BUTTON)
+        await send_private(interaction, ack_answer(before, incident))
 
 
 class IncidentResolveButton(_IncidentButton, template=RESOLVE_TEMPLATE):

@@ -35,7 +35,7 @@ from bot.incidents.domain.model import (
     may_acknowledge,
 )
 from bot.incidents.domain.oncall import Roster
-from bot.incidents.domain.sla import SlaTable, describe_duration
+from bot.incidents.domain.sla import SlaTable, describe_duration, until_words
 from bot.incidents.domain.timers import (
     RESOLUTION_KINDS,
     SLA_KINDS,
@@ -298,7 +298,7 @@ def _sla_alarm(
         incident,
         IncidentAction.SLA_REMINDER,
         TIMER_ACTOR,
-        f"{which} deadline in {deadline - now} ({deadline.isoformat()})",
+        f"{which} deadline {until_words(deadline, now)} ({deadline.isoformat()})",
         now,
         timers=timers,
     )
@@ -319,6 +319,10 @@ def acknowledge(incident: Incident, actor: str, now: datetime) -> Outcome:
     """Ack: stop every pending escalation step, score the response SLA, start the ack timeout."""
     _aware(now, "acknowledge")
     check_transition(incident.status, IncidentStatus.ACKNOWLEDGED, "acknowledge")
+    if incident.status is IncidentStatus.ACKNOWLEDGED:
+        # Idempotent: a repeated ack (a second click, a late Alertmanager ack) changes
+        # nothing: no second "escalation stopped", the ack timeout keeps its due time.
+        return incident, []
     first_response = incident.responded_at is None
     was_triggered = incident.status is IncidentStatus.TRIGGERED
     token = incident.escalation_token + 1

@@ -51,6 +51,27 @@ def _add_business_days(start: datetime, days: int, zone: tzinfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
+def span_words(delta: timedelta) -> str:
+    """Return a span people read: "45 s", "14 min", "1 h 58 min", "2 d 3 h" (rounded down)."""
+    seconds = int(abs(delta).total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+def until_words(due: datetime, now: datetime) -> str:
+    """Return "in 14 min" before `due` and "overdue by 1 h 58 min" after it."""
+    if due >= now:
+        return f"in {span_words(due - now)}"
+    return f"overdue by {span_words(now - due)}"
+
+
 def deadline(start: datetime, sla: SlaDuration, zone: tzinfo = UTC) -> datetime | None:
     """Return when `sla` runs out if its clock starts at `start`, or None for NEXT_RELEASE."""
     if start.tzinfo is None:

@@ -28,6 +28,7 @@ from bot.incidents.domain.model import (
     SlaReminder,
     StepDeadlines,
 )
+from bot.incidents.domain.sla import until_words
 from bot.incidents.paging.pagerduty import status_event, trigger_event
 from bot.incidents.paging.webhook import webhook_body
 
@@ -250,8 +251,8 @@ class NoticePlan:
         notify = self.incident.sla.for_severity(self.incident.severity).notify
         waiting = [] if self.incident.acked_by else list(self.incident.paged_user_ids)
         if isinstance(effect, SlaReminder):
-            left = effect.deadline - self.now
-            text = f"⏰ {effect.kind.capitalize()} deadline {hhmm(effect.deadline)} (in {left})"
+            left = until_words(effect.deadline, self.now)
+            text = f"⏰ {effect.kind.capitalize()} deadline {hhmm(effect.deadline)} ({left})"
             notice = "sla_reminder"
         else:
             text = f"⛔ {effect.kind.capitalize()} SLA breached (deadline {hhmm(effect.deadline)})"

@@ -161,6 +161,52 @@ class IncidentService:
             for out in plan.channel("rollback", f"{text} — {plan.headline()}", where=[RELEASE]):
                 await uow.outbox.enqueue(out.kind, out.payload, out.key, order_key=out.order_key)
 
+    async def on_release_finished(
+        self, uow: UnitOfWork, release: Release, signal: ReleaseSignal
+    ) -> None:
+        """Write an abort or a completion into each open incident's timeline.
+
+        An abort also asks the person who aborted, in the release thread, whether to resolve
+        them: the incident's own message with its Resolve button (an abort stops the polls,
+        but an incident left open keeps escalating).
+        """
+        if release.id is None:
+            return
+        detail = dict(signal.detail)
+        actor_id, actor = detail.get("actor_id", ""), detail.get("actor", "someone")
+        verb = "aborted" if signal.kind == "aborted" else "completed"
+        why = f": {detail['reason']}" if detail.get("reason") else ""
+        now = self.clock.now()
+        info = release_info(release)
+        for incident in await incidents_of(uow).list(
+            open_only=True, release_id=release.id, limit=100
+        ):
+            assert incident.id is not None
+            await uow.audit.append(
+                AuditEvent.record(
+                    BOT_ACTOR,
+                    f"incident_release_{verb}",
+                    audit_target(incident.id),
+                    now,
+                    Source.SYSTEM,
+                    release.id,
+                    detail=f"release {release.name} {verb} by {actor}{why}",
+                )
+            )
+            if signal.kind != "aborted":
+                continue
+            plan = NoticePlan(incident, info, now)
+            text = (
+                f"⏹ {actor} aborted {release.name}{why}. Incident #{incident.id} is still "
+                f"open and escalating: press **Resolve** (with a note) if the abort ends it, "
+                f"or leave it open — {plan.headline()}"
+            )
+            mention = [actor_id] if actor_id else []
+            for out in plan.channel(
+                "release_aborted", text, mention_users=mention, where=[RELEASE]
+            ):
+                await uow.outbox.enqueue(out.kind, out.payload, out.key, order_key=out.order_key)
+
     async def handle_timer(self, uow: UnitOfWork, record: TimerRecord, now: datetime) -> None:
         """Fire one incident timer (claimed exactly once); stale tokens do nothing."""
         try:
@@ -378,6 +424,8 @@ class IncidentService:
                     updated, effects = change(incident, now)
                 except (IncidentTransitionError, ValueError) as refused:
                     raise InvalidInput(f"incident #{incident_id}: {refused}") from None
+                if updated == incident and not effects:
+                    return incident  # nothing changed (a repeated ack): nothing to say
                 try:
                     await self.changes.apply(uow, updated, effects, actor, source, action=action)
                 except ConcurrentUpdate:

@@ -276,7 +276,8 @@ class WindowSender:
             raise DeliveryFailed(False, f"nowhere to post for release #{view.record.release_id}")
         audience = Audience(self.messages.bot, guild)
         actor = str(msg.payload.get("actor", "someone"))
-        spec = render_window_event(view, str(msg.payload["event"]), actor, audience)
+        note = str(msg.payload.get("note", ""))
+        spec = render_window_event(view, str(msg.payload["event"]), actor, audience, note)
         try:
             sent = await place.send(
                 content=spec.content or None,

@@ -1,4 +1,4 @@
-"""`/release monitor`: show a release's monitoring window; pause, resume or extend it.
+"""`/release monitor`: show a release's monitoring window; pause, resume, extend or close it.
 
 The subcommand joins the `/release` group of `bot.releases.chat.commands`; the monitoring
 extension attaches it as it loads (`bot.app.EXTENSIONS` loads the group's extension first).
@@ -25,15 +25,16 @@ from bot.releases.chat.commands import resolve_release
 if TYPE_CHECKING:
     from bot.releases.chat.bot import ReleaseBot
 
-Action = Literal["show", "pause", "resume", "extend"]
+Action = Literal["show", "pause", "resume", "extend", "close"]
 
 
 DESCRIPTION = "Show or control a release's monitoring"
 
 
 @app_commands.describe(
-    action="show (default), pause, resume or extend",
+    action="show (default), pause, resume, extend, or close (early, with a reason)",
     extend_by="With extend: how much longer to watch, e.g. 2h",
+    reason="With close: why the window may end before its 24 hours",
     release="The release (default: this thread's)",
 )
 async def monitor(
@@ -41,6 +42,7 @@ async def monitor(
     action: Action = "show",
     extend_by: app_commands.Range[str, 2, 16] | None = None,
     release: str | None = None,
+    reason: app_commands.Range[str, 1, 500] | None = None,
 ) -> None:
     """Show the window (stages, next poll, polls done, last verdicts) or change it."""
     started = time.perf_counter()
@@ -62,6 +64,12 @@ async def monitor(
     elif action == "pause":
         await service.pause(release_id, actor, Source.SLASH)
         note = "⏸ Paused; no polls until resumed (slots missed meanwhile are skipped)."
+    elif action == "close":
+        window = await service.close_early(release_id, reason or "", actor, Source.SLASH)
+        note = (
+            f"⏹ Closed the monitoring window early ({reason}); the sign-off "
+            "“Post-release monitoring completed” and the final Advance are open now."
+        )
     elif action == "resume":
         window = await service.resume(release_id, actor, Source.SLASH)
         nxt = when(window.next_due_at) if window.next_due_at else "none (the window is over)"

@@ -28,7 +28,12 @@ from bot.chat.layout import (
     clip,
 )
 from bot.monitoring.chat.chart import render_chart
-from bot.monitoring.domain import Measurement, Verdict, format_value
+from bot.monitoring.domain import (
+    Measurement,
+    Verdict,
+    format_limit,
+    format_measure,
+)
 from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
 from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 
@@ -71,17 +76,22 @@ def when(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def rule(measurement: Measurement) -> str:
-    """Return the breach rule, e.g. "breach if > 0.01"."""
-    return f"breach if {measurement.op} {format_value(measurement.threshold)}"
+def rule(measurement: Measurement, unit: str = "") -> str:
+    """Return the breach rule, e.g. "breach if > 1 %" (a ratio) or "breach if > 0.01"."""
+    return f"breach if {measurement.op} {format_limit(measurement.threshold, unit)}"
 
 
-def history_line(measurement: Measurement) -> str:
+def history_line(measurement: Measurement, unit: str = "") -> str:
     """Return one verdict-history line: time, verdict, value."""
     return (
         f"`{measurement.at:%H:%M:%S}` {measurement.verdict.value.upper()} "
-        f"{format_value(measurement.value)}"
+        f"{format_measure(measurement.value, unit)}"
     )
+
+
+def unit_of(view: AlertView) -> str:
+    """Return the unit of the alert's condition ("ratio", "seconds" or "")."""
+    return view.watched.unit if view.watched is not None else ""
 
 
 @dataclass(frozen=True)
@@ -94,14 +104,25 @@ class AlertMessage:
     mentions: tuple[str, ...]
 
 
+PUSHED_FIRING = "firing (from Alertmanager)"
+"""What an alert pushed by Alertmanager without a value says instead of "no data"."""
+
+
+def _pushed_without_value(view: AlertView) -> bool:
+    value = view.alert.measurement.value
+    return view.alert.source == "alertmanager" and (value is None or value != value)
+
+
 def headline(view: AlertView) -> str:
     """Return the one-line state of the alert, with the value and the rule."""
     alert, m = view.alert, view.alert.measurement
     icon, label, _ = _HEADS[alert.status]
     if alert.kind is AlertKind.BLIND and alert.status is AlertStatus.BLIND:
         detail = f"no usable result ({m.error or m.detail or 'no data'})"
+    elif _pushed_without_value(view):
+        detail = PUSHED_FIRING
     else:
-        detail = f"{format_value(m.value)} ({rule(m)})"
+        detail = f"{format_measure(m.value, unit_of(view))} ({rule(m, unit_of(view))})"
     return f"{icon} **{label}: {alert.title}** on {view.release_name} — {detail}"
 
 
@@ -122,10 +143,15 @@ def _notes(view: AlertView) -> list[str]:
 
 def _fields(view: AlertView) -> tuple[EmbedField, ...]:
     alert, m = view.alert, view.alert.measurement
-    history = [history_line(x) for x in view.series[-HISTORY_SHOWN:]]
+    unit = unit_of(view)
+    history = [history_line(x, unit) for x in view.series[-HISTORY_SHOWN:]]
     fields = [
-        EmbedField("Measured value", format_value(m.value), inline=True),
-        EmbedField("Threshold", rule(m), inline=True),
+        EmbedField(
+            "Measured value",
+            PUSHED_FIRING if _pushed_without_value(view) else format_measure(m.value, unit),
+            inline=True,
+        ),
+        EmbedField("Threshold", rule(m, unit), inline=True),
         EmbedField("Verdict", m.verdict.value.upper(), inline=True),
         EmbedField("Measured at", when(m.at), inline=True),
         EmbedField("Severity", alert.severity, inline=True),
@@ -199,9 +225,16 @@ def _event_of(status: AlertStatus) -> str:
 def alert_chart(view: AlertView) -> bytes:
     """Return the PNG of the condition's series over the window so far, with the threshold."""
     alert = view.alert
-    points = [(m.at, m.value) for m in view.series] or [(alert.measurement.at, None)]
+    scale, axis = _AXES.get(unit_of(view), (1.0, ""))
+    points = [(m.at, None if m.value is None else m.value * scale) for m in view.series] or [
+        (alert.measurement.at, None)
+    ]
     title = f"{alert.title} — {view.release_name}"
-    return render_chart(points, alert.measurement.threshold, title, "")
+    return render_chart(points, alert.measurement.threshold * scale, title, axis)
+
+
+_AXES = {"ratio": (100.0, "%"), "seconds": (1000.0, "ms")}
+"""Unit -> (factor, axis unit): a ratio is charted in percent, seconds in milliseconds."""
 
 
 # ----- window messages ---------------------------------------------------------------------
@@ -229,13 +262,18 @@ def _condition_rule(line: ConditionLine) -> str:
     if watched is None:
         return f"{line.title} (pushed by Alertmanager)"
     return (
-        f"{watched.title} (breach if {watched.op} {format_value(watched.threshold)}, "
+        f"{watched.title} (breach if {watched.op} {format_limit(watched.threshold, watched.unit)}, "
         f"{watched.breaches} in a row, {watched.severity})"
     )
 
 
-def render_window_event(view: WindowView, event: str, actor: str, mention: Mention) -> MessageSpec:
-    """Return the thread message for a window event (opened, paused, closed, ...)."""
+def render_window_event(
+    view: WindowView, event: str, actor: str, mention: Mention, note: str = ""
+) -> MessageSpec:
+    """Return the thread message for a window event (opened, paused, closed, ...).
+
+    `note` says why a window closed or stopped ("closed early by tom ...: reason").
+    """
     record, name = view.record, view.release_name
     if event == "opened":
         watched = "; ".join(_condition_rule(line) for line in view.conditions) or "nothing"
@@ -245,10 +283,14 @@ def render_window_event(view: WindowView, event: str, actor: str, mention: Menti
         )
         return MessageSpec(content=clip(text, CONTENT_MAX))
     if event == "closed":
-        return render_closing(view, mention)
+        return render_closing(view, mention, note)
     if event == "stopped":
+        why = f": {note}" if note else ""
         return MessageSpec(
-            content=f"⏹ Monitoring of {name} stopped after {record.polls_done} polls."
+            content=clip(
+                f"⏹ Monitoring of {name} stopped after {record.polls_done} polls{why}.",
+                CONTENT_MAX,
+            )
         )
     icon, verb = _VERBS.get(event, ("ℹ️", event))
     nxt = when(record.next_due_at) if record.next_due_at else "none while paused"
@@ -264,31 +306,38 @@ _VERBS = {"paused": ("⏸", "paused"), "resumed": ("▶️", "resumed"), "extend
 
 def _summary_lines(view: WindowView) -> list[str]:
     lines = []
+    units = {c.name: c.unit for c in view.record.conditions}
     for summary in view.summary.conditions:
+        unit = units.get(summary.condition, "")
         lines.append(
             f"**{summary.condition}**: {summary.count} measurements, worst "
             f"{summary.worst.value.upper()}, {summary.breaches} breaches, {summary.blind} blind; "
-            f"min {format_value(summary.min_value)}, max {format_value(summary.max_value)}, "
-            f"last {format_value(summary.last_value)}"
+            f"min {format_measure(summary.min_value, unit)}, "
+            f"max {format_measure(summary.max_value, unit)}, "
+            f"last {format_measure(summary.last_value, unit)}"
         )
     return lines or ["nothing was measured: the window saw nothing (never counted as healthy)"]
 
 
-def render_closing(view: WindowView, mention: Mention) -> MessageSpec:
+def render_closing(view: WindowView, mention: Mention, note: str = "") -> MessageSpec:
     """Return the closing summary, asking the On-call engineer for the sign-off."""
     record = view.record
     healthy = view.summary.healthy
     verdict = (
         "healthy throughout" if healthy else f"worst verdict {view.summary.worst.value.upper()}"
     )
+    early = f" The window was {note}." if note else ""
     content = (
         f"{mention('oncall')} Post-release monitoring of {view.release_name} is over "
-        f"({record.polls_done} polls, {verdict}). On-call engineer: please review and give the "
-        "sign-off “Post-release monitoring completed”."
+        f"({record.polls_done} polls, {verdict}).{early} On-call engineer: please review and "
+        "give the sign-off “Post-release monitoring completed”."
     )
+    lines = _summary_lines(view)
+    if note:
+        lines = [f"**Window {note}**", *lines]
     embed = EmbedSpec(
         title=clip(f"Monitoring summary: {view.release_name}", EMBED_TITLE_MAX),
-        description=bounded_lines(_summary_lines(view), 3500),
+        description=bounded_lines(lines, 3500),
         color=COLOR_DONE if healthy else COLOR_WARNING,
         footer=f"opened {when(record.window.opened_at)} · closed "
         f"{when(record.closed_at) if record.closed_at else '-'} · {len(view.alerts)} alerts",
@@ -300,7 +349,10 @@ def _state_text(line: ConditionLine, now: datetime) -> str:
     last = line.last
     if last is None:
         return "not measured yet"
-    text = f"last {last.verdict.value.upper()} {format_value(last.value)} at {when(last.at)}"
+    unit = line.watched.unit if line.watched is not None else ""
+    text = (
+        f"last {last.verdict.value.upper()} {format_measure(last.value, unit)} at {when(last.at)}"
+    )
     stored = line.stored
     if stored is not None:
         state = stored.state

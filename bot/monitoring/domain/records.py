@@ -64,6 +64,7 @@ class WatchedCondition:
     expect_status: int = 200
     body_match: str | None = None
     timeout: timedelta | None = None
+    unit: str = ""
 
     def __post_init__(self) -> None:
         """Reject an unknown operator and counts the tracker would refuse."""
@@ -90,6 +91,7 @@ class WatchedCondition:
             "expect_status": self.expect_status,
             "body_match": self.body_match,
             "timeout": None if self.timeout is None else self.timeout.total_seconds(),
+            "unit": self.unit,
         }
 
     @classmethod
@@ -110,6 +112,7 @@ class WatchedCondition:
             expect_status=int(raw.get("expect_status", 200)),
             body_match=raw.get("body_match"),
             timeout=None if timeout is None else timedelta(seconds=float(timeout)),
+            unit=str(raw.get("unit") or ""),
         )
 
 

@@ -94,6 +94,28 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def format_measure(value: float | None, unit: str = "") -> str:
+    """Return a value as people read it: a ratio as "5.0 %", seconds as "730 ms"."""
+    if value is None or math.isnan(value) or math.isinf(value) or not unit:
+        return format_value(value)
+    if unit == "ratio":
+        return f"{value * 100:.1f} %"
+    if unit == "seconds":
+        return f"{value * 1000:.0f} ms"
+    return format_value(value)
+
+
+def format_limit(value: float, unit: str = "") -> str:
+    """Return a threshold as people read it: 0.01 as a ratio is "1 %", 0.5 s is "500 ms"."""
+    if math.isnan(value) or math.isinf(value) or not unit:
+        return format_value(value)
+    if unit == "ratio":
+        return f"{value * 100:g} %"
+    if unit == "seconds":
+        return f"{value * 1000:g} ms"
+    return format_value(value)
+
+
 @dataclass(frozen=True)
 class Measurement:
     """One measurement of one condition, with everything a message needs to show."""

@@ -61,6 +61,8 @@ class MonitoringConfig:
     )
     max_silence: timedelta = timedelta(days=7)
     max_extension: timedelta = timedelta(days=7)
+    hold_signoffs: tuple[str, ...] = ("monitoring-complete",)
+    """The sign-offs an open window refuses (the seed's "Post-release monitoring completed")."""
 
     @property
     def lease(self) -> timedelta:

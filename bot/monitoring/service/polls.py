@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from bot.core.actors import BOT_ACTOR, Source
+from bot.core.actors import BOT_ACTOR, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, UnknownTarget
@@ -81,28 +81,35 @@ async def close_window(
     now: datetime,
     status: WindowStatus,
     reason: str,
+    *,
+    actor: Actor = BOT_ACTOR,
+    source: Source = Source.TIMER,
+    announce: str | None = None,
 ) -> None:
-    """End `window` (timers cancelled, audited, a closing message enqueued); caller saves it."""
+    """End `window` (timers cancelled, audited, a closing message enqueued); caller saves it.
+
+    `announce` is said with the closing message ("closed early by tom: ...", "superseded by
+    v1.2.4"); the audit event records `reason` and who closed the window.
+    """
     window.status, window.closed_at = status, now
     window.next_due_at, window.in_progress = None, None
     await uow.timers.cancel(None, window.key, kinds=TIMER_KINDS)
     await uow.audit.append(
         AuditEvent.record(
-            BOT_ACTOR,
+            actor,
             f"monitor_{status.value}",
             f"monitoring window of release #{window.release_id}",
             now,
-            Source.TIMER,
+            source,
             window.release_id,
             reason=reason,
             polls=str(window.polls_done),
         )
     )
-    await uow.outbox.enqueue(
-        WINDOW_KIND,
-        {"window_id": window.key, "event": status.value},
-        f"monitor-window:{window.key}:{status.value}",
-    )
+    payload: dict[str, object] = {"window_id": window.key, "event": status.value}
+    if announce:
+        payload["note"] = announce
+    await uow.outbox.enqueue(WINDOW_KIND, payload, f"monitor-window:{window.key}:{status.value}")
 
 
 async def schedule_next_poll(uow: UnitOfWork, window: WindowRecord, now: datetime) -> None:
@@ -116,12 +123,12 @@ async def schedule_next_poll(uow: UnitOfWork, window: WindowRecord, now: datetim
 
 
 async def _release_ended(uow: UnitOfWork, release_id: int) -> str | None:
-    """Return why the window's release is over (aborted, rolled back, gone), else None."""
+    """Return why the window's release is over (completed, aborted, rolled back, gone)."""
     try:
         release = await uow.releases.get(release_id)
     except UnknownTarget:
         return "release no longer exists"
-    if release.status in (ReleaseStatus.ABORTED, ReleaseStatus.ROLLED_BACK):
+    if release.status is not ReleaseStatus.ACTIVE:
         return f"release {release.status.value}"
     return None
 

@@ -19,6 +19,7 @@ from bot.core.clock import Clock
 from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
 from bot.core.events import AlertAcknowledged, EventBus, Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.core.roles import ROLE_KEYS, ROLE_TITLES
 from bot.monitoring.alertmanager import AlertmanagerPayload
 from bot.monitoring.domain import MonitoringWindow
 from bot.monitoring.domain.ports import MonitoringRepository
@@ -50,12 +51,21 @@ from bot.monitoring.service.polls import (
 )
 from bot.monitoring.service.queries import MonitoringQueries
 from bot.monitoring.service.views import IntakeReport
-from bot.releases.domain.release import Release, ReleaseSignal, require_reason
+from bot.releases.domain.release import Hold, Release, ReleaseSignal, require_reason
 from bot.runtime.timers import TimerHandler
 
 log = logging.getLogger(__name__)
 
 _PAST = {"pause": "paused", "resume": "resumed", "extend": "extended"}
+_FINISHED = {"completed": "completed", "aborted": "aborted", "rolled_back": "rolled back"}
+CLOSE_ACTION = "close_monitoring"
+
+
+def _when(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+"""The permission that closes a window early (default: Tech Lead, Engineering Manager)."""
 
 
 class TimerRegistry(Protocol):
@@ -116,13 +126,85 @@ class MonitoringService(MonitoringQueries):
         )
 
     async def stop_window(self, uow: UnitOfWork, release: Release, signal: ReleaseSignal) -> None:
-        """Stop the release's open window: a rolled-back or aborted release is not watched."""
+        """Stop the release's open window: a finished release is never watched.
+
+        Completed, aborted and rolled-back releases all stop here (a completed one normally
+        has a closed window already: completion waits for it, see `holds`).
+        """
         repo = monitoring_repo(uow)
         window = await repo.window_for_release(release.id) if release.id is not None else None
         if window is None or not window.is_open:
             return
-        await close_window(uow, repo, window, signal.at, WindowStatus.STOPPED, signal.kind)
+        said = _FINISHED.get(signal.kind, signal.kind.replace("_", " "))
+        await close_window(
+            uow,
+            repo,
+            window,
+            signal.at,
+            WindowStatus.STOPPED,
+            signal.kind,
+            source=Source.SYSTEM,
+            announce=f"the release was {said}",
+        )
         await repo.save_window(window)
+
+    async def holds(self, uow: UnitOfWork, release: Release) -> list[Hold]:
+        """Return the open window as a hold: no monitoring sign-off, no completion before it ends.
+
+        Asked by the release service inside the transaction of a sign-off or an Advance.
+        """
+        if release.id is None:
+            return []
+        window = await monitoring_repo(uow).window_for_release(release.id)
+        if window is None or not window.is_open:
+            return []
+        allowed = self.policy.allowed_roles(CLOSE_ACTION)
+        who = " or ".join(ROLE_TITLES[role] for role in ROLE_KEYS if role in allowed)
+        gate = (
+            f"monitoring window open until {_when(window.window.closes_at)} "
+            f"(a {who} may close it early: /release monitor action:close reason:…)"
+        )
+        return [Hold(gate, frozenset(self.config.hold_signoffs), completion=True)]
+
+    async def close_early(
+        self, release_id: int, reason: str, actor: Actor, source: Source
+    ) -> WindowRecord:
+        """Close a release's open window before its end, with a reason (authorized, audited)."""
+        target = f"monitoring window of release #{release_id}"
+        await self._authorize(actor, CLOSE_ACTION, release_id, target, source)
+        why = require_reason(reason, "closing the monitoring window early")
+
+        async def work(uow: UnitOfWork) -> WindowRecord:
+            repo = monitoring_repo(uow)
+            window = await self._open_window_of(repo, release_id)
+            now = self.clock.now()
+            window.schedule_token += 1
+            await close_window(
+                uow,
+                repo,
+                window,
+                now,
+                WindowStatus.CLOSED,
+                f"closed early: {why}",
+                actor=actor,
+                source=source,
+                announce=f"closed early by {actor.name} "
+                f"(planned until {_when(window.window.closes_at)}): {why}",
+            )
+            await self._audit(
+                uow,
+                actor,
+                "monitor_close_early",
+                window,
+                now,
+                source,
+                reason=why,
+                planned_until=window.window.closes_at.isoformat(),
+            )
+            await repo.save_window(window)
+            return window
+
+        return await in_transaction(self.uow, work)
 
     # ----- window controls ----------------------------------------------------------------
 

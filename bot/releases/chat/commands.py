@@ -161,13 +161,21 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         )
 
     @app_commands.command(name="advance", description="Close the current phase if its gates hold")
+    @app_commands.describe(
+        phase="The phase to close (its key, e.g. deployment; default: the current one)"
+    )
     @app_commands.autocomplete(release=_release_choices)
-    async def advance(self, interaction: discord.Interaction, release: str | None = None) -> None:
-        """Advance the release (refused with the list of open gates)."""
+    async def advance(
+        self,
+        interaction: discord.Interaction,
+        release: str | None = None,
+        phase: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Advance the release (refused with the list of open gates, or if already advanced)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
         _, actor = acting(interaction)
-        moved = await self.bot.room.advance(found.id or 0, actor, Source.SLASH)
+        moved = await self.bot.room.advance(found.id or 0, actor, Source.SLASH, phase)
         await send_private(interaction, f"➡️ {moved.name}: {release_choice(moved)}")
 
     @app_commands.command(name="abort", description="Abort a release, with a reason")

@@ -190,12 +190,18 @@ class ReleaseRoom:
         except discord.HTTPException as error:
             log.warning("could not announce in release %s's thread: %s", release_id, error)
 
-    async def advance(self, release_id: int, actor: Actor, source: Source) -> Release:
-        """Advance the release and say so in its thread."""
+    async def advance(
+        self, release_id: int, actor: Actor, source: Source, phase_key: str | None = None
+    ) -> Release:
+        """Close phase `phase_key` (default: the current one as read now); say so in the thread."""
         before = await self.releases.get(release_id)
         closed = before.current_phase
+        if phase_key is None and closed is not None:
+            phase_key = closed.key
+        if phase_key is not None:
+            closed = before.phases[before.phase_position(phase_key)]
         async with self.serial(release_id):
-            release = await self.releases.advance(release_id, actor, source)
+            release = await self.releases.advance(release_id, actor, source, phase_key)
         if release.current_phase is not None and closed is not None:
             await self.announce(
                 release_id,

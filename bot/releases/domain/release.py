@@ -7,6 +7,7 @@ does I/O; the store persists what changed and the services deliver the signals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -78,6 +79,20 @@ class ReleaseSignal:
 
 WINDOW_MARK = "production_deployed"
 """The item mark that says production is deployed: ticking it by hand respects the window."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Something outside the checklist that keeps a release from finishing yet.
+
+    Another feature reports it (the monitoring window: "open until 02 Dec 23:40 UTC"); `gate`
+    is the line shown among the open gates, `signoffs` the sign-off keys it refuses, and
+    `completion` whether it also refuses the final Advance.
+    """
+
+    gate: str
+    signoffs: frozenset[str] = frozenset()
+    completion: bool = True
 
 
 def require_reason(reason: str | None, what: str) -> str:
@@ -371,11 +386,19 @@ class Release:
             return
         raise NotAuthorized("sign off", actor.name, [spec.role], f"“{spec.label or spec.key}”")
 
-    def sign(self, key: str, actor: Actor, now: datetime, source: Source) -> None:
-        """Record sign-off `key` by `actor`, who must hold its role."""
+    def sign(
+        self, key: str, actor: Actor, now: datetime, source: Source, holds: Sequence[Hold] = ()
+    ) -> None:
+        """Record sign-off `key` by `actor`, who must hold its role (and no hold refuses it)."""
         spec = self.signoff_spec(key)
         self._authorize_signoff(spec, actor)
         self._require_in_current_phase(spec.phase_key, f"the sign-off “{spec.label or key}”")
+        held = [hold.gate for hold in holds if key in hold.signoffs]
+        if held:
+            listed = "\n".join(f"- {gate}" for gate in held)
+            raise InvalidTransition(
+                f"“{spec.label or key}” cannot be signed yet; open gates:\n{listed}"
+            )
         if key in self.signoffs:
             raise InvalidTransition(
                 f"“{spec.label or key}” was already signed by {self.signoffs[key].actor_name}"
@@ -399,11 +422,43 @@ class Release:
 
     # ----- phase transitions ------------------------------------------------------------------
 
-    def advance(self, actor: Actor, now: datetime, source: Source, policy: AccessPolicy) -> None:
-        """Close the current phase if its gates hold; the last phase completes the release."""
+    def advance(
+        self,
+        actor: Actor,
+        now: datetime,
+        source: Source,
+        policy: AccessPolicy,
+        phase_key: str | None = None,
+        holds: Sequence[Hold] = (),
+    ) -> None:
+        """Close phase `phase_key` (default: the current one) if its gates hold.
+
+        The last phase completes the release, unless a hold (an open monitoring window) says
+        it must wait. Naming the phase makes the close idempotent: a second click on the
+        same Advance finds the phase closed and is told so instead of closing the next one.
+        """
+        if phase_key is not None and self.is_active:
+            position = self.phase_position(phase_key)
+            if position < self.phase_index:
+                raise InvalidTransition(
+                    f"{self.phases[position].title} was already advanced; {self.name} is in "
+                    f"{self.phases[self.phase_index].title}"
+                )
+        elif phase_key is not None:
+            raise InvalidTransition(
+                f"{self.phases[self.phase_position(phase_key)].title} was already advanced; "
+                f"{self.name} is {self.status.value.replace('_', ' ')}"
+            )
         phase = self._require_active()
+        if phase_key is not None and phase_key != phase.key:
+            raise InvalidTransition(
+                f"{self.phases[self.phase_position(phase_key)].title} is not open yet; "
+                f"{self.name} is in {phase.title}"
+            )
         policy.require(actor, "advance", lead_id=self.lead_id, target=self.name)
         gates = self.open_gates(phase)
+        if self.phase_index + 1 >= len(self.phases):
+            gates += [hold.gate for hold in holds if hold.completion]
         if gates:
             raise GatesOpen(phase.title, gates)
         if self.phase_index + 1 < len(self.phases):
@@ -419,7 +474,8 @@ class Release:
         else:
             self._close(ReleaseStatus.COMPLETED, now, None)
             self._record(actor, "complete", self.name, now, source)
-            self.signals.append(ReleaseSignal("completed", self.id, now))
+            by = (("actor_id", actor.id), ("actor", actor.name))
+            self.signals.append(ReleaseSignal("completed", self.id, now, by))
 
     def abort(
         self, reason: str, actor: Actor, now: datetime, source: Source, policy: AccessPolicy
@@ -430,7 +486,8 @@ class Release:
         text = require_reason(reason, "aborting a release")
         self._close(ReleaseStatus.ABORTED, now, text)
         self._record(actor, "abort", self.name, now, source, reason=text)
-        self.signals.append(ReleaseSignal("aborted", self.id, now))
+        by = (("actor_id", actor.id), ("actor", actor.name), ("reason", text))
+        self.signals.append(ReleaseSignal("aborted", self.id, now, by))
 
     def mark_rolled_back(self, actor: Actor, now: datetime, source: Source, detail: str) -> None:
         """Move the release to Rolled back after a completed rollback."""

@@ -17,6 +17,7 @@ from bot.incidents.domain.lifecycle import (
     ExternalUpdate,
     Incident,
     IncidentAction,
+    IncidentEvent,
     IncidentStatus,
     IncidentTransitionError,
     Page,
@@ -200,15 +201,27 @@ def test_ack_timeout_does_nothing_once_resolved() -> None:
     assert incident.pending_timers() == ()
 
 
-def test_reack_restarts_ack_timeout() -> None:
-    """A second ack ("still on it") moves the ack timeout and keeps response time."""
+def test_reack_is_idempotent() -> None:
+    """A second ack changes nothing: no event, no effect, the ack timeout keeps its due time.
+
+    (This replaces the old contract, where a re-ack restarted the ack timeout.)
+    """
     incident = open_p()
     incident, _ = acknowledge(incident, "100", T0 + minutes(2))
-    incident, effects = acknowledge(incident, "100", T0 + minutes(25))
-    [ack_timer] = [t for t in incident.pending_timers() if t.kind is TimerKind.ACK_TIMEOUT]
-    assert ack_timer.due_at == T0 + minutes(55)
-    assert incident.responded_at == T0 + minutes(2)
-    assert not any(isinstance(e, ExternalUpdate) for e in effects)
+    again, effects = acknowledge(incident, "100", T0 + minutes(3))
+    assert again == incident and effects == []
+    [ack_timer] = [t for t in again.pending_timers() if t.kind is TimerKind.ACK_TIMEOUT]
+    assert ack_timer.due_at == T0 + minutes(2) + incident.policy.ack_timeout
+
+
+def test_an_overdue_reminder_says_overdue_by() -> None:
+    """A reminder fired after its deadline reads "overdue by 1 h 58 min", never "-1 day"."""
+    incident = open_p()
+    [reminder] = [t for t in incident.pending_timers() if t.kind is TimerKind.RESPONSE_REMINDER]
+    late = (incident.response_due or T0) + timedelta(hours=1, minutes=58)
+    _, effects = fire_timer(incident, reminder, late, ROSTER)
+    [event] = [e for e in effects if isinstance(e, IncidentEvent)]
+    assert "overdue by 1 h 58 min" in event.detail and "-1 day" not in event.detail
 
 
 def test_p0_unacked_response_reminder_then_breach() -> None:

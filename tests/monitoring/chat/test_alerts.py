@@ -91,7 +91,8 @@ async def test_window_opens_in_the_thread_at_the_production_deploy(world, clock)
     opened = [t for t in texts if t.startswith("📈 Monitoring")]
     assert len(opened) == 1
     assert "every 5m until 1h, then every 30m until 1d" in opened[0]
-    assert "Error rate (breach if > 0.01, 2 in a row, P1)" in opened[0]
+    assert "Error rate (breach if > 1 %, 2 in a row, P1)" in opened[0]
+    assert "P95 latency (breach if > 500 ms, 2 in a row, P1)" in opened[0]
 
 
 async def test_breach_posts_one_alert_per_place_then_edits_it(world, clock, script):
@@ -108,11 +109,11 @@ async def test_breach_posts_one_alert_per_place_then_edits_it(world, clock, scri
     assert alert.id == warning.id  # edited in place
     assert alerts_in(world.thread())[0].id == in_thread.id
     assert "Rollback condition met: Error rate" in alert.content
-    assert "0.052 (breach if > 0.01)" in alert.content
+    assert "5.2 % (breach if > 1 %)" in alert.content  # a ratio reads as a percentage
     embed = alert.embeds[0]
     fields = {f.name: f.value for f in embed.fields}
-    assert fields["Measured value"] == "0.052"
-    assert fields["Threshold"] == "breach if > 0.01"
+    assert fields["Measured value"] == "5.2 %"
+    assert fields["Threshold"] == "breach if > 1 %"
     assert fields["Measured at"] == "2026-01-05 09:10:00 UTC"
     assert "http_requests_total" in fields["Query"]
     assert fields["Verdict history (last 2)"].count("BREACH") == 2

@@ -96,7 +96,7 @@ async def test_pushed_alert_is_posted_at_once_and_a_bad_token_changes_nothing(wo
         (alert,) = alerts_in(world.channel)
         assert "Rollback condition met: Error rate" in alert.content
         fields = {f.name: f.value for f in alert.embeds[0].fields}
-        assert (fields["Measured value"], fields["Source"]) == ("0.083", "alertmanager")
+        assert (fields["Measured value"], fields["Source"]) == ("8.3 %", "alertmanager")
         resolved = await client.post(
             "/alertmanager",
             content=webhook("resolved"),

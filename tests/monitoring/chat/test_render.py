@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from PIL import Image
@@ -14,7 +15,14 @@ from bot.monitoring.chat.render import (
     render_closing,
     render_window_status,
 )
-from bot.monitoring.domain import ConditionState, Measurement, MonitoringWindow, summarize
+from bot.monitoring.domain import (
+    ConditionState,
+    Measurement,
+    MonitoringWindow,
+    format_limit,
+    format_measure,
+    summarize,
+)
 from bot.monitoring.domain.records import (
     AlertKind,
     AlertRecord,
@@ -170,3 +178,44 @@ def test_closing_summary_asks_oncall_and_never_calls_no_data_healthy():
     assert "worst verdict INCONCLUSIVE" in blind.content
     empty = render_closing(window_view([]), mention)
     assert "never counted as healthy" in empty.embeds[0].description
+
+
+def test_a_pushed_alert_without_a_value_says_firing_from_alertmanager():
+    """An Alertmanager push with no value annotation reads "firing", never "no data"."""
+    view = alert_view()
+    pushed = AlertView(
+        replace(view.alert, source="alertmanager", measurement=measurement(None)),
+        view.release_name,
+        (measurement(None),),
+        view.watched,
+        None,
+        (),
+        NOW,
+    )
+    rendered = render_alert(pushed, mention)
+    assert "Error rate** on gw v1.0.0 — firing (from Alertmanager)" in rendered.spec.content
+    assert "no data" not in rendered.spec.content
+    fields = {f.name: f.value for f in rendered.spec.embeds[0].fields}
+    assert fields["Measured value"] == "firing (from Alertmanager)"
+
+
+def test_a_ratio_condition_reads_as_a_percentage_and_seconds_as_ms():
+    """5 % errors read "5.0 % (breach if > 1 %)"; a P95 of 0.73 s reads "730 ms"."""
+    view = alert_view()
+    ratio = AlertView(
+        view.alert,
+        view.release_name,
+        view.series,
+        replace(ERROR_RATE, unit="ratio"),
+        None,
+        (),
+        NOW,
+    )
+    rendered = render_alert(ratio, mention)
+    assert "5.0 % (breach if > 1 %)" in rendered.spec.content
+    fields = {f.name: f.value for f in rendered.spec.embeds[0].fields}
+    assert (fields["Measured value"], fields["Threshold"]) == ("5.0 %", "breach if > 1 %")
+    assert "BREACH 5.0 %" in fields["Verdict history (last 3)"]
+    assert format_measure(0.73, "seconds") == "730 ms"
+    assert format_limit(0.5, "seconds") == "500 ms"
+    assert Image.open(io.BytesIO(rendered.chart)).format == "PNG"

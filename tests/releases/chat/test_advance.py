@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
-from bot.core.errors import GatesOpen
+from bot.core.actors import Actor, Source
+from bot.core.errors import GatesOpen, InvalidTransition
 from bot.releases.domain.release import ReleaseStatus
 
 if TYPE_CHECKING:
@@ -96,3 +98,45 @@ async def test_the_advance_command_lists_the_open_gates_too(world: World) -> Non
     assert result.ephemeral and result.response is not None
     assert "cannot close yet; open gates:" in result.response.content
     assert world.errors() == [GatesOpen]
+
+
+async def test_two_simultaneous_advance_clicks_close_exactly_one_phase(world: World) -> None:
+    """Two Advance clicks at the same instant: one phase closes, the other is refused.
+
+    SimCord runs one operation at a time, so the two clicks race where they meet: the
+    room's advance (what the button's callback calls, with the phase its custom id carries),
+    gathered. Release Process has only optional items: before the phase travelled with the
+    click, the second one closed it too (a whole phase skipped).
+    """
+    await world.start()
+    await world.tick_all(world.ann)
+    await world.sign(world.ann, "pre-release")
+    ann = Actor(str(world.ann.id), "ann", frozenset({"release_lead"}))
+    tom = Actor(str(world.tom.id), "tom", frozenset({"tech_lead"}))
+
+    outcomes = await asyncio.gather(
+        world.bot.room.advance(1, ann, Source.BUTTON, "pre-release"),
+        world.bot.room.advance(1, tom, Source.BUTTON, "pre-release"),
+        return_exceptions=True,
+    )
+
+    refused = [o for o in outcomes if isinstance(o, InvalidTransition)]
+    assert len(refused) == 1, outcomes
+    assert "Pre-Release Preparation (发布前准备) was already advanced" in refused[0].message
+    release = await world.release()
+    assert release.phase_index == 1
+    assert [e.action for e in await world.audit()].count("advance") == 1
+
+
+async def test_advance_by_slash_names_the_phase_it_closes(world: World) -> None:
+    """`/release advance phase:` refuses a phase already closed instead of closing the next."""
+    await world.start()
+    await world.tick_all(world.ann)
+    await world.sign(world.ann, "pre-release")
+    await world.advance(world.ann)
+
+    again = await world.ann.slash(world.thread(), "release advance", phase="pre-release")
+
+    assert again.response is not None and "was already advanced" in again.response.content
+    assert world.errors() == [InvalidTransition]
+    assert (await world.release()).phase_index == 1

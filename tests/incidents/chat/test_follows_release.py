@@ -1,0 +1,138 @@
+"""Incidents follow the release: an abort is in the timeline and may resolve; acks are idempotent.
+
+Everything is real but the met condition, which is reported the way monitoring's hook does
+(the monitoring-to-incident path is tested in test_paging).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot.config import Settings
+from bot.core.clock import FakeClock
+from bot.incidents.domain.model import IncidentStatus, TimerKind
+from bot.releases.chat.bot import ReleaseBot
+from tests.incidents.chat.harness import (
+    PAGING,
+    add_cast,
+    breach,
+    dms,
+    incident_bot,
+    incidents,
+    mentioning,
+    pump,
+    said,
+)
+from tests.support.world import make_settings
+
+if TYPE_CHECKING:
+    from tests.support.world import World
+
+MIN = timedelta(minutes=1)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Return test settings with Omar as the on-call primary."""
+    return make_settings(tmp_path / "releasebot.db", **PAGING)
+
+
+@pytest.fixture
+def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
+    """Return the bot with the incident extension and the members intent."""
+    return incident_bot(settings, clock)
+
+
+async def test_an_abort_is_in_the_incident_timeline_and_resolving_it_stops_the_pages(
+    world: World, clock: FakeClock
+) -> None:
+    """Tom aborts during an escalating incident; he is asked, resolves it; nobody is paged."""
+    cast = add_cast(world)
+    await world.start()
+    incident_id = await breach(world)
+    await pump(world)
+    clock.advance(16 * MIN)  # the Tech Lead is paged at +15 min: the incident escalates
+    await pump(world)
+    assert len(dms(world.tom)) == 1
+
+    await world.tom.slash(world.thread(), "release abort", reason="bad build, abandon it")
+    await pump(world)
+
+    audit = await world.audit()
+    noted = [e for e in audit if e.action == "incident_release_aborted"]
+    assert len(noted) == 1
+    assert noted[0].detail["detail"] == (
+        "release nexis-gateway v1.2.3 aborted by tom: bad build, abandon it"
+    )
+    [asked] = [m for m in mentioning(world.thread(), world.tom) if "aborted" in m.content]
+    assert "is still open and escalating" in asked.content
+    shown = await world.tom.click(asked, label="Resolve")
+    assert shown.modal is not None
+    field = shown.modal["components"][0]["components"][0]["custom_id"]
+    await world.tom.submit_modal(shown, {field: "release aborted, v1.2.2 keeps running"})
+    await pump(world)
+    assert (await incidents(world).get(incident_id)).status is IncidentStatus.RESOLVED
+
+    clock.advance(2 * 60 * MIN)
+    await pump(world)
+    assert dms(cast.emma) == []  # the +30 min step never pages anyone
+    assert len(dms(world.tom)) == 1
+
+
+async def test_an_abort_left_unanswered_keeps_the_incident_open(
+    world: World, clock: FakeClock
+) -> None:
+    """The question is a question: without Resolve the incident stays open, as chosen."""
+    await world.start()
+    incident_id = await breach(world)
+    await pump(world)
+    await world.tom.slash(world.thread(), "release abort", reason="bad build, abandon it")
+    await pump(world)
+    assert (await incidents(world).get(incident_id)).status is IncidentStatus.TRIGGERED
+    assert any(e.action == "incident_release_aborted" for e in await world.audit())
+
+
+async def test_a_second_ack_a_minute_later_posts_nothing_and_keeps_the_ack_timeout(
+    world: World, clock: FakeClock
+) -> None:
+    """Omar acks from his DM, then again a minute later: nothing posted, same timeout."""
+    await world.start()
+    incident_id = await breach(world)
+    await pump(world)
+    [page] = dms(world.omar)
+    await world.omar.user.click(page, label="Acknowledge")
+    await pump(world)
+    first = await incidents(world).get(incident_id)
+    [timeout] = [t for t in first.pending_timers() if t.kind is TimerKind.ACK_TIMEOUT]
+    posted = len(world.thread().history()) + len(world.channel.history())
+    clock.advance(1 * MIN)
+
+    again = await world.omar.user.click(page, label="Acknowledge")
+    await pump(world)
+
+    assert "already acknowledged" in said(again)
+    assert len(world.thread().history()) + len(world.channel.history()) == posted
+    stopped = [m for m in world.thread().history() if "escalation stopped" in m.content]
+    assert len(stopped) == 1
+    second = await incidents(world).get(incident_id)
+    assert [t for t in second.pending_timers() if t.kind is TimerKind.ACK_TIMEOUT] == [timeout]
+    assert second.events == first.events
+
+
+async def test_an_overdue_reminder_says_overdue_by(world: World, clock: FakeClock) -> None:
+    """A reminder delivered after its deadline (the bot was down) reads "overdue by"."""
+    await world.start()
+    await breach(world)
+    await pump(world)
+    clock.advance(timedelta(hours=6))  # down for hours: the reminders fire late, at start
+    await pump(world)
+
+    texts = [m.content for m in world.thread().history()]
+    reminders = [t for t in texts if "⏰" in t]
+    assert reminders, texts
+    assert any("(overdue by " in t for t in reminders), reminders
+    assert not any("-1 day" in t for t in texts)
