@@ -40,6 +40,9 @@ interpreter=$("$PYTHON" -c 'import sys; print(sys.executable)')
 UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$interpreter"
 
 if [ "${1:-}" = "--test" ]; then
+    # The browser view of the demo (`releasebot demo --serve`) and its test: SimCord's preview.
+    UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$interpreter" --group demo-ui
     bash .ci/install-prometheus.sh
+    bash .ci/install-chromium.sh
 fi
 echo "setup: done (.venv/bin/releasebot is ready)"
