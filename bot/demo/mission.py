@@ -18,9 +18,10 @@ step that did not happen is printed as ✘ and makes the demo exit 1.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -493,21 +494,13 @@ def mission_settings(settings: Settings, prometheus_url: str, manifests: Path) -
     return settings.model_copy(update={"services": [service]})
 
 
-async def run_demo(
-    out: TextIO,
-    *,
-    config_path: str | None = None,
-    scenario: str = "all",
-    out_dir: str | Path | None = None,
-) -> int:
-    """Play the scenario(s) on a simulated Discord; print the transcript; 0 if every step held."""
-    if scenario not in SCENARIOS:
-        print(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}", file=out)
-        return 2
+@contextlib.asynccontextmanager
+async def launch(
+    out: TextIO, *, config_path: str | None, failing: bool, charts: Path
+) -> AsyncIterator[Mission]:
+    """Start the sandboxes and the real bot on SimCord; yield the mission; tear all down."""
     base, origin = demo_settings(config_path)
     clock = FakeClock(START)
-    charts = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="releasebot-demo-charts-"))
-    charts.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="releasebot-demo-") as folder:
         database = Path(folder) / "releasebot.db"
         manifests = Path(folder) / "manifests"
@@ -518,7 +511,7 @@ async def run_demo(
         )
         print(f"settings: {origin}; database: temporary SQLite file {database}", file=out)
         metrics = MetricsSandbox(clock.now, start=START)
-        metrics.script(ERROR_RATIO, error_ratio(failing=scenario != "healthy"))
+        metrics.script(ERROR_RATIO, error_ratio(failing=failing))
         metrics.script(LATENCY, ScriptedMetric([(timedelta(0), 0.18)]))
         kube = FakeKubeApi()
         for env in ("staging", "production"):
@@ -553,23 +546,42 @@ async def run_demo(
                 kubernetes=connect,
                 rollout_poll_seconds=1.0,
             )
-            mission: Mission | None = None
             try:
                 async with simcord.run(bot) as env:
                     team = DemoRelease(env, Transcript(out, clock), clock, settings)
-                    mission = Mission(team, clock, metrics, kube, manifests, charts)
-                    if scenario in ("rollback", "all"):
-                        await rollback_scenario(mission)
-                    if scenario in ("healthy", "all"):
-                        await healthy_scenario(mission)
+                    yield Mission(team, clock, metrics, kube, manifests, charts)
                     await bot.close()
-            except Exception as error:  # the demo reports any failure instead of a traceback
-                print(f"\ndemo failed: {type(error).__name__}: {error}", file=out)
-                return 1
             finally:
                 await bot.close()
                 await client.close()
                 await kube.close()
+
+
+async def run_demo(
+    out: TextIO,
+    *,
+    config_path: str | None = None,
+    scenario: str = "all",
+    out_dir: str | Path | None = None,
+) -> int:
+    """Play the scenario(s) on a simulated Discord; print the transcript; 0 if every step held."""
+    if scenario not in SCENARIOS:
+        print(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}", file=out)
+        return 2
+    charts = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="releasebot-demo-charts-"))
+    charts.mkdir(parents=True, exist_ok=True)
+    mission: Mission | None = None
+    try:
+        async with launch(
+            out, config_path=config_path, failing=scenario != "healthy", charts=charts
+        ) as mission:
+            if scenario in ("rollback", "all"):
+                await rollback_scenario(mission)
+            if scenario in ("healthy", "all"):
+                await healthy_scenario(mission)
+    except Exception as error:  # the demo reports any failure instead of a traceback
+        print(f"\ndemo failed: {type(error).__name__}: {error}", file=out)
+        return 1
     return _report(out, mission, charts)
 
 
@@ -586,4 +598,4 @@ def _report(out: TextIO, mission: Mission | None, charts: Path) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["SCENARIOS", "Mission", "mission_settings", "run_demo"]
+__all__ = ["SCENARIOS", "Mission", "launch", "mission_settings", "run_demo"]
