@@ -412,6 +412,18 @@ async def rollback_scenario(m: Mission) -> None:
     )
     # v1.3.2 serves again: from now on the scripted ratio is its healthy 0.24 %.
     m.metrics.start_at = min(m.metrics.start_at, m.clock.now() - timedelta(hours=1))
+    incident = m.with_button("#", "Resolve")
+    if m.check("the incident can be resolved", incident is not None) and incident is not None:
+        shown = await m.click("Omar", incident, "Resolve")
+        note = f"rolled back to {RUNNING}; the 5xx came from v1.4.0's connection pool"
+        if shown.modal is not None:
+            field = shown.modal["components"][0]["components"][0]["custom_id"]
+            out.say("Omar", f"writes in “What fixed it?”: {note}")
+            told = await team.people["Omar"].submit_modal(shown, {field: note})
+            for followup in told.followups:
+                out.say("bot", f"(only Omar sees) {followup.content}")
+        await m.settle()
+        m.check("the incident is resolved", bool(m.saw("#", lambda t: "🟢" in t or "esolved" in t)))
     out.say("demo", f"Release {release.name}: {_status(release.status)}")
 
 
