@@ -40,8 +40,8 @@ interpreter=$("$PYTHON" -c 'import sys; print(sys.executable)')
 UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$interpreter"
 
 if [ "${1:-}" = "--test" ]; then
-    # The browser view of the demo (`releasebot demo --serve`) and its test: SimCord's preview.
-    UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$interpreter" --group demo-ui
+    # The dev group already holds SimCord's preview (the browser test of `demo --serve`);
+    # the tests' servers are Debian packages.
     bash .ci/install-prometheus.sh
     bash .ci/install-chromium.sh
 fi
