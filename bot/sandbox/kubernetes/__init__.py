@@ -10,8 +10,9 @@ HTTP exactly as it talks to a cluster's API server. It is small and honest about
 - `FakeCluster` (cluster.py): the stored objects, validation (rules.py), JSON/merge patches
   (jsonpatch.py) and resourceVersions.
 - `DeploymentControllerSim` (controller.py): what the Deployment controller does, step by step:
-  a new ReplicaSet per template change, revision annotations, `rollout undo` by revision, and
-  the rollout's progress, which advances one step per status read (`reads_to_complete`), so
+  a new ReplicaSet per template change, an old one reused (with a new revision) when a rollback
+  restores its template, and the rollout's progress, which advances one step per status read
+  (`reads_to_complete`, `reads_to_deadline` for a stalled one), so
   watching a rollout to done takes as many reads as the test or demo chooses and no real time.
 
 It is not a Kubernetes: no scheduler, no pods, no admission webhooks, no watch streams.
