@@ -97,7 +97,9 @@ class DevTools:
 SCROLL = """(() => {{
   const b = ({buttons})[0];
   const r = b.getBoundingClientRect();
-  if (r.y > 150 && r.y < 600) return {{x: r.x + r.width / 2, y: r.y + r.height / 2}};
+  const x = r.x + r.width / 2, y = r.y + r.height / 2;
+  const under = document.elementFromPoint(x, y);
+  if (r.y > 150 && r.y < 600 && under && under.closest('button') === b) return {{x, y}};
   let e = b.parentElement;
   while (e && !(e.scrollHeight > e.clientHeight
                 && /auto|scroll/.test(getComputedStyle(e).overflowY))) e = e.parentElement;
@@ -108,7 +110,7 @@ SCROLL = """(() => {{
 
 async def scroll_to(page: DevTools, buttons: str) -> dict[str, float]:
     """Scroll the timeline until the first of `buttons` is in view; return its centre."""
-    for _ in range(50):
+    for _ in range(150):
         box: dict[str, float] | None = await page.evaluate(SCROLL.format(buttons=buttons))
         if box:
             return box
@@ -155,13 +157,19 @@ async def drive(mission: Mission, url: str, chromium: str, profile: Path) -> dic
             seen["text"] = await page.evaluate("document.body.innerText")
             releases = mission.team.bot.releases
             seen["before"] = (await releases.get(mission.team.release_id)).phase_index
-            box = await scroll_to(page, ADVANCE_BUTTONS)
-            await page.click_at(box["x"], box["y"])
-            for _ in range(100):
-                seen["after"] = (await releases.get(mission.team.release_id)).phase_index
+            # The timeline loads older messages as it scrolls, so the button may move under
+            # the pointer on a loaded machine: aim, check what is under the pointer, click,
+            # and aim again if the release did not move (a refused click changes nothing).
+            for _attempt in range(5):
+                box = await scroll_to(page, ADVANCE_BUTTONS)
+                await page.click_at(box["x"], box["y"])
+                for _ in range(50):
+                    seen["after"] = (await releases.get(mission.team.release_id)).phase_index
+                    if seen["after"] != seen["before"]:
+                        break
+                    await asyncio.sleep(0.2)
                 if seen["after"] != seen["before"]:
                     break
-                await asyncio.sleep(0.1)
             seen["after_text"] = await page.evaluate("document.body.innerText")
             seen["box"] = box
             await mission.team.bot.room.updater.wait_idle(5)
