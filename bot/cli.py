@@ -52,9 +52,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help=f"TOML settings (default {DEFAULT_CONFIG}, else the example)")
 
     demo = commands.add_parser(
-        "demo", help="run a scripted release on a simulated Discord, offline"
+        "demo", help="play the whole mission on a simulated Discord, offline"
     )
     demo.add_argument("--config", help="TOML settings (default: the example config)")
+    demo.add_argument(
+        "--scenario",
+        choices=("rollback", "healthy", "all"),
+        default="all",
+        help="rollback: a breach rolled back; healthy: a hotfix kept 24 h; all (default): both",
+    )
+    demo.add_argument(
+        "--out", metavar="DIR", help="folder for the chart PNGs (default: a temp one)"
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the simulated server alive and open it in a local browser preview",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="preview port with --serve (default: any)"
+    )
 
     checklist = commands.add_parser("checklist", help="checklist template tools")
     checklist_commands = checklist.add_subparsers(dest="checklist_command", required=True)
@@ -248,7 +265,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                     raise
                 print(DEMO_NEEDS_SIMCORD, file=out)
                 return 1
-            return int(asyncio.run(run_demo(out, config_path=args.config)))
+            if args.serve:
+                from bot.demo.serve import serve_demo
+
+                return int(asyncio.run(serve_demo(out, config_path=args.config, port=args.port)))
+            return int(
+                asyncio.run(
+                    run_demo(out, config_path=args.config, scenario=args.scenario, out_dir=args.out)
+                )
+            )
         return _run(args, out)
     except ConfigError as error:
         for problem in error.problems:

@@ -40,7 +40,10 @@ interpreter=$("$PYTHON" -c 'import sys; print(sys.executable)')
 UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --quiet --system-certs --python "$interpreter"
 
 if [ "${1:-}" = "--test" ]; then
+    # The dev group already holds SimCord's preview (the browser test of `demo --serve`);
+    # the tests' servers are Debian packages.
     bash .ci/install-prometheus.sh
     bash .ci/install-alertmanager.sh
+    bash .ci/install-chromium.sh
 fi
 echo "setup: done (.venv/bin/releasebot is ready)"

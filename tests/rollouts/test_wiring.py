@@ -15,7 +15,7 @@ from bot.rollouts.k8s import KubernetesError, make_api_client
 from bot.rollouts.service.auto_rollback import TIMER_KIND
 from bot.rollouts.wiring import wire_rollouts
 from bot.runtime.timers import TimerService
-from tests.rollouts.k8s.fakeapi import Recorder
+from bot.sandbox.kubernetes.api import Recorder
 from tests.rollouts.service.harness import (
     DEVOPS,
     SERVICE,

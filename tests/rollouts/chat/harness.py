@@ -25,7 +25,7 @@ from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import RollbackService
 from bot.runtime.background import Background
-from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
+from bot.sandbox.kubernetes.api import FakeKubeApi, Recorder
 from tests.rollouts.service.harness import (
     SERVICE,
     VirtualSleep,

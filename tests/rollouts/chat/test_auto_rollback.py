@@ -22,9 +22,9 @@ from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import OperationStatus
 from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
 from bot.runtime.background import Background
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.monitoring.service.harness import Script, ScriptedProbes
 from tests.rollouts.chat.harness import k8s_api, rollbacks, rollout_rbac, settle
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 from tests.rollouts.service.harness import IMAGE, SERVICE, manifests_for
 from tests.support.clock import VirtualSleep
 from tests.support.world import make_settings

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bot.core.clock import FakeClock
 from bot.core.errors import InvalidTransition, NotAuthorized
 from bot.releases.domain.release import ItemState
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
     into_deployment,
     k8s_api,
@@ -17,7 +18,6 @@ from tests.rollouts.chat.harness import (
     simcord_bot,
     thread_texts,
 )
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 from tests.rollouts.service.harness import IMAGE, SERVICE
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import OperationStatus
 from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
     k8s_api,
     post_alert,
@@ -26,7 +27,6 @@ from tests.rollouts.chat.harness import (
     simcord_bot,
     thread_texts,
 )
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 from tests.support.clock import VirtualSleep
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import ClusterRefusal, OperationStatus
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
     k8s_api,
     post_alert,
@@ -16,7 +17,6 @@ from tests.rollouts.chat.harness import (
     simcord_bot,
     thread_texts,
 )
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 from tests.rollouts.service.harness import IMAGE, SERVICE
 
 if TYPE_CHECKING:

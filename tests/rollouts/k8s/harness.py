@@ -11,7 +11,7 @@ from kubernetes_asyncio import client
 
 from bot.core.clock import FakeClock
 from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, make_api_client
-from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
+from bot.sandbox.kubernetes.api import FakeKubeApi, Recorder
 from tests.rollouts.k8s.rbacfile import granted
 from tests.support.clock import VirtualSleep
 

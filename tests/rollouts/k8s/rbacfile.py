@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.rollouts.k8s.fakeapi import rbac_group
+from bot.sandbox.kubernetes.api import rbac_group
 
 RBAC_FILE = Path(__file__).resolve().parents[3] / "deploy" / "k8s" / "rbac.yaml"
 

@@ -11,7 +11,7 @@ from kubernetes_asyncio import client
 from bot.core.clock import FakeClock
 from bot.rollouts.k8s import RolloutController
 from bot.rollouts.k8s.apply import load_manifests
-from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
+from bot.sandbox.kubernetes.api import FakeKubeApi, Recorder
 from tests.rollouts.k8s.harness import PRODUCTION, STAGING, client_for
 from tests.support.clock import VirtualSleep
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.rollouts.k8s import KubernetesError, RolloutController, make_api_client
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.k8s.harness import PRODUCTION
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.rollouts.k8s.fakecluster import ApiError, FakeCluster
-from tests.rollouts.k8s.fakerules import label_selector
-from tests.rollouts.k8s.jsonpatch import PatchError, apply_json_patch, merge_patch
+from bot.sandbox.kubernetes.cluster import ApiError, FakeCluster
+from bot.sandbox.kubernetes.jsonpatch import PatchError, apply_json_patch, merge_patch
+from bot.sandbox.kubernetes.rules import label_selector
 
 
 def test_json_patch_ops_follow_rfc6902() -> None:

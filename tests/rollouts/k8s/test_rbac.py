@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.core.clock import FakeClock
 from bot.rollouts.k8s import DeploymentTarget, RolloutController
-from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
+from bot.sandbox.kubernetes.api import FakeKubeApi, Recorder
 from tests.rollouts.k8s.harness import IMAGE, client_for
 from tests.rollouts.k8s.rbacfile import granted, load_documents
 from tests.support.clock import VirtualSleep

@@ -18,7 +18,7 @@ from bot.rollouts.k8s import (
     RolloutStatus,
 )
 from bot.rollouts.k8s.models import Condition
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.k8s.harness import IMAGE, PRODUCTION
 from tests.support.clock import VirtualSleep
 

@@ -16,7 +16,7 @@ from bot.rollouts.k8s import (
     RolloutController,
     RolloutRefused,
 )
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.k8s.harness import IMAGE, STAGING
 
 PATH = "/apis/apps/v1/namespaces/production/deployments/nexis-gateway"

@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.clock import FakeClock
 from bot.rollouts.k8s import DeploymentTarget, RolloutController, RolloutStatus
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.support.clock import VirtualSleep
 
 PATH = "/apis/apps/v1/namespaces/production/deployments/nexis-gateway"

@@ -28,10 +28,10 @@ from bot.rollouts.k8s import CallPolicy, DeploymentTarget, RolloutController, ma
 from bot.rollouts.service.deploy import DeployService
 from bot.rollouts.service.rollback import ClusterAccess, RollbackService, RolloutTarget
 from bot.runtime.background import Background
+from bot.sandbox.kubernetes.api import FakeKubeApi, Recorder
 from bot.store import migrate
 from bot.store.db import make_engine
 from bot.store.tables import AuditRow
-from tests.rollouts.k8s.fakeapi import FakeKubeApi, Recorder
 from tests.rollouts.k8s.rbacfile import granted
 from tests.support.clock import VirtualSleep
 from tests.support.inbox import Inbox

@@ -13,7 +13,7 @@ from bot.core.actors import Source
 from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import AutoRollbackPolicy, OperationStatus
 from bot.rollouts.service.auto_rollback import TIMER_KIND, AutoRollback, policy_from_settings
-from tests.rollouts.k8s.fakeapi import Recorder
+from bot.sandbox.kubernetes.api import Recorder
 from tests.rollouts.service.harness import (
     DEVOPS,
     IMAGE,

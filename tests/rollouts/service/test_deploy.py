@@ -13,7 +13,7 @@ from bot.core.actors import Actor, Source
 from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized
 from bot.releases.domain.release import ItemState, Release
 from bot.rollouts.domain import OperationStatus, RolloutInFlight
-from tests.rollouts.k8s.fakeapi import Recorder
+from bot.sandbox.kubernetes.api import Recorder
 from tests.rollouts.service.harness import (
     DEVOPS,
     EVERYONE,

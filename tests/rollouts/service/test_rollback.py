@@ -14,7 +14,7 @@ from bot.core.events import ReleaseSignalled, on_signal
 from bot.releases.domain.release import Release, ReleaseSignal, ReleaseStatus
 from bot.rollouts.domain import ClusterRefusal, OperationStatus, RolloutInFlight
 from bot.rollouts.service.rollback import RollbackService
-from tests.rollouts.k8s.fakeapi import Recorder
+from bot.sandbox.kubernetes.api import Recorder
 from tests.rollouts.service.harness import (
     DEV,
     DEVOPS,

@@ -9,7 +9,6 @@ of them did and what the bot answered or posted.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +18,11 @@ import discord
 import simcord
 from simcord import Env, MemberActor
 
-from bot.app import PROJECT_ROOT, create_bot
+from bot.app import PROJECT_ROOT
 from bot.config import ROLE_KEYS, ServiceSettings, Settings, default_settings, load_settings
 from bot.config.team import DiscordSettings, RoleSettings
 from bot.core.clock import FakeClock
 from bot.releases.chat.bot import ReleaseBot
-from bot.releases.domain.release import ReleaseStatus
 
 EXAMPLE_CONFIG = Path("config/releasebot.example.toml")
 DEFAULT_CHECKLIST = Path("config/checklists/release.md")
@@ -91,7 +89,11 @@ class Transcript:
         self.clock = clock
 
     def say(self, who: str, text: str) -> None:
-        """Print one line: "[HH:MM] who › text"."""
+        """Print one line: "[HH:MM] who › text" (a new day is announced first)."""
+        day = self.clock.now().date()
+        if getattr(self, "_day", day) != day:
+            print(f"\n── {self.clock.now():%A %d %B}", file=self.out)
+        self._day = day
         for number, line in enumerate(text.split("\n")):
             stamp = f"[{self.clock.now():%H:%M}]" if number == 0 else " " * 7
             lead = f"{who} ›" if number == 0 else " " * (len(who) + 2)
@@ -109,12 +111,21 @@ class DemoRelease:
         self.env, self.out, self.clock = env, out, clock
         guild = env.create_guild("Nexis")
         self.channel = guild.create_text_channel(settings.discord.release_channel)
+        self.guild = guild
         self.people: dict[str, MemberActor] = {}
+        self.names: dict[str, str] = {}  # mention -> what Discord shows
         for name, shown, key in PEOPLE:
             role = guild.create_role(settings.roles.discord_role(key))
             self.people[shown] = guild.add_member(
                 env.create_user(name, global_name=shown), roles=[role]
             )
+            self.names[f"<@&{role.id}>"] = f"@{role.name}"
+            self.names[f"<@{self.people[shown].user.id}>"] = f"@{shown}"
+        for key in ROLE_KEYS:
+            ref = settings.roles.discord_role(key)
+            if not any(value == f"@{ref}" for value in self.names.values()):
+                role = guild.create_role(ref)
+                self.names[f"<@&{role.id}>"] = f"@{role.name}"
         self.release_id = 0
 
     @property
@@ -124,8 +135,8 @@ class DemoRelease:
         return self.env.bot
 
     def thread(self) -> simcord.ChannelHandle:
-        """Return the release thread."""
-        return self.channel.threads[0]
+        """Return the thread of the current release (the newest one)."""
+        return self.channel.threads[-1]
 
     async def message(self, kind: str, key: str = "") -> discord.Message:
         """Return a room message as the thread shows it now."""
@@ -149,12 +160,14 @@ class DemoRelease:
         """Let a little time pass between people's actions."""
         self.clock.advance(60 * minutes)
 
-    async def start(self, who: str) -> None:
+    async def start(self, who: str, version: str = VERSION, window: str | None = None) -> None:
         """Run /release start and describe the room that opens."""
-        self.out.say(who, f"/release start version:{VERSION} service:{SERVICE}")
-        result = await self.people[who].slash(
-            self.channel, "release start", version=VERSION, service=SERVICE
-        )
+        options = {"version": version, "service": SERVICE}
+        if window is not None:
+            options["window"] = window
+        shown = " ".join(f"{key}:{value}" for key, value in options.items())
+        self.out.say(who, f"/release start {shown}")
+        result = await self.people[who].slash(self.channel, "release start", **options)
         answer = result.response.content if result.response else "(no answer)"
         release = (await self.bot.releases.list(active=True, limit=1))[0]
         self.release_id = release.id or 0
@@ -264,55 +277,3 @@ def _selects(message: discord.Message, prefix: str) -> Sequence[discord.SelectMe
         for c in getattr(row, "children", [])
         if isinstance(c, discord.SelectMenu) and (c.custom_id or "").startswith(prefix)
     ]
-
-
-async def _script(demo: DemoRelease) -> None:
-    out = demo.out
-    out.note("Pre-Release Preparation")
-    await demo.start("Ann")
-    await demo.advance("Ann")  # too early: the bot lists the open gates
-    await demo.waive("Tom", "Migration Guide", "no breaking changes in v1.4.0")
-    await demo.tick_phase("Ann")
-    await demo.sign("Ann", "pre-release")
-    await demo.advance("Ann")
-    out.note("Release Process")
-    await demo.tick_phase("Ann")
-    await demo.advance("Ann")
-    out.note("Deployment")
-    await demo.tick_phase("Dora")
-    await demo.sign("Eve", "approval")  # a developer cannot approve the release
-    await demo.sign("Tom", "approval")
-    await demo.tick_phase("Dora")
-    await demo.sign("Dora", "production-deployed")
-    await demo.advance("Ann")
-    out.note("Post-Release")
-    await demo.tick_phase("Omar")
-    await demo.sign("Omar", "monitoring-complete")
-    await demo.advance("Ann")
-
-
-async def run_demo(out: TextIO, *, config_path: str | None = None) -> int:
-    """Run the scripted release on a simulated Discord; print the transcript; 0 if Completed."""
-    settings, origin = demo_settings(config_path)
-    clock = FakeClock(START)
-    with tempfile.TemporaryDirectory(prefix="releasebot-demo-") as folder:
-        database = Path(folder) / "releasebot.db"
-        print(
-            "releasebot demo: a whole release on a simulated Discord (SimCord), offline", file=out
-        )
-        print(f"settings: {origin}; database: temporary SQLite file {database}", file=out)
-        bot = create_bot(settings, clock=clock, database_url=f"sqlite+aiosqlite:///{database}")
-        try:
-            async with simcord.run(bot) as env:
-                demo = DemoRelease(env, Transcript(out, clock), clock, settings)
-                await _script(demo)
-                release = await bot.releases.get(demo.release_id)
-                await bot.close()
-        except Exception as error:  # the demo reports any failure instead of a traceback
-            print(f"\ndemo failed: {type(error).__name__}: {error}", file=out)
-            return 1
-        finally:
-            await bot.close()
-    status = release.status.value.replace("_", " ").capitalize()
-    print(f"\nRelease {release.name}: {status}", file=out)
-    return 0 if release.status is ReleaseStatus.COMPLETED else 1

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.rollouts.k8s.fakecluster import KINDS, ApiError, FakeCluster
+from bot.sandbox.kubernetes.cluster import KINDS, ApiError, FakeCluster
 
 ROUTE = re.compile(
     r"^/(?:apis/apps/v1|api/v1)/namespaces/(?P<ns>[^/]+)/(?P<resource>[a-z]+)"

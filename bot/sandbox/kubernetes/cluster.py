@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from tests.rollouts.k8s.fakecontroller import REVISION, DeploymentControllerSim
-from tests.rollouts.k8s.fakerules import ApiError, default_deployment, label_selector, validate
-from tests.rollouts.k8s.jsonpatch import PatchError, apply_json_patch, merge_patch
+from bot.sandbox.kubernetes.controller import REVISION, DeploymentControllerSim
+from bot.sandbox.kubernetes.jsonpatch import PatchError, apply_json_patch, merge_patch
+from bot.sandbox.kubernetes.rules import ApiError, default_deployment, label_selector, validate
 
 __all__ = ["KINDS", "ApiError", "FakeCluster"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.rollouts.k8s.fakecluster import FakeCluster
+    from bot.sandbox.kubernetes.cluster import FakeCluster
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
