@@ -20,7 +20,7 @@ from bot.demo import run_demo
 ROOT = Path(__file__).resolve().parents[2]
 
 IN_ORDER = (
-    "🔴 **Rollback condition met: Error rate** on nexis-gateway v1.4.0 — 0.051 (breach if > 0.01)"
+    "🔴 **Rollback condition met: Error rate** on nexis-gateway v1.4.0 — 5.1 % (breach if > 1 %)"
     " [chart alert-1.png",
     "🚨 P1 · Incident #1",
     "DM to Omar: 🚨 You are paged: P1 incident #1",

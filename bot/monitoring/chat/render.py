@@ -229,7 +229,8 @@ def alert_chart(view: AlertView) -> bytes:
     points = [(m.at, None if m.value is None else m.value * scale) for m in view.series] or [
         (alert.measurement.at, None)
     ]
-    title = f"{alert.title} — {view.release_name}"
+    # ASCII separator: Pillow's built-in font has no em dash glyph.
+    title = f"{alert.title} - {view.release_name}"
     return render_chart(points, alert.measurement.threshold * scale, title, axis)
 
 
