@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.core.errors import InvalidInput
 from bot.releases.domain.release import ItemState
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
     into_deployment,
     k8s_api,
@@ -27,7 +28,6 @@ from tests.rollouts.chat.harness import (
     settle,
     simcord_bot,
 )
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 from tests.rollouts.service.harness import IMAGE, ROOT, SERVICE, roll_out
 from tests.support.world import make_settings
 

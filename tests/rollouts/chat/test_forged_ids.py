@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import discord
 import pytest
 
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import k8s_api, rollout_rbac, settings, simcord_bot
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 
 if TYPE_CHECKING:
     from tests.support.world import World

@@ -12,6 +12,7 @@ import discord
 
 from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.chat.cog import rollback_button
+from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
     k8s_api,
     rollbacks,
@@ -20,7 +21,6 @@ from tests.rollouts.chat.harness import (
     settle,
     simcord_bot,
 )
-from tests.rollouts.k8s.fakeapi import FakeKubeApi
 
 if TYPE_CHECKING:
     from tests.support.world import World
