@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.prometheus
 
-NAME = SERVICE["name"]
+NAME = str(SERVICE["name"])
 CONFIG = """\
 global:
   scrape_interval: 1s
