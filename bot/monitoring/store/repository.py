@@ -289,7 +289,7 @@ class SqlMonitoringRepository:
         row = await self._session.get(ActiveAlertRow, (window_id, condition, fingerprint))
         if row is not None:
             row.pushes += 1
-            row.last_seen_at, row.group_key = self._now, group_key
+            row.last_seen_at = self._now
             await self._session.flush()
             return False
         self._session.add(

@@ -1,4 +1,4 @@
-"""monitoring: the Alertmanager alerts (fingerprints) firing per condition
+"""alertmanager: firing alerts by fingerprint per condition; the deploy silence id
 
 Revision ID: 0006
 Revises: 0005
@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the table of firing Alertmanager alerts per window and condition."""
+    """Create the table of firing Alertmanager alerts; add the deploy silence id."""
     op.create_table(
         "monitoring_active_alerts",
         sa.Column("window_id", sa.Integer(), nullable=False),
@@ -42,8 +42,12 @@ def upgrade() -> None:
             "window_id", "condition", "fingerprint", name=op.f("pk_monitoring_active_alerts")
         ),
     )
+    with op.batch_alter_table("rollout_operations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("silence_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop the table of firing Alertmanager alerts."""
+    """Drop the table of firing Alertmanager alerts and the silence id."""
+    with op.batch_alter_table("rollout_operations", schema=None) as batch_op:
+        batch_op.drop_column("silence_id")
     op.drop_table("monitoring_active_alerts")
