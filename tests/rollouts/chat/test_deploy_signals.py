@@ -31,6 +31,7 @@ from bot.rollouts.domain import OperationKind
 from bot.runtime.background import Background
 from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.monitoring.chain.alertmanager_server import Alertmanager, alert, start_alertmanager
+from tests.monitoring.probes.prometheus_server import free_port
 from tests.rollouts.chat.harness import (
     EVERYONE,
     deploys,
@@ -70,8 +71,19 @@ def alertmanager(tmp_path: Path, receiver: LoopbackReceiver) -> Iterator[Alertma
 
 
 @pytest.fixture
-def settings(tmp_path: Path, receiver: LoopbackReceiver, alertmanager: Alertmanager) -> Settings:
-    """Deploy from a copy of k8s/; change events to the receiver; silences in Alertmanager."""
+def settings(
+    tmp_path: Path,
+    receiver: LoopbackReceiver,
+    alertmanager: Alertmanager,
+    request: pytest.FixtureRequest,
+) -> Settings:
+    """Deploy from a copy of k8s/; change events to the receiver; silences in Alertmanager.
+
+    Parametrized "down": the Alertmanager URL is a closed loopback port.
+    """
+    am_url = alertmanager.url
+    if getattr(request, "param", "") == "down":
+        am_url = f"http://127.0.0.1:{free_port()}"
     folder = tmp_path / "mounted"
     shutil.copytree(ROOT / "k8s", folder)
     return build_settings(
@@ -84,9 +96,7 @@ def settings(tmp_path: Path, receiver: LoopbackReceiver, alertmanager: Alertmana
                 "pagerduty": {"enabled": True, "url": receiver.url("/v2/enqueue")},
                 "webhook": {"enabled": True, "url": receiver.url("/hook")},
             },
-            "kubernetes": {
-                "deploy_silence": {"alertmanager_url": alertmanager.url, "settle": "0s"}
-            },
+            "kubernetes": {"deploy_silence": {"alertmanager_url": am_url, "settle": "0s"}},
         },
         env={"RELEASEBOT_PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "RELEASEBOT_WEBHOOK_SECRET": "s"},
     )
@@ -176,3 +186,17 @@ async def test_the_deploy_silence_is_created_expired_and_what_fires_is_evaluated
     assert (incident.condition, incident.severity) == ("high_error_rate", "P1")
     [firing] = await alertmanager.alerts(silenced="false")
     assert firing["status"]["state"] == "active"
+
+
+@pytest.mark.parametrize("settings", ["down"], indirect=True)
+async def test_an_unreachable_alertmanager_never_stops_the_deploy(
+    world: World, k8s_api: FakeKubeApi, clock: FakeClock
+) -> None:
+    """The silence fails (audited with the reason); the deploy goes on and succeeds."""
+    await in_window(world, clock, k8s_api)
+    await world.dora.slash(world.thread(), "release deploy", environment="production")
+    await deliver(world)
+    audit = {e.action: e for e in await world.audit()}
+    assert "silence_created" not in audit
+    assert "POST /api/v2/silences: ConnectError" in audit["silence_failed"].detail["detail"]
+    assert "deploy_succeeded" in audit
