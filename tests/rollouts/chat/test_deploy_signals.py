@@ -34,6 +34,7 @@ from tests.monitoring.chain.alertmanager_server import Alertmanager, alert, star
 from tests.monitoring.probes.prometheus_server import free_port
 from tests.rollouts.chat.harness import (
     EVERYONE,
+    confirm_deploy,
     deploys,
     k8s_api,
     rollbacks,
@@ -121,7 +122,7 @@ async def test_one_change_event_per_deploy_and_per_rollback(
     """PagerDuty and the webhook each get exactly one change event per deploy and rollback."""
     await in_window(world, clock, k8s_api)
     learn_guild(world)
-    await world.dora.slash(world.thread(), "release deploy", environment="production")
+    await confirm_deploy(world, world.dora, "production")
     await deliver(world)
     [deploy] = [r.json() for r in receiver.at("/v2/change/enqueue")]
     thread_url = f"https://discord.com/channels/{world.guild.id}/{world.thread().id}"
@@ -164,7 +165,7 @@ async def test_the_deploy_silence_is_created_expired_and_what_fires_is_evaluated
     # devops says "deployed" first, so the monitoring window is open when the silence lifts.
     await world.bot.releases.tick(1, "prod-deployed", EVERYONE, Source.SLASH)
     await alertmanager.post(alert("HighErrorRate", severity="critical"))
-    await world.dora.slash(world.thread(), "release deploy", environment="production")
+    await confirm_deploy(world, world.dora, "production")
     await deliver(world)
     silences = await alertmanager.silences()
     assert len(silences) == 1, (silences, alertmanager.log_tail())
@@ -194,7 +195,7 @@ async def test_an_unreachable_alertmanager_never_stops_the_deploy(
 ) -> None:
     """The silence fails (audited with the reason); the deploy goes on and succeeds."""
     await in_window(world, clock, k8s_api)
-    await world.dora.slash(world.thread(), "release deploy", environment="production")
+    await confirm_deploy(world, world.dora, "production")
     await deliver(world)
     audit = {e.action: e for e in await world.audit()}
     assert "silence_created" not in audit
