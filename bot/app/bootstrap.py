@@ -16,6 +16,7 @@ from bot.app.events import (
     event_handlers,
     release_changed_handlers,
     release_hold_sources,
+    still_firing_handlers,
 )
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.chat.room_config import RoomConfig
@@ -284,6 +285,7 @@ def create_bot(
     rollouts = wire_rollouts(
         settings, uow_factory, clock, policy, releases, timers,
         controller=kubernetes, poll_seconds=rollout_poll_seconds,
+        events=events, http_client=http_client,
     )  # fmt: skip
     # Availability conditions are measured through the rollout feature's cluster access.
     monitoring.read_availability_with(availability_reader(rollouts.cluster))
@@ -295,6 +297,8 @@ def create_bot(
     # The event table (bot/app/events.py): in the transaction, then after the commit.
     events.route(event_handlers(monitoring, incidents, rollouts))
     releases.hold_sources.extend(release_hold_sources(monitoring))
+    if rollouts.silences is not None:
+        rollouts.silences.still_firing.extend(still_firing_handlers(monitoring))
     if database is not None:
         database.after_commit.extend(after_commit_handlers(background, rollouts))
     bot = ReleaseBot(

@@ -17,10 +17,12 @@ from typing import Any
 
 from bot.core.events import (
     AlertAcknowledged,
+    AlertsStillFiring,
     ConditionMet,
     ConditionRecovered,
     Handler,
     ReleaseSignalled,
+    RolloutStarted,
     on_signal,
 )
 from bot.incidents.wiring import IncidentFeature
@@ -51,6 +53,7 @@ def event_handlers(
         ],
         ConditionRecovered: [incidents.service.on_recovered],
         AlertAcknowledged: [incidents.service.on_alert_ack],
+        RolloutStarted: [incidents.changes.on_rollout_started],  # change events
     }
 
 
@@ -71,6 +74,15 @@ def after_commit_handlers(
     """
     woken: list[Callable[[Any], None]] = [] if background is None else [background.after_commit]
     return [*woken, rollouts.rollbacks.after_commit, rollouts.deploys.after_commit]
+
+
+def still_firing_handlers(
+    monitoring: MonitoringFeature,
+) -> list[Callable[[AlertsStillFiring], Awaitable[object]]]:
+    """Return who is told, after a deploy silence is expired, what Alertmanager still fires:
+    monitoring evaluates it at once (no transaction of the rollout is open then).
+    """
+    return [monitoring.service.receive_still_firing]
 
 
 def release_changed_handlers(

@@ -16,7 +16,7 @@ from bot.config.base import (
     Severity,
 )
 from bot.config.conditions import ConditionName, ConditionOverride
-from bot.config.durations import PositiveDuration
+from bot.config.durations import Duration, PositiveDuration
 from bot.config.problems import ConfigProblem
 
 
@@ -81,6 +81,25 @@ class AutoRollbackSettings(SectionModel):
     severities: list[Severity] = Field(default_factory=list)
 
 
+class DeploySilenceSettings(SectionModel):
+    """Silence the service's alerts in Alertmanager while production rolls out.
+
+    Off while `alertmanager_url` is unset. The silence matches `service="<service>"` and
+    ends by itself after the rollout's progress deadline plus `settle`, so a bot that dies
+    mid-rollout never silences for long; the bot expires it `settle` after the rollout ends.
+    """
+
+    alertmanager_url: NonEmptyStr | None = None
+    settle: Duration = timedelta(minutes=2)
+
+    def problems(self) -> list[ConfigProblem]:
+        """Reject a URL that is not http(s)."""
+        url = self.alertmanager_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            return [ConfigProblem("alertmanager_url", "expected an http:// or https:// URL")]
+        return []
+
+
 class KubernetesSettings(SectionModel):
     """Say how the bot reaches the cluster."""
 
@@ -88,6 +107,7 @@ class KubernetesSettings(SectionModel):
     kubeconfig: ConfigPath | None = None
     context: NonEmptyStr | None = None
     auto_rollback: AutoRollbackSettings = Field(default_factory=AutoRollbackSettings)
+    deploy_silence: DeploySilenceSettings = Field(default_factory=DeploySilenceSettings)
 
     def problems(self) -> list[ConfigProblem]:
         """Reject contradictory cluster access and an auto-rollback that can never fire."""

@@ -192,6 +192,20 @@ class PagerDutySettings(SectionModel):
 
     url: NonEmptyStr = "https://events.pagerduty.com/v2/enqueue"
     enabled: bool = False
+    change_url: NonEmptyStr | None = None
+    """Events API v2 change events; unset: `url` with /enqueue → /change/enqueue."""
+    change_events: bool = True
+    """Send every production deploy and rollback as a change event (when enabled)."""
+
+    @property
+    def change_events_url(self) -> str:
+        """Return where change events are posted."""
+        if self.change_url is not None:
+            return self.change_url
+        base = self.url.rstrip("/")
+        if base.endswith("/enqueue"):
+            return base[: -len("/enqueue")] + "/change/enqueue"
+        return base + "/change/enqueue"
 
 
 class WebhookSettings(SectionModel):
@@ -199,6 +213,8 @@ class WebhookSettings(SectionModel):
 
     url: NonEmptyStr | None = None
     enabled: bool = False
+    change_events: bool = True
+    """Also post every production deploy and rollback ("change.deploy", "change.rollback")."""
 
 
 class OutboxSettings(SectionModel):

@@ -121,7 +121,43 @@ class AlertAcknowledged:
     actor: Actor
 
 
-Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged
+@dataclass(frozen=True)
+class RolloutStarted:
+    """A production deploy or a rollback started (rollouts, in the transaction claiming it).
+
+    What a change event needs: incidents' paging sends it to PagerDuty and the webhook.
+    """
+
+    kind: str
+    """"deploy" or "rollback"."""
+    operation_id: int
+    release_id: int
+    release_name: str
+    service: str
+    environment: str
+    target: str
+    """namespace/deployment."""
+    summary: str
+    requested_by: str
+    at: datetime
+    links: tuple[tuple[str, str], ...] = ()
+    """(href, text) pairs, the release thread first."""
+
+
+@dataclass(frozen=True)
+class AlertsStillFiring:
+    """A deploy silence was expired; Alertmanager's alerts of the service still firing.
+
+    Told after the fact (no transaction): `alerts` are Alertmanager API v2 alert objects,
+    which monitoring evaluates at once instead of waiting for the next notification.
+    """
+
+    service: str
+    silence_id: str
+    alerts: tuple[Mapping[str, Any], ...]
+
+
+Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged | RolloutStarted
 E = TypeVar("E")
 Handler = Callable[["UnitOfWork", Any], Awaitable[object]]
 """An in-transaction handler: `await handler(uow, event)`."""

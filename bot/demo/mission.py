@@ -242,11 +242,15 @@ class Mission:
         self._write_manifests(version)
         self.team.step()
         self.out.say(who, f"/release deploy environment:{environment}")
-        result = await self.team.people[who].slash(
-            self.team.thread(), "release deploy", environment=environment
-        )
+        person = self.team.people[who]
+        result = await person.slash(self.team.thread(), "release deploy", environment=environment)
         answer = result.response.content if result.response else "(no answer)"
         self.out.say("bot", f"(only {who} sees) {answer}")
+        if result.response is not None and result.response.components:
+            self.out.say(who, "presses Confirm deploy")
+            confirmed = await person.click(result.response, label="Confirm deploy")
+            answer = confirmed.response.content if confirmed.response else "(no answer)"
+            self.out.say("bot", f"(only {who} sees) {answer}")
         await self.settle()
         image = self.kube.cluster.deployment(environment, SERVICE)["spec"]["template"]["spec"]
         running = image["containers"][0]["image"]
@@ -259,6 +263,8 @@ class Mission:
     def _write_manifests(self, version: str) -> None:
         for env in ("staging", "production"):
             for source in (PROJECT_ROOT / "k8s" / env).iterdir():
+                if not source.is_file():
+                    continue  # cluster-policy/ (the PodDisruptionBudget) is not the bot's
                 text = source.read_text(encoding="utf-8")
                 text = text.replace(f"{IMAGE}:v1.0.0", f"{IMAGE}:{version}")
                 (self.manifests / env / source.name).write_text(text, encoding="utf-8")

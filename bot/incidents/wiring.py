@@ -19,8 +19,9 @@ from bot.core.clock import Clock
 from bot.core.ports import UnitOfWorkFactory
 from bot.incidents.domain.ports import MemberDirectory
 from bot.incidents.paging.fallbacks import external_to_discord
-from bot.incidents.paging.pagerduty import PagerDutyClient
+from bot.incidents.paging.pagerduty import PagerDutyChangeClient, PagerDutyClient
 from bot.incidents.paging.webhook import WebhookClient
+from bot.incidents.service.change_events import PAGERDUTY_CHANGE, WEBHOOK_CHANGE, ChangeEvents
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
 from bot.runtime.outbox import (
@@ -59,6 +60,7 @@ class IncidentFeature:
 
     service: IncidentService
     oncall: OncallService
+    changes: ChangeEvents
     closes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -79,6 +81,23 @@ def paging_senders(settings: Settings, client: httpx.AsyncClient) -> dict[str, S
     if hook.enabled and hook.url is not None:
         secret = settings.secrets.webhook_secret
         senders["webhook"] = WebhookClient(
+            client, hook.url, secret.get_secret_value() if secret is not None else None
+        )
+    return senders
+
+
+def change_senders(settings: Settings, client: httpx.AsyncClient) -> dict[str, Sender]:
+    """Return the change-event senders (PagerDuty change events, the webhook) switched on."""
+    senders: dict[str, Sender] = {}
+    pagerduty, routing = settings.paging.pagerduty, settings.secrets.pagerduty_routing_key
+    if pagerduty.enabled and pagerduty.change_events and routing is not None:
+        senders[PAGERDUTY_CHANGE] = PagerDutyChangeClient(
+            client, routing.get_secret_value(), pagerduty.change_events_url
+        )
+    hook = settings.paging.webhook
+    if hook.enabled and hook.change_events and hook.url is not None:
+        secret = settings.secrets.webhook_secret
+        senders[WEBHOOK_CHANGE] = WebhookClient(
             client, hook.url, secret.get_secret_value() if secret is not None else None
         )
     return senders
@@ -105,7 +124,7 @@ def wire_incidents(
     oncall = OncallService(uow, clock, policy, settings, directory)
     service = IncidentService(uow, clock, policy, settings, oncall)
     service.register_timers(timers)
-    wiring = IncidentFeature(service, oncall)
+    wiring = IncidentFeature(service, oncall, ChangeEvents(settings, clock))
     if background is not None:
         client = http_client
         if client is None and (
@@ -116,6 +135,8 @@ def wire_incidents(
         if client is not None:
             for kind, sender in paging_senders(settings, client).items():
                 background.add_sender(kind, sender, external_to_discord(kind))
+            for kind, sender in change_senders(settings, client).items():
+                background.add_sender(kind, sender)
         background.on_failure(timeline_note(service))
         background.still_wanted(until_resolved(service))
     return wiring

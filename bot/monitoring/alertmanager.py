@@ -12,7 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -315,6 +315,39 @@ def parse_alertmanager_webhook(
         common_labels=_labels(data, "commonLabels", ""),
         common_annotations=_labels(data, "commonAnnotations", ""),
         external_url=_string(data, "externalURL", "", required=False),
+        alerts=tuple(parsed),
+        signals=tuple(signals),
+        rejected=tuple(rejected),
+    )
+
+
+def parse_api_alerts(alerts: Sequence[Mapping[str, Any]], group_key: str) -> AlertmanagerPayload:
+    """Return the firing alerts of Alertmanager's GET /api/v2/alerts as one payload.
+
+    The API lists alerts that are active now (no `status` string, no resolved ones); each
+    is read exactly like a webhook alert, firing. Unusable ones are skipped and named.
+    """
+    parsed: list[AlertmanagerAlert] = []
+    signals: list[AlertSignal] = []
+    rejected: list[str] = []
+    for index, raw in enumerate(alerts):
+        try:
+            one = _alert({**raw, "status": "firing"}, index)
+            signal = to_signal(one, index)
+        except WebhookRejected as refused:
+            rejected.append(refused.reason)
+            continue
+        parsed.append(one)
+        signals.append(signal)
+    return AlertmanagerPayload(
+        version="4",
+        group_key=group_key,
+        status="firing",
+        receiver="api",
+        group_labels={},
+        common_labels={},
+        common_annotations={},
+        external_url="",
         alerts=tuple(parsed),
         signals=tuple(signals),
         rejected=tuple(rejected),

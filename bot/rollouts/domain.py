@@ -92,6 +92,8 @@ class RolloutOperation:
     override_reason: str = ""
     progress: str = ""
     detail: str = ""
+    silence_id: str | None = None
+    """The Alertmanager silence this production rollout created, while it is active."""
     ticked: tuple[str, ...] = ()
     version: int = 0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot.core.events import RolloutStarted
 from bot.core.roles import Severity
 from bot.incidents.domain.lifecycle import Incident
 from bot.incidents.paging.http import post
@@ -90,6 +91,49 @@ def status_event(action: str, incident: Incident) -> dict[str, Any]:
     if action not in ("acknowledge", "resolve"):
         raise ValueError(f"PagerDuty status action must be acknowledge or resolve, got {action!r}")
     return {"event_action": action, "dedup_key": dedup_key(incident.release_id, incident.id)}
+
+
+def change_event(event: RolloutStarted, source: str | None = None) -> dict[str, Any]:
+    """Return an Events API v2 change event body (no routing key) for a deploy or rollback."""
+    return {
+        "payload": {
+            "summary": _clip(f"[releasebot] {event.release_name}: {event.summary}", MAX_SUMMARY),
+            "source": source or event.service,
+            "timestamp": event.at.isoformat(),
+            "custom_details": {
+                "kind": event.kind,
+                "release_id": event.release_id,
+                "release": event.release_name,
+                "service": event.service,
+                "environment": event.environment,
+                "target": event.target,
+                "requested_by": event.requested_by,
+                "operation_id": event.operation_id,
+            },
+        },
+        "links": [{"href": href, "text": text} for href, text in event.links],
+    }
+
+
+class PagerDutyChangeClient:
+    """Send Events API v2 change events: a `Sender` for outbox messages "pagerduty.change"."""
+
+    def __init__(self, client: httpx.AsyncClient, routing_key: str, url: str) -> None:
+        if not routing_key or not routing_key.strip():
+            raise ValueError("PagerDuty routing_key must not be empty")
+        self._client = client
+        self._routing_key = routing_key
+        self._url = url
+
+    def __repr__(self) -> str:
+        return f"PagerDutyChangeClient(url={self._url!r}, routing_key=***)"
+
+    async def send(self, msg: OutboxMessage) -> str | None:
+        """Deliver a change event body, adding the routing key."""
+        body = json.dumps({**msg.payload, "routing_key": self._routing_key}).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": msg.idempotency_key}
+        response = await post(self._client, self._url, body, headers, "PagerDuty change events")
+        return f"HTTP {response.status_code}"
 
 
 class PagerDutyClient:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bot.core.events import RolloutStarted
 from bot.incidents.domain.lifecycle import Incident, Page, Repage
 from bot.incidents.paging.http import post
 from bot.runtime.outbox import OutboxMessage
@@ -79,6 +80,26 @@ def webhook_body(
         "incident": incident_summary(incident),
         "release": dict(release) if release else None,
         "step": step_info,
+    }
+
+
+def change_body(event: RolloutStarted, *, sent_at: datetime) -> dict[str, Any]:
+    """Return the webhook body of a production deploy or rollback ("change.deploy", ...)."""
+    return {
+        "event": f"change.{event.kind}",
+        "sent_at": sent_at.isoformat(),
+        "change": {
+            "kind": event.kind,
+            "summary": event.summary,
+            "at": event.at.isoformat(),
+            "operation_id": event.operation_id,
+            "service": event.service,
+            "environment": event.environment,
+            "target": event.target,
+            "requested_by": event.requested_by,
+            "links": [{"href": href, "text": text} for href, text in event.links],
+        },
+        "release": {"id": event.release_id, "name": event.release_name},
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from bot.monitoring.domain.records import AlertKind, AlertRecord, StoredCondition, WindowRecord
@@ -82,4 +83,24 @@ class MonitoringRepository(Protocol):
 
     async def alerts(self, window_id: int) -> Sequence[AlertRecord]:
         """Return every alert of the window, oldest first."""
+        ...
+
+    async def active_fingerprints(self, window_id: int, condition: str) -> dict[str, int]:
+        """Return the fingerprints firing for `condition` in the window, with their push counts."""
+        ...
+
+    async def note_firing(
+        self,
+        window_id: int,
+        condition: str,
+        fingerprint: str,
+        *,
+        group_key: str,
+        starts_at: datetime,
+    ) -> bool:
+        """Record one firing push of an alert; return True when the fingerprint is new."""
+        ...
+
+    async def note_resolved(self, window_id: int, condition: str, fingerprint: str) -> int:
+        """Forget a resolved alert; return how many alerts of `condition` still fire."""
         ...

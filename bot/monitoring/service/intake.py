@@ -1,12 +1,22 @@
 """The push path: Alertmanager alerts evaluated at once against the open windows they match.
 
-A firing alert is a BREACH measurement of its condition (source "alertmanager"), and one is
-enough to meet the condition: Alertmanager has already waited out its own `for:` before
-firing. A resolved alert is a PASS, which recovers the condition. An alert naming a
-condition the window does not watch is tracked under that name all the same (its severity
-from the alert's `severity` label: P0-P3 as given, other values through the configured
-table, by default critical → P1, warning → P2, info → P3; else P2), so nothing pushed is dropped
-silently: what is not evaluated is listed in the report with the reason.
+Alertmanager sends a group's whole state on every notification (`groupKey`), each alert
+named by its `fingerprint`; the bot keeps, per window and condition, the fingerprints that
+fire (table `monitoring_active_alerts`), never the summary text:
+- a firing alert whose fingerprint is new is a BREACH measurement (source "alertmanager"),
+  and one is enough to meet the condition: Alertmanager has already waited out its own
+  `for:` before firing. A new fingerprint while the condition is already met (api-1 joins
+  api-0) is recorded, not counted as another breach;
+- a firing alert already recorded (Alertmanager re-sends the group every
+  `group_interval`/`repeat_interval`) is the same breach: its push is counted, nothing else;
+- a resolved alert is forgotten; the condition recovers (a PASS) only when no alert of it
+  still fires (api-0 firing, api-1 resolved keeps the condition met).
+
+An alert naming a condition the window does not watch is tracked under that name all the
+same (its severity from the alert's `severity` label: P0-P3 as given, other values through
+the configured table, by default critical → P1, warning → P2, info → P3; else P2), so
+nothing pushed is dropped silently: what is not evaluated is listed in the report with the
+reason.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import SEVERITY_LEVELS
 from bot.monitoring.alertmanager import AlertmanagerAlert, AlertmanagerPayload, AlertSignal
 from bot.monitoring.domain import Measurement, Verdict
+from bot.monitoring.domain.ports import MonitoringRepository
 from bot.monitoring.domain.records import WatchedCondition, WindowRecord
 from bot.monitoring.service.config import MonitoringConfig, monitoring_repo
 from bot.monitoring.service.evaluation import PUSHED_SOURCE, Evaluation, adhoc_condition
@@ -89,7 +100,9 @@ async def evaluate_pushed(
     evaluated: list[str] = []
     for window_id, pushed in by_window.items():
         evaluated.extend(
-            await _evaluate_window(uow_factory, clock, config, events, window_id, pushed)
+            await _evaluate_window(
+                uow_factory, clock, config, events, window_id, pushed, payload.group_key
+            )
         )
     return IntakeReport(tuple(evaluated), tuple(ignored))
 
@@ -101,6 +114,7 @@ async def _evaluate_window(
     events: Publisher,
     window_id: int,
     pushed: list[Pushed],
+    group_key: str,
 ) -> list[str]:
     async def work(uow: UnitOfWork) -> list[str]:
         repo = monitoring_repo(uow)
@@ -109,19 +123,62 @@ async def _evaluate_window(
             return []
         now = clock.now()
         extra: dict[str, WatchedCondition] = {}
+        states = await repo.conditions(window.key)
         measurements = []
+        lines = []
+        breached: set[str] = set()
         for alert, signal in pushed:
             watched = _watched(window, alert, signal, extra, config)
-            measurements.append(measurement_of(alert, signal, watched, now))
-        await Evaluation(uow, repo, window, events, PUSHED_SOURCE, now).run(measurements, extra)
+            stored = states.get(watched.name)
+            met = watched.name in breached or (stored is not None and stored.state.met)
+            counted, line = await _track(repo, window.key, watched.name, signal, group_key, met)
+            if counted:
+                (breached.add if signal.status == "firing" else breached.discard)(watched.name)
+            lines.append(f"release #{window.release_id} {signal.condition}: {line}")
+            if counted:
+                measurements.append(measurement_of(alert, signal, watched, now))
+        if measurements:
+            await Evaluation(uow, repo, window, events, PUSHED_SOURCE, now).run(measurements, extra)
         # The revision bump makes a poll evaluating this window concurrently start over.
         await repo.save_window(window)
-        return [
-            f"release #{window.release_id} {signal.condition}: {signal.status}"
-            for _, signal in pushed
-        ]
+        return lines
 
     return await in_transaction(uow_factory, work)
+
+
+async def _track(
+    repo: MonitoringRepository,
+    window_id: int,
+    condition: str,
+    signal: AlertSignal,
+    group_key: str,
+    met: bool,
+) -> tuple[bool, str]:
+    """Record the alert by fingerprint; return whether it is a measurement, and a report line.
+
+    Within one push the alerts are taken in order, so a group that lists api-0 firing and
+    api-1 resolved leaves api-0 recorded and the condition met.
+    """
+    if signal.status == "firing":
+        new = await repo.note_firing(
+            window_id,
+            condition,
+            signal.fingerprint,
+            group_key=group_key,
+            starts_at=signal.starts_at,
+        )
+        if not new:
+            return False, f"firing (fingerprint {signal.fingerprint} re-sent: the same breach)"
+        if met:
+            return False, f"firing (fingerprint {signal.fingerprint} joins the met condition)"
+        return True, "firing"
+    still = await repo.note_resolved(window_id, condition, signal.fingerprint)
+    if still:
+        return False, (
+            f"resolved (fingerprint {signal.fingerprint}; {still} alert(s) of the condition "
+            "still firing)"
+        )
+    return True, "resolved"
 
 
 def _watched(

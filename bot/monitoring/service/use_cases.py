@@ -17,10 +17,10 @@ from bot.core.actors import BOT_ACTOR, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
-from bot.core.events import AlertAcknowledged, EventBus, Publisher
+from bot.core.events import AlertAcknowledged, AlertsStillFiring, EventBus, Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import ROLE_KEYS, ROLE_TITLES
-from bot.monitoring.alertmanager import AlertmanagerPayload
+from bot.monitoring.alertmanager import AlertmanagerPayload, parse_api_alerts
 from bot.monitoring.domain import MonitoringWindow
 from bot.monitoring.domain.ports import MonitoringRepository
 from bot.monitoring.domain.records import (
@@ -381,6 +381,23 @@ class MonitoringService(MonitoringQueries):
     async def receive_alertmanager(self, payload: AlertmanagerPayload) -> IntakeReport:
         """Evaluate each pushed alert against the open windows of its service, at once."""
         return await evaluate_pushed(self.uow, self.clock, self.config, self.events, payload)
+
+    async def receive_still_firing(self, event: AlertsStillFiring) -> IntakeReport:
+        """Evaluate what Alertmanager still fires once a deploy silence is expired.
+
+        Known fingerprints are the same breach as before; new ones are breaches now, without
+        waiting for Alertmanager's next notification of the group.
+        """
+        payload = parse_api_alerts(event.alerts, f"releasebot:after-silence:{event.silence_id}")
+        report = await self.receive_alertmanager(payload)
+        log.info(
+            "after silence %s of %s: %d alert(s) still firing; %s",
+            event.silence_id,
+            event.service,
+            len(payload.alerts),
+            "; ".join([*report.evaluated, *report.ignored, *payload.rejected]) or "nothing to do",
+        )
+        return report
 
     # ----- helpers ------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from bot.monitoring.store.mapping import (
     window_values,
 )
 from bot.monitoring.store.tables import (
+    ActiveAlertRow,
     ConditionStateRow,
     MeasurementRow,
     MonitoringAlertRow,
@@ -263,3 +264,56 @@ class SqlMonitoringRepository:
         measurement = await self._session.get(MeasurementRow, row.measurement_id)
         assert measurement is not None  # foreign key guarantees it
         return alert_record(row, measurement_record(measurement))
+
+    # ----- Alertmanager alerts firing per condition ------------------------------------------
+
+    async def active_fingerprints(self, window_id: int, condition: str) -> dict[str, int]:
+        """Return the fingerprints firing for `condition` in the window, with their push counts."""
+        rows = await self._session.execute(
+            select(ActiveAlertRow.fingerprint, ActiveAlertRow.pushes).where(
+                ActiveAlertRow.window_id == window_id, ActiveAlertRow.condition == condition
+            )
+        )
+        return {fingerprint: pushes for fingerprint, pushes in rows}
+
+    async def note_firing(
+        self,
+        window_id: int,
+        condition: str,
+        fingerprint: str,
+        *,
+        group_key: str,
+        starts_at: datetime,
+    ) -> bool:
+        """Record one firing push of an alert; return True when the fingerprint is new."""
+        row = await self._session.get(ActiveAlertRow, (window_id, condition, fingerprint))
+        if row is not None:
+            row.pushes += 1
+            row.last_seen_at = self._now
+            await self._session.flush()
+            return False
+        self._session.add(
+            ActiveAlertRow(
+                window_id=window_id,
+                condition=condition,
+                fingerprint=fingerprint,
+                group_key=group_key,
+                starts_at=starts_at,
+                first_seen_at=self._now,
+                last_seen_at=self._now,
+                pushes=1,
+            )
+        )
+        await self._session.flush()
+        return True
+
+    async def note_resolved(self, window_id: int, condition: str, fingerprint: str) -> int:
+        """Forget a resolved alert; return how many alerts of `condition` still fire."""
+        await self._session.execute(
+            delete(ActiveAlertRow).where(
+                ActiveAlertRow.window_id == window_id,
+                ActiveAlertRow.condition == condition,
+                ActiveAlertRow.fingerprint == fingerprint,
+            )
+        )
+        return len(await self.active_fingerprints(window_id, condition))

@@ -118,3 +118,19 @@ class MonitoringAlertRow(Base):
     __table_args__ = (
         Index("ix_monitoring_alerts_window_condition_kind", "window_id", "condition", "kind"),
     )
+
+
+class ActiveAlertRow(Base):
+    """One Alertmanager alert (by fingerprint) firing for a condition of a window."""
+
+    __tablename__ = "monitoring_active_alerts"
+    window_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_windows.id", ondelete="CASCADE"), primary_key=True
+    )
+    condition: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(100), primary_key=True)
+    group_key: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    pushes: Mapped[int] = mapped_column(Integer, default=1)

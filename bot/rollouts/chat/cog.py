@@ -1,5 +1,10 @@
 """Kubernetes in the release room: Roll back buttons, `/release rollback|deploy|deploy-status`.
 
+`/release deploy` answers privately with the rendered plan (image v1.3.2 → v1.4.0,
+replicas) and Confirm deploy / Cancel; only the person who asked can press them, and
+Confirm checks the roles, the deployment window and what runs again at the click: a plan
+that went stale (what runs changed since) is refused and shown anew.
+
 The "Roll back" buttons that alerts and incidents post carry `rb:rollback:<release>`; a click
 checks the clicker's roles at that moment, then answers privately with what the rollback would
 do and Confirm / Cancel buttons. Confirm checks the roles again and starts the rollback in the
@@ -28,7 +33,7 @@ from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
 from bot.releases.chat.summary import release_choice
 from bot.rollouts.chat.render import deploy_status_embed, operation_embed, outcome_line
-from bot.rollouts.service.deploy import DeployService
+from bot.rollouts.service.deploy import DeployPlan, DeployService, StalePlan
 from bot.rollouts.service.rollback import OUTBOX_KIND, RollbackPlan, RollbackService
 from bot.runtime.background import Background
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage
@@ -39,6 +44,11 @@ CONFIRM_TEMPLATE = (
     r"rb:rollback-ok:(?P<release>\d+):(?P<env>[sp]):(?P<src>\d+):(?P<dst>\d+):(?P<explicit>[01])"
 )
 CANCEL_TEMPLATE = r"rb:rollback-no:(?P<release>\d+)"
+DEPLOY_OK_TEMPLATE = (
+    r"rb:deploy-ok:(?P<release>\d+):(?P<env>[sp]):(?P<user>\d+):(?P<digest>[0-9a-f]{16})"
+)
+DEPLOY_NO_TEMPLATE = r"rb:deploy-no:(?P<release>\d+):(?P<user>\d+)"
+OVERRIDE_PREFIX = "Override reason: "
 ENV_CODES = {"p": "production", "s": "staging"}
 Environment = Literal["production", "staging"]
 
@@ -171,6 +181,104 @@ class CancelRollback(_RollbackControl, template=CANCEL_TEMPLATE):
         )
 
 
+def deploy_question(plan: DeployPlan, lead: str = "") -> str:
+    """Return the private confirmation text of a deploy plan."""
+    lines = [f"{lead}Deploy {plan.release_name} to {plan.target}?"]
+    lines += [f"• {line}" for line in plan.lines]
+    if plan.override_reason:
+        lines.append(f"{OVERRIDE_PREFIX}{plan.override_reason}")
+    lines.append("Nothing is applied until you press Confirm deploy.")
+    return clip("\n".join(lines), 2000)
+
+
+def deploy_view(plan: DeployPlan, user_id: int) -> discord.ui.View:
+    """Return the Confirm / Cancel buttons of a previewed deploy (only `user_id` may press)."""
+    env = plan.environment[0]
+    view = discord.ui.View(timeout=None)
+    confirm = discord.ui.Button[discord.ui.View](
+        label="Confirm deploy",
+        style=discord.ButtonStyle.primary,
+        custom_id=f"rb:deploy-ok:{plan.release_id}:{env}:{user_id}:{plan.digest}",
+    )
+    cancel = discord.ui.Button[discord.ui.View](
+        label="Cancel",
+        style=discord.ButtonStyle.secondary,
+        custom_id=f"rb:deploy-no:{plan.release_id}:{user_id}",
+    )
+    view.add_item(ConfirmDeploy(confirm))
+    view.add_item(CancelDeploy(cancel))
+    return view
+
+
+def _override_in(message: discord.Message | None) -> str | None:
+    """Return the override reason the confirmation shows, if it shows one."""
+    content = message.content if message is not None else ""
+    for line in content.splitlines():
+        if line.startswith(OVERRIDE_PREFIX):
+            return line.removeprefix(OVERRIDE_PREFIX).strip() or None
+    return None
+
+
+async def _only_the_invoker(interaction: discord.Interaction, user_id: str, what: str) -> bool:
+    """Refuse privately unless the clicker asked for the deploy."""
+    if str(interaction.user.id) == user_id:
+        return True
+    await send_private(interaction, f"⛔ Only <@{user_id}>, who asked for this deploy, can {what}.")
+    return False
+
+
+class ConfirmDeploy(_RollbackControl, template=DEPLOY_OK_TEMPLATE):
+    """Apply the confirmed plan: roles, window and what runs are checked again, now."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Start the deploy, or re-show the plan when what runs changed since."""
+        await interaction.response.defer()
+        if not await _only_the_invoker(interaction, self.fields["user"], "confirm it"):
+            return
+        bot, actor = acting(interaction)
+        _, deploys = services(bot)
+        release_id, environment = int(self.fields["release"]), ENV_CODES[self.fields["env"]]
+        try:
+            op = await deploys.request(
+                release_id,
+                actor,
+                Source.BUTTON,
+                environment=environment,
+                override=_override_in(interaction.message),
+                expected=self.fields["digest"],
+            )
+        except StalePlan as stale:
+            await interaction.edit_original_response(
+                content=deploy_question(stale.plan, f"⚠️ {stale.message}.\n"),
+                view=deploy_view(stale.plan, interaction.user.id),
+            )
+            return
+        release = await bot.releases.get(release_id)
+        note = " (deployment window overridden)" if op.override_reason else ""
+        plan = op.progress.removeprefix("plan: ").replace("; ", "\n• ")
+        shown = f"\n• {plan}" if plan else ""
+        await interaction.edit_original_response(
+            content=clip(
+                f"🚀 Deploying {release.name} to {op.target}{note} (deploy #{op.id}); "
+                f"follow it in the release thread.{shown}",
+                2000,
+            ),
+            view=None,
+        )
+
+
+class CancelDeploy(_RollbackControl, template=DEPLOY_NO_TEMPLATE):
+    """Drop the deploy confirmation; nothing was changed."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Replace the confirmation with a note that nothing happened."""
+        if not await _only_the_invoker(interaction, self.fields["user"], "cancel it"):
+            return
+        await interaction.response.edit_message(
+            content="Deploy cancelled; nothing was changed.", view=None
+        )
+
+
 class RolloutPoster:
     """Deliver rollout updates to the release thread: one message kept current, one outcome."""
 
@@ -263,24 +371,16 @@ def build_commands() -> list[app_commands.Command[Any, Any, None]]:
         override: app_commands.Range[str, 3, 300] | None = None,
         release: str | None = None,
     ) -> None:
-        """Start the deploy; its progress and outcome appear in the release thread."""
+        """Show the plan privately with Confirm / Cancel; nothing is applied before Confirm."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
         bot, actor = acting(interaction)
         _, deploys = services(bot)
-        op = await deploys.request(
+        plan = await deploys.preview(
             found.id or 0, actor, Source.SLASH, environment=environment, override=override
         )
-        note = " (deployment window overridden)" if op.override_reason else ""
-        plan = op.progress.removeprefix("plan: ").replace("; ", "\n• ")
-        shown = f"\n• {plan}" if plan else ""
-        await send_private(
-            interaction,
-            clip(
-                f"🚀 Deploying {found.name} to {op.target}{note} (deploy #{op.id}); "
-                f"follow it in the release thread.{shown}",
-                2000,
-            ),
+        await interaction.edit_original_response(
+            content=deploy_question(plan), view=deploy_view(plan, interaction.user.id)
         )
 
     @app_commands.command(name="deploy-status", description="Show each Deployment's rollout")
@@ -299,7 +399,13 @@ def build_commands() -> list[app_commands.Command[Any, Any, None]]:
     return [rollback_command, deploy_command, deploy_status_command]
 
 
-DYNAMIC_ITEMS = (RollbackButton, ConfirmRollback, CancelRollback)
+DYNAMIC_ITEMS = (
+    RollbackButton,
+    ConfirmRollback,
+    CancelRollback,
+    ConfirmDeploy,
+    CancelDeploy,
+)
 
 
 def attach_commands(bot: ReleaseBot) -> None:

@@ -9,6 +9,7 @@ Production is deployed only inside the release's deployment window unless a hold
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,47 @@ class DeployStatus:
     targets: tuple[TargetReport, ...] = field(default=())
 
 
+def plan_digest(plan: str) -> str:
+    """Return a short digest of a rendered plan (what runs and what would be applied)."""
+    return hashlib.sha256(plan.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a deploy would do, shown before anything is applied."""
+
+    release_id: int
+    release_name: str
+    environment: str
+    target: str
+    plan: str
+    """ "plan: image …: v1.3.2 → v1.4.0; replicas: 3 (unchanged)" """
+    override_reason: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Return the digest a Confirm button carries (a changed plan is refused)."""
+        return plan_digest(self.plan)
+
+    @property
+    def lines(self) -> list[str]:
+        """Return the plan's lines ("image …: v1.3.2 → v1.4.0", "replicas: …")."""
+        body = self.plan.removeprefix("plan: ")
+        return [line for line in body.split("; ") if line]
+
+
+class StalePlan(InvalidTransition):
+    """What runs changed since the plan was shown: nothing was applied; here is the new one."""
+
+    def __init__(self, plan: DeployPlan) -> None:
+        """Keep the new plan."""
+        super().__init__(
+            f"what runs in {plan.target} changed since the plan was shown, so nothing was "
+            "applied; check the new plan and confirm again"
+        )
+        self.plan = plan
+
+
 def is_available(status: RolloutStatus) -> bool:
     """Return True when every desired replica is available (and Kubernetes agrees)."""
     condition = status.condition("Available")
@@ -73,6 +115,28 @@ class DeployService(OperationRunner):
 
     kind = OperationKind.DEPLOY
 
+    async def preview(
+        self,
+        release_id: int,
+        actor: Actor,
+        source: Source,
+        *,
+        environment: str,
+        override: str | None = None,
+    ) -> DeployPlan:
+        """Check role, window, gates and in-flight work; render the plan; change nothing."""
+        release, target, override_reason, plan = await self._checked(
+            release_id, actor, source, environment, override
+        )
+        return DeployPlan(
+            release_id=release_id,
+            release_name=release.name,
+            environment=environment,
+            target=str(target.deployment),
+            plan=plan,
+            override_reason=override_reason,
+        )
+
     async def request(
         self,
         release_id: int,
@@ -81,23 +145,29 @@ class DeployService(OperationRunner):
         *,
         environment: str,
         override: str | None = None,
+        expected: str | None = None,
     ) -> RolloutOperation:
-        """Check role, window, gates and in-flight work; store the deploy and start it."""
-        release = await self.releases.get(release_id)
-        target = self.target(release.service, environment)
-        await self.authorize(release, actor, "deploy", source, str(target.deployment))
-        if target.manifests is None:
-            raise InvalidInput(
-                f"service {release.service!r} has no manifests folder for {environment} "
-                f"([services.kubernetes.{environment}] manifests = ...)"
+        """Check role, window, gates and in-flight work again; store the deploy and start it.
+
+        `expected` is the digest of the plan the person confirmed: when what runs (or what
+        would be applied) changed since, the deploy is refused with `StalePlan`, which
+        carries the new plan to show.
+        """
+        release, target, override_reason, plan = await self._checked(
+            release_id, actor, source, environment, override
+        )
+        if expected is not None and plan_digest(plan) != expected:
+            raise StalePlan(
+                DeployPlan(
+                    release_id=release_id,
+                    release_name=release.name,
+                    environment=environment,
+                    target=str(target.deployment),
+                    plan=plan,
+                    override_reason=override_reason,
+                )
             )
-        if not release.is_active:
-            raise InvalidTransition(f"{release.name} is {release.status.value.replace('_', ' ')}")
         now = self.clock.now()
-        override_reason = await self._window(release, actor, source, environment, override)
-        self._check_gates(release, environment)
-        await self._refuse_during_rollback(target)
-        plan = await self._plan(target, str(release.version))
         op = requested_operation(
             OperationKind.DEPLOY,
             release_id=release_id,
@@ -126,6 +196,31 @@ class DeployService(OperationRunner):
                 )
             )
         return await self.open_request(op, events)
+
+    async def _checked(
+        self,
+        release_id: int,
+        actor: Actor,
+        source: Source,
+        environment: str,
+        override: str | None,
+    ) -> tuple[Release, RolloutTarget, str, str]:
+        """Run every refusal of a deploy, in order; return the release, target, reason, plan."""
+        release = await self.releases.get(release_id)
+        target = self.target(release.service, environment)
+        await self.authorize(release, actor, "deploy", source, str(target.deployment))
+        if target.manifests is None:
+            raise InvalidInput(
+                f"service {release.service!r} has no manifests folder for {environment} "
+                f"([services.kubernetes.{environment}] manifests = ...)"
+            )
+        if not release.is_active:
+            raise InvalidTransition(f"{release.name} is {release.status.value.replace('_', ' ')}")
+        override_reason = await self._window(release, actor, source, environment, override)
+        self._check_gates(release, environment)
+        await self._refuse_during_rollback(target)
+        plan = await self._plan(target, str(release.version))
+        return release, target, override_reason, plan
 
     async def _window(
         self, release: Release, actor: Actor, source: Source, environment: str, override: str | None

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from bot.core.actors import BOT_ACTOR, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
-from bot.core.clock import Clock
+from bot.core.clock import Clock, SystemClock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
+from bot.core.events import AlertsStillFiring, EventBus, Publisher, RolloutStarted
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.releases.domain.release import Release
 from bot.releases.service import ReleaseService
+from bot.rollouts.alertmanager import AlertmanagerSilences, AlertmanagerUnavailable, SilenceRequest
 from bot.rollouts.domain import (
     OperationKind,
     OperationStatus,
@@ -94,6 +96,41 @@ def targets_from_settings(settings: Settings) -> dict[tuple[str, str], RolloutTa
 
 
 ControllerFactory = Callable[[], Awaitable[RolloutController]]
+StillFiringHandler = Callable[[AlertsStillFiring], Awaitable[object]]
+
+
+@dataclass
+class DeploySilences:
+    """How production rollouts silence their service's alerts in Alertmanager.
+
+    The silence matches `service="<service>"` (the label the webhook reads). It is made to
+    end by itself after the rollout's progress deadline plus `settle`, measured on
+    `wall` (Alertmanager judges a silence's times by its own clock, not the bot's injected
+    one), and the bot expires it `settle` after the rollout finishes.
+    """
+
+    api: AlertmanagerSilences
+    settle: timedelta = timedelta(minutes=2)
+    wall: Clock = field(default_factory=SystemClock)
+    still_firing: list[StillFiringHandler] = field(default_factory=list)
+
+    def matchers(self, service: str) -> dict[str, str]:
+        """Return the matchers of a service's alerts."""
+        return {"service": service}
+
+    async def create(self, op: RolloutOperation, deadline: timedelta) -> tuple[str, datetime]:
+        """Create the silence for `op`; return its id and planned end."""
+        now = self.wall.now()
+        ends_at = now + deadline + self.settle
+        request = SilenceRequest(
+            matchers=self.matchers(op.service),
+            starts_at=now,
+            ends_at=ends_at,
+            created_by=f"releasebot ({op.requested_by_name})",
+            comment=f"releasebot: {op.kind} #{op.id} of {op.target} (release #{op.release_id}); "
+            f"expired {self.settle} after the rollout ends",
+        )
+        return await self.api.create(request), ends_at
 
 
 class ClusterAccess:
@@ -152,11 +189,17 @@ class OperationRunner:
     targets: Mapping[tuple[str, str], RolloutTarget]
     cluster: ClusterAccess
     poll_seconds: float = 2.0
+    events: Publisher = field(default_factory=EventBus)
+    """Where `RolloutStarted` is published (change events: `bot.app.events`)."""
+    silences: DeploySilences | None = None
+    """Deploy-time Alertmanager silences; None when no Alertmanager URL is set."""
+    guild_id: int | None = None
+    """The home guild, for links to the release thread in change events."""
 
     kind = OperationKind.ROLLBACK
 
     def __post_init__(self) -> None:
-        self._tasks: set[asyncio.Task[int]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ----- shared reads and refusals ------------------------------------------------------------
 
@@ -210,13 +253,9 @@ class OperationRunner:
 
     def kick(self) -> None:
         """Start running requested operations in the background."""
-        task = asyncio.get_running_loop().create_task(
-            self.run_requested(), name=f"releasebot-{self.kind}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._forget)
+        self._spawn(self.run_requested(), f"releasebot-{self.kind}")
 
-    def _forget(self, task: asyncio.Task[int]) -> None:
+    def _forget(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("the %s runner stopped", self.kind, exc_info=task.exception())
@@ -278,16 +317,33 @@ class OperationRunner:
         return closed
 
     async def _claim(self, op_id: int) -> RolloutOperation | None:
+        links = await self._links(op_id)
         async with self.uow() as uow:
             op = await rollout_records(uow).claim(op_id, self.clock.now())
             if op is None:
                 return None
             await self.enqueue_update(uow, op)
+            if op.environment == "production" or op.kind is OperationKind.ROLLBACK:
+                release = await uow.releases.get(op.release_id)
+                await self.events.publish(uow, started_event(op, release, links))
             await uow.commit()
         return op
 
+    async def _links(self, op_id: int) -> tuple[tuple[str, str], ...]:
+        """Return the link to the release thread (when the guild and the thread are known)."""
+        op = await self.get(op_id)
+        if self.guild_id is None:
+            return ()
+        refs = await self.releases.messages(op.release_id)
+        thread = next((r.channel_id for r in refs if r.kind == "thread"), None)
+        if thread is None:
+            return ()
+        url = f"https://discord.com/channels/{self.guild_id}/{thread}"
+        return ((url, "Release thread"),)
+
     async def _run(self, op: RolloutOperation) -> None:
         assert op.id is not None
+        silenced = await self._silence(op)
         try:
             await self.execute(op)
         except asyncio.CancelledError:
@@ -298,6 +354,80 @@ class OperationRunner:
             if current.in_flight:
                 done = f" (last step: {current.progress})" if current.progress else ""
                 await self.finish(op.id, OperationStatus.FAILED, f"unexpected error: {exc!r}{done}")
+        finally:
+            if silenced is not None:
+                self._spawn(self._lift(op, silenced), f"releasebot-{self.kind}-silence")
+
+    # ----- deploy-time silences ----------------------------------------------------------------
+
+    async def _silence(self, op: RolloutOperation) -> str | None:
+        """Silence the service's alerts for a production rollout; None when off or failed.
+
+        A silence that cannot be created never stops the rollout: it is audited and the
+        alerts simply keep arriving.
+        """
+        silences = self.silences
+        if silences is None or op.environment != "production" or op.id is None:
+            return None
+        target = self.targets.get((op.service, op.environment))
+        deadline = target.deployment.progress_deadline if target else timedelta(minutes=10)
+        try:
+            silence_id, ends_at = await silences.create(op, deadline)
+        except AlertmanagerUnavailable as exc:
+            await self._note(op, "silence_failed", f"alerts not silenced: {exc}")
+            return None
+        await self.update(
+            op.id,
+            lambda o, now: setattr(o, "silence_id", silence_id),
+            lambda o, now: [
+                silence_event(o, now, "silence_created", silence_id, ends_at.isoformat())
+            ],
+        )
+        return silence_id
+
+    async def _lift(self, op: RolloutOperation, silence_id: str) -> None:
+        """After the settle time: expire the silence, then hand on what still fires."""
+        silences = self.silences
+        assert silences is not None
+        assert op.id is not None
+        await asyncio.sleep(silences.settle.total_seconds())
+        try:
+            await silences.api.expire(silence_id)
+        except AlertmanagerUnavailable as exc:
+            await self._note(op, "silence_expire_failed", f"silence {silence_id}: {exc}")
+            return
+        await self.update(
+            op.id,
+            lambda o, now: setattr(o, "silence_id", None),
+            lambda o, now: [silence_event(o, now, "silence_expired", silence_id, "")],
+        )
+        try:
+            firing = await silences.api.firing(silences.matchers(op.service))
+        except AlertmanagerUnavailable as exc:
+            log.warning("after silence %s: could not list firing alerts: %s", silence_id, exc)
+            return
+        event = AlertsStillFiring(op.service, silence_id, tuple(firing))
+        for handler in silences.still_firing:
+            try:
+                await handler(event)
+            except Exception:  # one listener's failure must not hide the others
+                log.exception("re-evaluating alerts after silence %s failed", silence_id)
+
+    async def _note(self, op: RolloutOperation, action: str, detail: str) -> None:
+        log.warning("%s #%s: %s", op.kind, op.id, detail)
+        async with self.uow() as uow:
+            await uow.audit.append(
+                AuditEvent.record(
+                    BOT_ACTOR, action, op.target, self.clock.now(), Source.SYSTEM,
+                    op.release_id, operation=str(op.id), detail=detail[:500],
+                )
+            )  # fmt: skip
+            await uow.commit()
+
+    def _spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
 
     async def execute(self, op: RolloutOperation) -> None:
         """Do the Kubernetes work of `op` and finish it (subclasses)."""
@@ -370,6 +500,42 @@ def actor_of(op: RolloutOperation) -> Actor:
     if op.requested_by_id == BOT_ACTOR.id:
         return BOT_ACTOR
     return Actor(op.requested_by_id, op.requested_by_name)
+
+
+def started_event(
+    op: RolloutOperation, release: Release, links: tuple[tuple[str, str], ...]
+) -> RolloutStarted:
+    """Return the event of a production deploy or a rollback that starts now."""
+    assert op.id is not None
+    assert op.started_at is not None
+    if op.kind is OperationKind.DEPLOY:
+        what = f"deploy of {release.service} {release.version} to {op.environment}"
+    else:
+        why = f" ({op.trigger})" if op.trigger else ""
+        what = f"rollback of {release.service} {release.version} in {op.environment}{why}"
+    return RolloutStarted(
+        kind=op.kind.value,
+        operation_id=op.id,
+        release_id=op.release_id,
+        release_name=release.name,
+        service=op.service,
+        environment=op.environment,
+        target=op.target,
+        summary=f"{what} ({op.target}), by {op.requested_by_name}",
+        requested_by=op.requested_by_name,
+        at=op.started_at,
+        links=links,
+    )
+
+
+def silence_event(
+    op: RolloutOperation, now: datetime, action: str, silence_id: str, ends_at: str
+) -> AuditEvent:
+    """Return the audit event of a deploy silence created or expired."""
+    return AuditEvent.record(
+        BOT_ACTOR, action, op.target, now, Source.SYSTEM, op.release_id,
+        operation=str(op.id), silence_id=silence_id, ends_at=ends_at,
+    )  # fmt: skip
 
 
 def request_event(op: RolloutOperation, actor: Actor, now: datetime) -> AuditEvent:

@@ -39,6 +39,7 @@ _FIELDS = (
     "override_reason",
     "progress",
     "detail",
+    "silence_id",
 )
 
 

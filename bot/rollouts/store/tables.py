@@ -40,6 +40,7 @@ class RolloutOperationRow(Base):
     override_reason: Mapped[str] = mapped_column(Text, default="")
     progress: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+    silence_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ticked: Mapped[list[Any]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -1,7 +1,7 @@
 """The Alertmanager `severity` label maps to P0-P3 through the configurable table.
 
-MonitoringService on SQLite with the real webhook parser; the alert bodies are written here
-(the real-Alertmanager chain test of issue 15 is not part of this change).
+MonitoringService on SQLite with the real webhook parser; the alert bodies are written here.
+The same mapping through a real Alertmanager: tests/monitoring/chain/test_alertmanager_real.py.
 """
 
 from __future__ import annotations

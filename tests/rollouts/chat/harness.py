@@ -9,6 +9,7 @@ messages they queued.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,33 @@ async def into_deployment(world: World, release_id: int = 1) -> None:
 def thread_texts(world: World) -> list[str]:
     """Return the content of every message in the release thread, oldest first."""
     return [m.content for m in world.thread().history()]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A `/release deploy` answer: the private plan as first shown, and the confirmation."""
+
+    ephemeral: bool
+    shown: str
+    """The plan's text when it was shown (the message is edited by Confirm afterwards)."""
+    plan: Any
+    """The plan's message (its buttons)."""
+    result: Any
+    """Confirm deploy's answer; None when the command was refused (nothing to confirm)."""
+
+    @property
+    def said(self) -> str:
+        """Return the confirmation's answer text."""
+        assert self.result is not None and self.result.response is not None
+        return str(self.result.response.content)
+
+
+async def confirm_deploy(world: World, member: Any, environment: str, **options: Any) -> Asked:
+    """Run `/release deploy` as `member` and press Confirm deploy on the private plan."""
+    asked = await member.slash(world.thread(), "release deploy", environment=environment, **options)
+    assert asked.response is not None
+    shown = str(asked.response.content)
+    if not asked.response.components:
+        return Asked(asked.ephemeral, shown, asked.response, None)
+    result = await member.click(asked.response, label="Confirm deploy")
+    return Asked(asked.ephemeral, shown, asked.response, result)

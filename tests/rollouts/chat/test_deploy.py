@@ -10,6 +10,7 @@ from bot.core.errors import InvalidTransition, NotAuthorized
 from bot.releases.domain.release import ItemState
 from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
+    confirm_deploy,
     into_deployment,
     k8s_api,
     rollout_rbac,
@@ -52,10 +53,16 @@ async def test_staging_deploy_applies_watches_and_ticks_the_item(
 ) -> None:
     """Deploy staging: apply the manifests, watch, tick “Staging deployed” as the bot."""
     await ready(world)
-    result = await world.dora.slash(world.thread(), "release deploy", environment="staging")
-    assert result.ephemeral and result.response is not None
-    # The answer now also shows the rendered plan against what runs (issue 15).
-    assert result.response.content == (
+    asked = await confirm_deploy(world, world.dora, "staging")
+    # The plan is shown privately first; nothing is applied before Confirm (issue 15).
+    assert asked.ephemeral
+    assert asked.shown == (
+        "Deploy nexis-gateway v1.2.3 to staging/nexis-gateway?\n"
+        f"• image {IMAGE}: v1.0.0 → v1.2.3\n"
+        "• replicas: 3 → 1\n"
+        "Nothing is applied until you press Confirm deploy."
+    )
+    assert asked.said == (
         "🚀 Deploying nexis-gateway v1.2.3 to staging/nexis-gateway (deploy #1); "
         "follow it in the release thread.\n"
         f"• image {IMAGE}: v1.0.0 → v1.2.3\n"
@@ -89,7 +96,7 @@ async def test_production_inside_the_window_ticks_health_and_availability(
     """Deploy production inside the window; tick the health and availability checks."""
     await ready(world)
     clock.set(IN_WINDOW)
-    await world.dora.slash(world.thread(), "release deploy", environment="production")
+    await confirm_deploy(world, world.dora, "production")
     await settle(world)
     assert image(k8s_api, "production") == f"{IMAGE}:v1.2.3"
     assert await item_state(world, "prod-health") == (ItemState.DONE, "releasebot")
@@ -112,11 +119,9 @@ async def test_override_outside_the_window_needs_the_role_and_is_audited(
     olga = world.guild.add_member(
         world.env.create_user("olga"), roles=[roles["DevOps"], roles["Tech Lead"]]
     )
-    result = await olga.slash(
-        world.thread(), "release deploy", environment="production", override="customer outage"
-    )
-    assert result.response is not None
-    assert "(deployment window overridden)" in result.response.content
+    asked = await confirm_deploy(world, olga, "production", override="customer outage")
+    assert "Override reason: customer outage" in asked.shown
+    assert "(deployment window overridden)" in asked.said
     await settle(world)
     assert image(k8s_api, "production") == f"{IMAGE}:v1.2.3"
     overrides = [e for e in await world.audit() if e.action == "override_window"]

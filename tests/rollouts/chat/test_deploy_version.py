@@ -22,6 +22,7 @@ from bot.core.errors import InvalidInput
 from bot.releases.domain.release import ItemState
 from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
+    confirm_deploy,
     into_deployment,
     k8s_api,
     rollout_rbac,
@@ -82,10 +83,10 @@ async def test_production_deploy_applies_the_release_version(
 ) -> None:
     """Show v1.3.2 → v1.4.0, apply …:v1.4.0 (in the recorded apply body), tick the items."""
     await in_window(world, clock, k8s_api)
-    result = await world.dora.slash(world.thread(), "release deploy", environment="production")
-    assert result.response is not None
-    assert f"• image {IMAGE}: v1.3.2 → v1.4.0" in result.response.content
-    assert "• replicas: 3 (unchanged)" in result.response.content
+    asked = await confirm_deploy(world, world.dora, "production")
+    assert f"• image {IMAGE}: v1.3.2 → v1.4.0" in asked.shown
+    assert "• replicas: 3 (unchanged)" in asked.shown
+    assert f"• image {IMAGE}: v1.3.2 → v1.4.0" in asked.said
     await settle(world)
     applies = [
         json.loads(s.body)

@@ -93,7 +93,7 @@ async def test_configmaps_are_applied_before_the_deployment(
     fresh: RolloutController, empty_cluster: FakeKubeApi, tmp_path: Path
 ) -> None:
     """Apply ConfigMap, then Service, then Deployment, whatever the file order."""
-    for source in (ROOT / "k8s" / "production").iterdir():
+    for source in (ROOT / "k8s" / "production").glob("*.yaml"):  # not cluster-policy/
         (tmp_path / source.name).write_text(source.read_text())
     (tmp_path / "zz-config.yaml").write_text(CONFIGMAP)
     result = await fresh.apply(PRODUCTION, tmp_path)
@@ -172,7 +172,7 @@ async def test_an_api_error_mid_apply_reports_what_was_done(
     controller: RolloutController, fake_api: FakeKubeApi, tmp_path: Path
 ) -> None:
     """List what was applied, the failure (naming the object) and what was not attempted."""
-    for source in (ROOT / "k8s" / "production").iterdir():
+    for source in (ROOT / "k8s" / "production").glob("*.yaml"):  # not cluster-policy/
         (tmp_path / source.name).write_text(source.read_text())
     (tmp_path / "config.yaml").write_text(CONFIGMAP)
     fake_api.fail(

@@ -161,3 +161,48 @@ def test_roles_limit_get_and_patch_to_the_released_objects() -> None:
                 assert rule.get("resourceNames") == ["nexis-gateway"], rule
             if {"create", "list"} & set(rule["verbs"]):
                 assert "resourceNames" not in rule, rule  # not enforceable for these verbs
+
+
+def _app(namespace: str) -> dict[str, Any]:
+    (doc,) = [
+        d
+        for d in yaml.safe_load_all((ROOT / "k8s" / namespace / "deployment.yaml").read_text())
+        if d
+    ]
+    assert isinstance(doc, dict)
+    return doc
+
+
+@pytest.mark.parametrize("namespace", ["production", "staging"])
+def test_example_app_probes_are_distinct_and_its_security_as_strict_as_the_bot(
+    namespace: str, bot_deployment: dict[str, Any]
+) -> None:
+    """Readiness and liveness ask different endpoints; pod and container lock down like ours."""
+    pod = _app(namespace)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    ready, alive = container["readinessProbe"], container["livenessProbe"]
+    assert ready["httpGet"]["path"] == "/readyz"
+    assert alive["httpGet"]["path"] == "/healthz"
+    assert ready != alive
+    assert "startupProbe" in container
+    bot_pod = bot_deployment["spec"]["template"]["spec"]
+    (bot_container,) = bot_pod["containers"]
+    assert bot_pod["securityContext"].items() <= pod["securityContext"].items()
+    assert bot_container["securityContext"].items() <= container["securityContext"].items()
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_the_production_pod_disruption_budget_stays_outside_what_the_bot_applies() -> None:
+    """The PDB keeps 2 of 3 pods through drains; the bot's apply folder does not contain it."""
+    folder = ROOT / "k8s" / "production"
+    (pdb,) = list(
+        yaml.safe_load_all((folder / "cluster-policy" / "poddisruptionbudget.yaml").read_text())
+    )
+    assert (pdb["apiVersion"], pdb["kind"]) == ("policy/v1", "PodDisruptionBudget")
+    deployment = _app("production")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert 0 < pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    manifests, errors = load_manifests(folder, "production")
+    assert errors == [] and "PodDisruptionBudget" not in {m.kind for m in manifests}
+    assert not (ROOT / "k8s" / "staging" / "cluster-policy").exists()  # 1 replica: no PDB

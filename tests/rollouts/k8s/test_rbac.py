@@ -19,7 +19,7 @@ async def _exercise_every_flow(
     controller: RolloutController, api: FakeKubeApi, target: DeploymentTarget, folder: Path
 ) -> None:
     """Deploy from scratch, read status and history, undo, roll back, and wait."""
-    for source in (ROOT / "k8s" / target.namespace).iterdir():
+    for source in (ROOT / "k8s" / target.namespace).glob("*.yaml"):  # not cluster-policy/
         (folder / source.name).write_text(source.read_text())
     (folder / "config.yaml").write_text(CONFIGMAP)
     assert (await controller.apply(target, folder)).ok

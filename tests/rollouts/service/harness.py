@@ -150,7 +150,7 @@ def manifests_for(tmp_path: Path, version: str) -> Path:
     root = tmp_path / "manifests"
     for env in ("staging", "production"):
         (root / env).mkdir(parents=True, exist_ok=True)
-        for source in (ROOT / "k8s" / env).iterdir():
+        for source in (ROOT / "k8s" / env).glob("*.yaml"):  # not cluster-policy/
             text = source.read_text(encoding="utf-8").replace(
                 f"{IMAGE}:v1.0.0", f"{IMAGE}:{version}"
             )
