@@ -75,6 +75,9 @@ class ConditionMet:
     source: str
     alert_id: int
     consecutive: int = 1
+    # How the value reads ("ratio": a percentage, "seconds": ms) and what breaches (">").
+    unit: str = ""
+    op: str = ">"
 
     @property
     def value(self) -> float | None:
@@ -110,6 +113,7 @@ class ConditionRecovered:
     measurement: Measured
     source: str
     alert_id: int
+    unit: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from bot.core.events import AlertAcknowledged, ConditionMet, ConditionRecovered
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import Severity
 from bot.core.timers import TimerRecord
+from bot.core.units import format_measure, format_rule
 from bot.incidents.domain import lifecycle
 from bot.incidents.domain.model import (
     Effect,
@@ -79,14 +80,16 @@ class IncidentService:
         existing = await incidents_of(uow).find_open(event.release_id, event.condition)
         source = _SOURCES.get(event.source, Source.SYSTEM)
         if existing is not None:
-            updated, effects = lifecycle.retrigger(existing, value, now)
+            reading = None if value is None else format_measure(value, event.unit)
+            updated, effects = lifecycle.retrigger(existing, value, now, reading=reading)
             await self.changes.apply(uow, updated, effects, BOT_ACTOR, source, action="retrigger")
             return updated
         title = condition_title(self.settings, event.service, event.condition)
         measured = event.measurement
         if measured.value is not None:
-            limit = "" if measured.threshold is None else f" (threshold {measured.threshold:g})"
-            title = f"{title} {measured.value:.4g}{limit}"
+            rule = format_rule(event.op, measured.threshold, event.unit)
+            title = f"{title} {format_measure(measured.value, event.unit)}"
+            title += f" ({rule})" if rule else ""
         severity = condition_severity(self.settings, event.condition, event.severity)
         return await self._open(
             uow,
@@ -98,6 +101,7 @@ class IncidentService:
             event.source,
             BOT_ACTOR,
             source,
+            reading=None if value is None else format_measure(value, event.unit),
         )
 
     async def on_alert_ack(self, uow: UnitOfWork, event: AlertAcknowledged) -> None:
@@ -119,7 +123,7 @@ class IncidentService:
         if incident is None or incident.id is None:
             return
         value = event.measurement.value
-        measured = "" if value is None else f" (value {value:.4g})"
+        measured = "" if value is None else f" (value {format_measure(value, event.unit)})"
         await uow.audit.append(
             AuditEvent.record(
                 BOT_ACTOR,
@@ -377,6 +381,7 @@ class IncidentService:
         origin: str,
         actor: Actor,
         source: Source,
+        reading: str | None = None,
     ) -> Incident:
         now = self.clock.now()
         roster = await self.oncall.roster(uow, now)
@@ -392,6 +397,7 @@ class IncidentService:
             origin,
             actor.id,
             roster,
+            reading,
         )
         incident_id = await incidents_of(uow).add(incident)
         stored = await incidents_of(uow).get(incident_id)
