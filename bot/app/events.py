@@ -21,6 +21,7 @@ from bot.core.events import (
     ConditionRecovered,
     Handler,
     ReleaseSignalled,
+    WindowSuperseded,
     on_signal,
 )
 from bot.incidents.wiring import IncidentFeature
@@ -51,6 +52,7 @@ def event_handlers(
         ],
         ConditionRecovered: [incidents.service.on_recovered],
         AlertAcknowledged: [incidents.service.on_alert_ack],
+        WindowSuperseded: [incidents.service.on_superseded],  # a hotfix replaced the release
     }
 
 

@@ -125,7 +125,23 @@ class AlertAcknowledged:
     actor: Actor
 
 
-Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged
+@dataclass(frozen=True)
+class WindowSuperseded:
+    """A release of the same service reached production while an earlier one was watched.
+
+    Monitoring closed the earlier window ("superseded by v1.2.4"); what was open about the
+    earlier release in production (its incidents) now belongs to the newer one.
+    """
+
+    service: str
+    old_release_id: int
+    old_release: str
+    new_release_id: int
+    new_release: str
+    at: datetime
+
+
+Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged | WindowSuperseded
 E = TypeVar("E")
 Handler = Callable[["UnitOfWork", Any], Awaitable[object]]
 """An in-transaction handler: `await handler(uow, event)`."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.config import Settings
@@ -19,7 +19,12 @@ from bot.core.actors import BOT_ACTOR, ROLE_KEYS, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, UnknownTarget
-from bot.core.events import AlertAcknowledged, ConditionMet, ConditionRecovered
+from bot.core.events import (
+    AlertAcknowledged,
+    ConditionMet,
+    ConditionRecovered,
+    WindowSuperseded,
+)
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import Severity
 from bot.core.timers import TimerRecord
@@ -210,6 +215,41 @@ class IncidentService:
                 "release_aborted", text, mention_users=mention, where=[RELEASE]
             ):
                 await uow.outbox.enqueue(out.kind, out.payload, out.key, order_key=out.order_key)
+
+    async def on_superseded(self, uow: UnitOfWork, event: WindowSuperseded) -> None:
+        """Move the earlier release's open incidents to the release that replaced it.
+
+        One production problem, one incident: the hotfix's own breach of the same condition
+        then counts on the moved incident (no second incident, no second page). An incident
+        the new release already has for that condition is left where it is.
+        """
+        store = incidents_of(uow)
+        for incident in await store.list(
+            open_only=True, release_id=event.old_release_id, limit=100
+        ):
+            assert incident.id is not None
+            if await store.find_open(event.new_release_id, incident.condition) is not None:
+                continue
+            moved = replace(incident, release_id=event.new_release_id)
+            await store.save(moved)
+            detail = (
+                f"moved from {event.old_release} to {event.new_release}: {event.new_release} "
+                f"reached production while {event.old_release} was watched (superseded)"
+            )
+            for release_id in (event.old_release_id, event.new_release_id):
+                await uow.audit.append(
+                    AuditEvent.record(
+                        BOT_ACTOR,
+                        "incident_moved",
+                        audit_target(incident.id),
+                        event.at,
+                        Source.SYSTEM,
+                        release_id,
+                        detail=detail,
+                        from_release_id=str(event.old_release_id),
+                        to_release_id=str(event.new_release_id),
+                    )
+                )
 
     async def handle_timer(self, uow: UnitOfWork, record: TimerRecord, now: datetime) -> None:
         """Fire one incident timer (claimed exactly once); stale tokens do nothing."""
