@@ -141,7 +141,31 @@ class WindowSuperseded:
     at: datetime
 
 
-Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged | WindowSuperseded
+@dataclass(frozen=True)
+class MonitoringPassed:
+    """The part of a release's window a checklist item covers passed clean (`monitors=`).
+
+    The releases feature ticks the item as the bot with `evidence` ("12 polls 10:05-11:00
+    UTC, max 0.4 % (breach if > 1 %)"), unless a person already ticked, waived or reopened it.
+    """
+
+    release_id: int
+    item_id: str
+    evidence: str
+    polls: int
+    start: datetime
+    end: datetime
+    at: datetime
+
+
+Event = (
+    ReleaseSignalled
+    | ConditionMet
+    | ConditionRecovered
+    | AlertAcknowledged
+    | WindowSuperseded
+    | MonitoringPassed
+)
 E = TypeVar("E")
 Handler = Callable[["UnitOfWork", Any], Awaitable[object]]
 """An in-transaction handler: `await handler(uow, event)`."""
