@@ -295,12 +295,12 @@ def create_bot(
         background=background, http_client=http_client,
     )  # fmt: skip
     # The event table (bot/app/events.py): in the transaction, then after the commit.
-    events.route(event_handlers(monitoring, incidents, rollouts))
+    events.route(event_handlers(monitoring, incidents, rollouts, releases))
     releases.hold_sources.extend(release_hold_sources(monitoring))
     if rollouts.silences is not None:
         rollouts.silences.still_firing.extend(still_firing_handlers(monitoring))
     if database is not None:
-        database.after_commit.extend(after_commit_handlers(background, rollouts))
+        database.after_commit.extend(after_commit_handlers(background, rollouts, releases))
     bot = ReleaseBot(
         releases=releases,
         config=config,

@@ -21,22 +21,28 @@ from bot.core.events import (
     ConditionMet,
     ConditionRecovered,
     Handler,
+    MonitoringPassed,
     ReleaseSignalled,
     RolloutStarted,
+    WindowSuperseded,
     on_signal,
 )
 from bot.incidents.wiring import IncidentFeature
 from bot.monitoring.wiring import MonitoringFeature
 from bot.releases.domain.release import Release
-from bot.releases.service import HoldSource
+from bot.releases.service import HoldSource, ReleaseService
 from bot.rollouts.wiring import RolloutFeature
 from bot.runtime.background import Background
 
 
 def event_handlers(
-    monitoring: MonitoringFeature, incidents: IncidentFeature, rollouts: RolloutFeature
+    monitoring: MonitoringFeature,
+    incidents: IncidentFeature,
+    rollouts: RolloutFeature,
+    releases: ReleaseService | None = None,
 ) -> dict[type, Sequence[Handler]]:
     """Return the in-transaction table: event type -> handlers, in the order they run."""
+    ticks: list[Handler] = [] if releases is None else [releases.on_monitoring_passed]
     return {
         ReleaseSignalled: [
             on_signal("production_deployed", monitoring.service.open_window),
@@ -54,6 +60,8 @@ def event_handlers(
         ConditionRecovered: [incidents.service.on_recovered],
         AlertAcknowledged: [incidents.service.on_alert_ack],
         RolloutStarted: [incidents.changes.on_rollout_started],  # change events
+        WindowSuperseded: [incidents.service.on_superseded],  # a hotfix replaced the release
+        MonitoringPassed: ticks,  # releases: tick the monitoring item, as the bot
     }
 
 
@@ -65,15 +73,16 @@ def release_hold_sources(monitoring: MonitoringFeature) -> list[HoldSource]:
 
 
 def after_commit_handlers(
-    background: Background | None, rollouts: RolloutFeature
+    background: Background | None, rollouts: RolloutFeature, releases: ReleaseService | None = None
 ) -> list[Callable[[Any], None]]:
     """Return what every committed unit of work tells (it passes itself).
 
     The background wakes for new due timers and outbox messages; the rollout runners pick
-    up operations the transaction requested.
+    up operations the transaction requested; the release room shows items monitoring ticked.
     """
     woken: list[Callable[[Any], None]] = [] if background is None else [background.after_commit]
-    return [*woken, rollouts.rollbacks.after_commit, rollouts.deploys.after_commit]
+    rooms: list[Callable[[Any], None]] = [] if releases is None else [releases.after_commit]
+    return [*woken, rollouts.rollbacks.after_commit, rollouts.deploys.after_commit, *rooms]
 
 
 def still_firing_handlers(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.core.roles import ROLE_KEYS
 
@@ -16,6 +17,7 @@ ANNOTATION_KEYS: tuple[str, ...] = (
     "signoff",
     "phase",
     "blocks",
+    "monitors",
 )
 _SIGNOFF_KEYS = frozenset({"signoff", "role", "phase", "blocks"})
 _FLAG_KEYS = frozenset({"optional"})
@@ -23,13 +25,18 @@ _FLAG_KEYS = frozenset({"optional"})
 # A `{` with what follows it up to the next brace; `$` when it is never closed.
 _GROUP = re.compile(r"\{(?P<body>[^{}]*)(?P<close>\}|$)")
 _STRAY_CLOSE = re.compile(
-    r"(?:^|(?<=\s))(?P<token>(?:id|role|check|marks|signoff|phase|blocks)=[^\s{}]*|optional)\}"
+    r"(?:^|(?<=\s))(?P<token>(?:id|role|check|marks|signoff|phase|blocks|monitors)=[^\s{}]*|optional)\}"
 )
 _EXCERPT = 40
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _CHECK = re.compile(r"[a-z0-9._-]+")
 _BLOCKS = re.compile(r"[a-z0-9-]+(?:/[a-z0-9-]+)+")
 _FLAG_VALUES = {"true": True, "false": False}
+_MONITORS = re.compile(
+    r"(?P<conditions>[a-z][a-z0-9_-]*(?:,[a-z][a-z0-9_-]*)*)(?:@(?P<first>(?:\d+[dhm])+))?"
+)
+_SPAN = re.compile(r"(\d+)([dhm])")
+_SPAN_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 
 
 @dataclass
@@ -44,6 +51,7 @@ class Annotation:
     signoff: str | None = None
     phase: str | None = None
     blocks: str | None = None
+    monitors: str | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -174,6 +182,13 @@ def _value_problem(key: str, value: str) -> str | None:
         if not _CHECK.fullmatch(value):
             return f"bad check key {value!r}; expected lowercase letters, digits, '.', '_', '-'"
         return None
+    if key == "monitors":
+        if not _MONITORS.fullmatch(value):
+            return (
+                f"bad monitors value {value!r}; expected condition names joined by ',' and "
+                "optionally '@' the part of the window they cover, e.g. error_rate@1h"
+            )
+        return None
     if key == "blocks":
         if not _BLOCKS.fullmatch(value):
             return f"bad blocks value {value!r}; expected a section key like deployment/production"
@@ -201,6 +216,23 @@ def _check_combination(note: Annotation, seen: set[str]) -> None:
             note.problems.append(f"{key!r} is only valid on a sign-off; expected signoff=... too")
 
 
+def parse_monitors(value: str) -> tuple[tuple[str, ...], timedelta | None]:
+    """Return the conditions and the covered span of a `monitors=` value.
+
+    `error_rate@1h`: error_rate, clean through the first hour of the window; `latency_p95`:
+    clean through the whole window (None). The value was validated when the template parsed.
+    """
+    found = _MONITORS.fullmatch(value)
+    if found is None:
+        raise ValueError(f"bad monitors value {value!r}")
+    first = None
+    if found["first"]:
+        first = sum(
+            (int(n) * _SPAN_UNITS[u] for n, u in _SPAN.findall(found["first"])), timedelta()
+        )
+    return tuple(found["conditions"].split(",")), first
+
+
 def render_item_annotation(
     *,
     item_id: str | None,
@@ -208,12 +240,14 @@ def render_item_annotation(
     role: str | None,
     check: str | None,
     marks: str | None,
+    monitors: str | None = None,
 ) -> str:
     """Return the ` {...}` suffix for an item, or "" when it carries no metadata."""
     parts = [] if item_id is None else [f"id={item_id}"]
     if not required:
         parts.append("optional")
     parts += [f"{k}={v}" for k, v in (("role", role), ("check", check), ("marks", marks)) if v]
+    parts += [f"monitors={monitors}"] if monitors else []
     return f" {{{' '.join(parts)}}}" if parts else ""
 
 

@@ -144,6 +144,7 @@ def _identify(container: Container, ids: _Ids) -> None:
             marks=note.marks,
             checked=raw.checked,
             explicit_id=note.id is not None,
+            monitors=note.monitors,
         )
 
 

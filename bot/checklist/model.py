@@ -51,6 +51,8 @@ class TemplateItem:
     marks: str | None = None
     checked: bool = False
     explicit_id: bool = False
+    # `monitors=error_rate@1h`: the bot ticks it when the monitoring window saw that clean.
+    monitors: str | None = None
 
 
 @dataclass(frozen=True)

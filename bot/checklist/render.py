@@ -128,6 +128,7 @@ def _item_lines(element: TemplateItem | SignOffSpec) -> list[str]:
         role=element.role,
         check=element.check,
         marks=element.marks,
+        monitors=element.monitors,
     )
     return [f"- {box} {element.text}{suffix}"]
 

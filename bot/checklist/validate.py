@@ -178,4 +178,5 @@ def _entry_line(entry: Entry, depth: int) -> str:
     facts = ["required" if entry.required else "optional"]
     facts += [f"{k}={v}" for k, v in (("role", entry.role), ("check", entry.check)) if v]
     facts += [f"marks={entry.marks}"] if entry.marks else []
+    facts += [f"monitors={entry.monitors}"] if entry.monitors else []
     return f"{'  ' * depth}- {box} {entry.id}  {entry.text}  ({', '.join(facts)})"

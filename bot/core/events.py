@@ -75,6 +75,9 @@ class ConditionMet:
     source: str
     alert_id: int
     consecutive: int = 1
+    # How the value reads ("ratio": a percentage, "seconds": ms) and what breaches (">").
+    unit: str = ""
+    op: str = ">"
 
     @property
     def value(self) -> float | None:
@@ -110,6 +113,7 @@ class ConditionRecovered:
     measurement: Measured
     source: str
     alert_id: int
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,48 @@ class AlertsStillFiring:
     alerts: tuple[Mapping[str, Any], ...]
 
 
-Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged | RolloutStarted
+@dataclass(frozen=True)
+class WindowSuperseded:
+    """A release of the same service reached production while an earlier one was watched.
+
+    Monitoring closed the earlier window ("superseded by v1.2.4"); what was open about the
+    earlier release in production (its incidents) now belongs to the newer one.
+    """
+
+    service: str
+    old_release_id: int
+    old_release: str
+    new_release_id: int
+    new_release: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MonitoringPassed:
+    """The part of a release's window a checklist item covers passed clean (`monitors=`).
+
+    The releases feature ticks the item as the bot with `evidence` ("12 polls 10:05-11:00
+    UTC, max 0.4 % (breach if > 1 %)"), unless a person already ticked, waived or reopened it.
+    """
+
+    release_id: int
+    item_id: str
+    evidence: str
+    polls: int
+    start: datetime
+    end: datetime
+    at: datetime
+
+
+Event = (
+    ReleaseSignalled
+    | ConditionMet
+    | ConditionRecovered
+    | AlertAcknowledged
+    | WindowSuperseded
+    | MonitoringPassed
+    | RolloutStarted
+)
 E = TypeVar("E")
 Handler = Callable[["UnitOfWork", Any], Awaitable[object]]
 """An in-transaction handler: `await handler(uow, event)`."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +17,7 @@ from bot.core.actors import AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
-from bot.core.events import EventBus, Publisher, ReleaseSignalled
+from bot.core.events import EventBus, MonitoringPassed, Publisher, ReleaseSignalled
 from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
 from bot.releases.domain.release import Hold, Release, start_release
 from bot.releases.domain.values import DeploymentWindow, parse_date, validate_service
@@ -57,6 +59,11 @@ class ReleaseService:
     listeners: list[ChangeListener] = field(default_factory=list)
     # In the transaction: what holds a release open (the monitoring window; `bot.app.events`).
     hold_sources: list[HoldSource] = field(default_factory=list)
+    # Releases ticked inside another feature's transaction, told to the listeners after it.
+    _credited: weakref.WeakKeyDictionary[object, list[Release]] = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False
+    )
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     # ----- commands -------------------------------------------------------------------------
 
@@ -297,6 +304,32 @@ class ReleaseService:
             await self._notify(release)
             return release
         raise ConcurrentUpdate(f"release #{release_id} is changing too fast; try again")
+
+    async def on_monitoring_passed(self, uow: UnitOfWork, event: MonitoringPassed) -> None:
+        """Tick the item the passed part of the window covers, inside monitoring's transaction.
+
+        The room is refreshed after that transaction commits (`after_commit`).
+        """
+        release = await uow.releases.get(event.release_id)
+        credited = release.credit(
+            event.item_id,
+            event.evidence,
+            event.at,
+            polls=str(event.polls),
+            start=event.start.isoformat(),
+            end=event.end.isoformat(),
+        )
+        if credited is None:
+            return
+        await uow.releases.save(release)  # ConcurrentUpdate: monitoring's transaction retries
+        self._credited.setdefault(uow, []).append(release)
+
+    def after_commit(self, uow: object) -> None:
+        """Refresh the room of each release the committed unit of work ticked for monitoring."""
+        for release in self._credited.pop(uow, []):
+            task = asyncio.get_running_loop().create_task(self._notify(release))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _notify(self, release: Release) -> None:
         for listener in self.listeners:

@@ -125,9 +125,9 @@ def test_error_message_lists_every_problem() -> None:
         parse_template("## P\n- [ ] a {x}\n- [ ] b {y}\n", "t.md")
     assert str(caught.value).splitlines() == [
         "t.md:2: unknown annotation key 'x'; expected one of: "
-        "id, optional, role, check, marks, signoff, phase, blocks",
+        "id, optional, role, check, marks, signoff, phase, blocks, monitors",
         "t.md:3: unknown annotation key 'y'; expected one of: "
-        "id, optional, role, check, marks, signoff, phase, blocks",
+        "id, optional, role, check, marks, signoff, phase, blocks, monitors",
     ]
 
 

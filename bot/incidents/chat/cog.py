@@ -8,6 +8,7 @@ items, and binds the member directory the on-call roster reads role holders from
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import discord
@@ -21,12 +22,19 @@ from bot.core.actors import Source
 from bot.core.errors import InvalidInput
 from bot.core.roles import SeverityLevel
 from bot.incidents.chat.delivery import DiscordDelivery, GuildDirectory, incident_dm_fallback
-from bot.incidents.chat.render import list_text, oncall_text, status_spec
-from bot.incidents.chat.view import INCIDENT_ITEMS, ack_answer, acting, incident_service
+from bot.incidents.chat.render import list_text, oncall_text, resolve_id, status_spec
+from bot.incidents.chat.view import (
+    INCIDENT_ITEMS,
+    IncidentResolveButton,
+    ack_answer,
+    acting,
+    incident_service,
+)
 from bot.incidents.paging.fallbacks import discord_to_external
 from bot.incidents.service.oncall import OncallService
 from bot.incidents.service.use_cases import IncidentService
 from bot.releases.chat.bot import ReleaseBot, release_bot
+from bot.releases.domain.release import Release
 from bot.runtime.background import Background
 
 _INCIDENT_REF = re.compile(r"#?(\d+)")
@@ -198,6 +206,48 @@ class OncallCommands(commands.GroupCog, group_name="oncall", group_description="
         )
 
 
+ABORT_RESOLVE_SHOWN = 5
+"""At most this many open incidents get a Resolve button in the abort's private reply."""
+
+
+def abort_followup(
+    client: ReleaseBot,
+) -> Callable[[Release], Awaitable[tuple[str, discord.ui.View | None] | None]]:
+    """Return what the person aborting hears about the release's open incidents, privately.
+
+    An abort stops the polls but not an incident: each open one is named, with a Resolve
+    button (the same one as on the incident message, so the note modal and the role check
+    are the incident's own). The same question is asked in the thread for the others there.
+    """
+
+    async def followup(release: Release) -> tuple[str, discord.ui.View | None] | None:
+        service = client.find_handle(IncidentService)
+        if service is None or release.id is None:
+            return None
+        found = await service.list_incidents(open_only=True, release_id=release.id, limit=25)
+        if not found:
+            return None
+        listed = "\n".join(
+            f"- #{i.id} {i.severity.value} · {i.title} · {i.status.value}" for i in found
+        )
+        text = (
+            f"🚨 {len(found)} incident(s) of {release.name} still open and escalating:\n{listed}\n"
+            "Press **Resolve** (with a note) if the abort ends it, or leave it open."
+        )
+        view = discord.ui.View(timeout=None)
+        for incident in found[:ABORT_RESOLVE_SHOWN]:
+            assert incident.id is not None
+            button = discord.ui.Button[discord.ui.View](
+                label=f"Resolve #{incident.id}",
+                custom_id=resolve_id(incident.id),
+                style=discord.ButtonStyle.primary,
+            )
+            view.add_item(IncidentResolveButton(button))
+        return text, view
+
+    return followup
+
+
 async def setup(bot: commands.Bot) -> None:
     """Add the incident commands, buttons and Discord senders to `bot`."""
     client = release_bot(bot)
@@ -217,5 +267,6 @@ async def setup(bot: commands.Bot) -> None:
         background.add_sender(
             "dm", delivery.dm, incident_dm_fallback(settings.discord.alerts_channel)
         )
+    client.abort_followups.append(abort_followup(client))
     await client.add_cog(IncidentCommands(client))
     await client.add_cog(OncallCommands(client))

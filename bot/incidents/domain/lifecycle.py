@@ -109,8 +109,12 @@ def open_incident(
     source: str,
     actor: str,
     roster: Roster,
+    reading: str | None = None,
 ) -> Outcome:
-    """Open an incident, snapshotting `policy` and `sla_policy`, and page step 0 at once."""
+    """Open an incident, snapshotting `policy` and `sla_policy`, and page step 0 at once.
+
+    `reading` is the value as people read it ("5.1 %"), shown instead of the raw number.
+    """
     _aware(now, "open_incident")
     for name, text in (("condition", condition), ("title", title), ("source", source)):
         if not text or not text.strip():
@@ -137,7 +141,7 @@ def open_incident(
         timers += (Timer(TimerKind.SECONDARY, now + policy.secondary_after, 0, 0),)
     incident = replace(incident, timers=timers)
     sla = sla_policy.for_severity(severity)
-    measured = "" if value is None else f" (value {value:g})"
+    measured = "" if value is None else f" (value {reading or format(value, 'g')})"
     detail = (
         f"{severity.value} {condition}: {incident.title}{measured}; "
         f"respond in {describe_duration(sla.response)}, "
@@ -152,14 +156,19 @@ def open_incident(
 
 
 def retrigger(
-    incident: Incident, value: float | None, now: datetime, source: str = "monitoring"
+    incident: Incident,
+    value: float | None,
+    now: datetime,
+    source: str = "monitoring",
+    reading: str | None = None,
 ) -> Outcome:
     """Count a repeat of the same condition on an open incident: no new incident, no re-page."""
     _aware(now, "retrigger")
     if not incident.is_open:
         raise IncidentTransitionError("cannot retrigger: the incident is already resolved")
     count = incident.trigger_count + 1
-    detail = f"seen again (#{count})" + ("" if value is None else f", value {value:g}")
+    shown = reading or ("" if value is None else format(value, "g"))
+    detail = f"seen again (#{count})" + ("" if value is None else f", value {shown}")
     incident, event = _event(
         incident, IncidentAction.RETRIGGER, source, detail, now,
         trigger_count=count, latest_value=value,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.config import Settings
@@ -19,10 +19,16 @@ from bot.core.actors import BOT_ACTOR, ROLE_KEYS, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, UnknownTarget
-from bot.core.events import AlertAcknowledged, ConditionMet, ConditionRecovered
+from bot.core.events import (
+    AlertAcknowledged,
+    ConditionMet,
+    ConditionRecovered,
+    WindowSuperseded,
+)
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import Severity
 from bot.core.timers import TimerRecord
+from bot.core.units import format_measure, format_rule
 from bot.incidents.domain import lifecycle
 from bot.incidents.domain.model import (
     Effect,
@@ -79,14 +85,16 @@ class IncidentService:
         existing = await incidents_of(uow).find_open(event.release_id, event.condition)
         source = _SOURCES.get(event.source, Source.SYSTEM)
         if existing is not None:
-            updated, effects = lifecycle.retrigger(existing, value, now)
+            reading = None if value is None else format_measure(value, event.unit)
+            updated, effects = lifecycle.retrigger(existing, value, now, reading=reading)
             await self.changes.apply(uow, updated, effects, BOT_ACTOR, source, action="retrigger")
             return updated
         title = condition_title(self.settings, event.service, event.condition)
         measured = event.measurement
         if measured.value is not None:
-            limit = "" if measured.threshold is None else f" (threshold {measured.threshold:g})"
-            title = f"{title} {measured.value:.4g}{limit}"
+            rule = format_rule(event.op, measured.threshold, event.unit)
+            title = f"{title} {format_measure(measured.value, event.unit)}"
+            title += f" ({rule})" if rule else ""
         severity = condition_severity(self.settings, event.condition, event.severity)
         return await self._open(
             uow,
@@ -98,6 +106,7 @@ class IncidentService:
             event.source,
             BOT_ACTOR,
             source,
+            reading=None if value is None else format_measure(value, event.unit),
         )
 
     async def on_alert_ack(self, uow: UnitOfWork, event: AlertAcknowledged) -> None:
@@ -119,7 +128,7 @@ class IncidentService:
         if incident is None or incident.id is None:
             return
         value = event.measurement.value
-        measured = "" if value is None else f" (value {value:.4g})"
+        measured = "" if value is None else f" (value {format_measure(value, event.unit)})"
         await uow.audit.append(
             AuditEvent.record(
                 BOT_ACTOR,
@@ -206,6 +215,41 @@ class IncidentService:
                 "release_aborted", text, mention_users=mention, where=[RELEASE]
             ):
                 await uow.outbox.enqueue(out.kind, out.payload, out.key, order_key=out.order_key)
+
+    async def on_superseded(self, uow: UnitOfWork, event: WindowSuperseded) -> None:
+        """Move the earlier release's open incidents to the release that replaced it.
+
+        One production problem, one incident: the hotfix's own breach of the same condition
+        then counts on the moved incident (no second incident, no second page). An incident
+        the new release already has for that condition is left where it is.
+        """
+        store = incidents_of(uow)
+        for incident in await store.list(
+            open_only=True, release_id=event.old_release_id, limit=100
+        ):
+            assert incident.id is not None
+            if await store.find_open(event.new_release_id, incident.condition) is not None:
+                continue
+            moved = replace(incident, release_id=event.new_release_id)
+            await store.save(moved)
+            detail = (
+                f"moved from {event.old_release} to {event.new_release}: {event.new_release} "
+                f"reached production while {event.old_release} was watched (superseded)"
+            )
+            for release_id in (event.old_release_id, event.new_release_id):
+                await uow.audit.append(
+                    AuditEvent.record(
+                        BOT_ACTOR,
+                        "incident_moved",
+                        audit_target(incident.id),
+                        event.at,
+                        Source.SYSTEM,
+                        release_id,
+                        detail=detail,
+                        from_release_id=str(event.old_release_id),
+                        to_release_id=str(event.new_release_id),
+                    )
+                )
 
     async def handle_timer(self, uow: UnitOfWork, record: TimerRecord, now: datetime) -> None:
         """Fire one incident timer (claimed exactly once); stale tokens do nothing."""
@@ -377,6 +421,7 @@ class IncidentService:
         origin: str,
         actor: Actor,
         source: Source,
+        reading: str | None = None,
     ) -> Incident:
         now = self.clock.now()
         roster = await self.oncall.roster(uow, now)
@@ -392,6 +437,7 @@ class IncidentService:
             origin,
             actor.id,
             roster,
+            reading,
         )
         incident_id = await incidents_of(uow).add(incident)
         stored = await incidents_of(uow).get(incident_id)

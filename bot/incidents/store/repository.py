@@ -197,11 +197,27 @@ class SqlIncidentRepository:
         if incident.id is None:
             return []
         query = select(AuditRow).where(AuditRow.target == audit_target(incident.id))
-        if incident.release_id is not None:
-            # The release id is indexed; the target narrows within one release's events.
-            query = query.where(AuditRow.release_id == incident.release_id)
-        rows = await self._session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
-        return [audit_event(row) for row in reversed(rows.all())]
+        if incident.release_id is None:
+            rows = await self._session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))
+            return [audit_event(row) for row in reversed(rows.all())]
+        # The release id is indexed; the target narrows within the release's events. An
+        # incident moved from an earlier release (a hotfix superseded it) keeps that part of
+        # its timeline: each "incident_moved" names the release it came from.
+        releases: set[int] = set()
+        wanted = {incident.release_id}
+        while wanted - releases:
+            releases |= wanted
+            found = await self._session.scalars(
+                query.where(AuditRow.release_id.in_(releases)).order_by(AuditRow.id.desc())
+                .limit(limit)
+            )  # fmt: skip
+            events = [audit_event(row) for row in reversed(found.all())]
+            wanted = releases | {
+                int(e.detail["from_release_id"])
+                for e in events
+                if e.action == "incident_moved" and e.detail.get("from_release_id", "").isdigit()
+            }
+        return events
 
     async def put_message(self, message: IncidentMessage) -> None:
         """Remember (or replace) a Discord message showing an incident."""

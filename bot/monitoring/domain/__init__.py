@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.units import format_limit, format_measure, format_value
 from bot.monitoring.domain.schedule import (
     DEFAULT_STAGES,
     CatchUp,
@@ -33,9 +34,6 @@ from bot.monitoring.domain.verdicts import (
     check_operator,
     check_threshold,
     classify,
-    format_limit,
-    format_measure,
-    format_value,
     retry_due,
     worst,
 )

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar
 
-from bot.monitoring.domain.verdicts import Measurement, Verdict, format_value
+from bot.core.units import format_value
+from bot.monitoring.domain.verdicts import Measurement, Verdict
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, cast, get_args
 
+from bot.core.units import format_value
+
 Operator = Literal[">", ">=", "<", "<=", "==", "!="]
 """How a value is compared with the threshold; the comparison being true is the breach."""
 
@@ -83,37 +85,6 @@ def classify(value: float | None, threshold: float, op: str) -> Verdict:
     if value is None or math.isnan(value):
         return Verdict.INCONCLUSIVE
     return Verdict.BREACH if compare(value, limit) else Verdict.PASS
-
-
-def format_value(value: float | None) -> str:
-    """Return a short human form of a measured value ("no data" for None/NaN)."""
-    if value is None or math.isnan(value):
-        return "no data"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.4g}"
-
-
-def format_measure(value: float | None, unit: str = "") -> str:
-    """Return a value as people read it: a ratio as "5.0 %", seconds as "730 ms"."""
-    if value is None or math.isnan(value) or math.isinf(value) or not unit:
-        return format_value(value)
-    if unit == "ratio":
-        return f"{value * 100:.1f} %"
-    if unit == "seconds":
-        return f"{value * 1000:.0f} ms"
-    return format_value(value)
-
-
-def format_limit(value: float, unit: str = "") -> str:
-    """Return a threshold as people read it: 0.01 as a ratio is "1 %", 0.5 s is "500 ms"."""
-    if math.isnan(value) or math.isinf(value) or not unit:
-        return format_value(value)
-    if unit == "ratio":
-        return f"{value * 100:g} %"
-    if unit == "seconds":
-        return f"{value * 1000:g} ms"
-    return format_value(value)
 
 
 @dataclass(frozen=True)

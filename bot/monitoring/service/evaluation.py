@@ -209,6 +209,8 @@ class Evaluation:
                 source=source,
                 alert_id=alert.key,
                 consecutive=event.consecutive,
+                unit=watched.unit,
+                op=watched.op,
             )
             await self.events.publish(self.uow, met)
         elif isinstance(event, Recovered):
@@ -222,5 +224,6 @@ class Evaluation:
                 measurement=event.measurement,
                 source=source,
                 alert_id=alert.key,
+                unit=watched.unit,
             )
             await self.events.publish(self.uow, recovered)

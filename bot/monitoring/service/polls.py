@@ -48,6 +48,7 @@ from bot.monitoring.service.config import (
     ProbeFactory,
     monitoring_repo,
 )
+from bot.monitoring.service.credits import credit_items
 from bot.monitoring.service.evaluation import Evaluation
 from bot.releases.domain.release import ReleaseStatus
 
@@ -163,6 +164,7 @@ class PollRunner:
         if timer.kind == CLOSE_TIMER:
             await close_window(uow, repo, window, now, WindowStatus.CLOSED, "window ended")
             await repo.save_window(window)
+            await credit_items(uow, repo, window, now, self.events, ended=True)
             return
         ended = await _release_ended(uow, window.release_id)
         if ended is not None:  # a window never outlives its release (even a missed signal)
@@ -281,6 +283,9 @@ class PollRunner:
             await uow.timers.cancel(LEASE_TIMER, window.key)
             if window.is_open and run.kind == "poll":
                 await self._after_poll(uow, repo, window, run, now)
+                # The checklist's monitoring items whose part of the window passed clean.
+                ended = window.status is WindowStatus.CLOSED
+                await credit_items(uow, repo, window, now, self.events, ended=ended)
             if window.is_open:
                 await self._schedule_retry(uow, window, run, measurements, now)
             await repo.save_window(window)

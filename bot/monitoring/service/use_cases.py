@@ -17,7 +17,13 @@ from bot.core.actors import BOT_ACTOR, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import InvalidInput, InvalidTransition, NotAuthorized, UnknownTarget
-from bot.core.events import AlertAcknowledged, AlertsStillFiring, EventBus, Publisher
+from bot.core.events import (
+    AlertAcknowledged,
+    AlertsStillFiring,
+    EventBus,
+    Publisher,
+    WindowSuperseded,
+)
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import ROLE_KEYS, ROLE_TITLES
 from bot.monitoring.alertmanager import AlertmanagerPayload, parse_api_alerts
@@ -108,6 +114,7 @@ class MonitoringService(MonitoringQueries):
         repo = monitoring_repo(uow)
         if release.id is None or await repo.window_for_release(release.id) is not None:
             return
+        await self._supersede(uow, repo, release, signal.at)
         window = MonitoringWindow(opened_at=signal.at, stages=self.config.stages)
         record = WindowRecord(
             release.id, release.service, window, self.config.conditions_for(release.service)
@@ -124,6 +131,42 @@ class MonitoringService(MonitoringQueries):
             {"window_id": record.key, "event": "opened"},
             f"monitor-window:{record.key}:opened",
         )
+
+    async def _supersede(
+        self, uow: UnitOfWork, repo: MonitoringRepository, release: Release, at: datetime
+    ) -> None:
+        """Close the open windows of earlier releases of the service: production runs `release`.
+
+        A hotfix deployed during the previous release's 24 hours replaces what was watched;
+        each earlier window stops with "superseded by v1.2.4" (audited, said in its thread)
+        and `WindowSuperseded` hands its open incidents to the new release.
+        """
+        assert release.id is not None
+        for earlier in await repo.open_windows(release.service):
+            if earlier.release_id == release.id:
+                continue
+            try:
+                old_name = (await uow.releases.get(earlier.release_id)).name
+            except UnknownTarget:
+                old_name = f"release #{earlier.release_id}"
+            earlier.schedule_token += 1
+            await close_window(
+                uow,
+                repo,
+                earlier,
+                at,
+                WindowStatus.STOPPED,
+                f"superseded by {release.version} (release #{release.id})",
+                source=Source.SYSTEM,
+                announce=f"superseded by {release.version}",
+            )
+            await repo.save_window(earlier)
+            await self.events.publish(
+                uow,
+                WindowSuperseded(
+                    release.service, earlier.release_id, old_name, release.id, release.name, at
+                ),
+            )
 
     async def stop_window(self, uow: UnitOfWork, release: Release, signal: ReleaseSignal) -> None:
         """Stop the release's open window: a finished release is never watched.

@@ -6,6 +6,7 @@ is attached by the composition root right after the client is built (the room ne
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -16,7 +17,12 @@ from bot.core.actors import Actor
 
 if TYPE_CHECKING:
     from bot.releases.chat.room import ReleaseRoom
+    from bot.releases.domain.release import Release
     from bot.releases.service import ReleaseService
+
+AbortFollowUp = Callable[["Release"], Awaitable["tuple[str, discord.ui.View | None] | None"]]
+"""Asked after an abort what else the person aborting should hear, privately: a line and the
+controls to act on it (the incidents extension: open incidents, each with its Resolve)."""
 
 
 class ReleaseBot(ChatClient):
@@ -27,6 +33,7 @@ class ReleaseBot(ChatClient):
     def __init__(self, *, releases: ReleaseService, **kernel: Any) -> None:
         super().__init__(**kernel)
         self.releases = releases
+        self.abort_followups: list[AbortFollowUp] = []
 
 
 def release_bot(client: discord.Client) -> ReleaseBot:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.chat.failures import send_private
 from bot.chat.kit import to_embed
-from bot.chat.layout import clip
+from bot.chat.layout import CONTENT_MAX, clip
 from bot.chat.roles import actor_for
 from bot.checklist.model import TemplateItem
 from bot.core.actors import Source
@@ -195,7 +195,18 @@ class ReleaseCommands(commands.GroupCog, group_name="release", group_description
         await self.bot.room.announce(
             stopped.id or 0, f"⏹ {actor.name} aborted {stopped.name}: {reason}"
         )
-        await send_private(interaction, f"⏹ Aborted {stopped.name}.")
+        lines, view = [f"⏹ Aborted {stopped.name}."], discord.ui.View(timeout=None)
+        for followup in self.bot.abort_followups:
+            said = await followup(stopped)
+            if said is not None:
+                lines.append(said[0])
+                for item in said[1].children if said[1] is not None else ():
+                    view.add_item(item)
+        text = "\n".join(lines)
+        if view.children:
+            await interaction.edit_original_response(content=clip(text, CONTENT_MAX), view=view)
+        else:
+            await send_private(interaction, text)
 
     @app_commands.command(name="waive", description="Waive an item of the current phase")
     @app_commands.describe(item="The item to waive", reason="Why it is skipped")

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from bot.checklist.model import ChecklistTemplate, Phase, SignOffSpec, TemplateItem
-from bot.core.actors import AccessPolicy, Actor, Source
+from bot.core.actors import BOT_ACTOR, AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.errors import (
     GatesOpen,
@@ -374,6 +374,33 @@ class Release:
             ItemProgress(item_id, ItemState.WAIVED, actor.id, actor.name, now, text, source)
         )
         self._record(actor, "waive", item_id, now, source, text=item.text, reason=text)
+
+    def credit(
+        self, item_id: str, evidence: str, now: datetime, **detail: str
+    ) -> ItemProgress | None:
+        """Tick `item_id` as the bot from measured `evidence`, if nobody decided it already.
+
+        A monitoring item is ticked when its part of the window passed clean, possibly before
+        its phase is the current one (the measurements do not wait for an Advance); never in
+        a closed phase, never over a person's tick, waiver or untick (`None` then).
+        """
+        item = self.item(item_id)
+        if not self.is_active or self.phase_position(item.phase_key) < self.phase_index:
+            return None
+        current = self.progress(item_id)
+        if current.state is not ItemState.OPEN or current.actor_id not in (None, BOT_ACTOR.id):
+            return None
+        if self.blocking_signoff(item) is not None:
+            return None
+        progress = ItemProgress(
+            item_id, ItemState.DONE, BOT_ACTOR.id, BOT_ACTOR.name, now, evidence, Source.SYSTEM
+        )
+        self._set_item(progress)
+        self._record(
+            BOT_ACTOR, "tick", item_id, now, Source.SYSTEM, text=item.text, evidence=evidence,
+            **detail,
+        )  # fmt: skip
+        return progress
 
     def _set_item(self, progress: ItemProgress) -> None:
         self.items[progress.item_id] = progress

@@ -34,7 +34,12 @@ from bot.releases.chat.commands import resolve_release
 from bot.releases.chat.summary import release_choice
 from bot.rollouts.chat.render import deploy_status_embed, operation_embed, outcome_line
 from bot.rollouts.service.deploy import DeployPlan, DeployService, StalePlan
-from bot.rollouts.service.rollback import OUTBOX_KIND, RollbackPlan, RollbackService
+from bot.rollouts.service.rollback import (
+    OUTBOX_KIND,
+    NotRunningRelease,
+    RollbackPlan,
+    RollbackService,
+)
 from bot.runtime.background import Background
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage
 
@@ -42,7 +47,9 @@ log = logging.getLogger(__name__)
 
 CONFIRM_TEMPLATE = (
     r"rb:rollback-ok:(?P<release>\d+):(?P<env>[sp]):(?P<src>\d+):(?P<dst>\d+):(?P<explicit>[01])"
+    r"(?::r:(?P<running>[A-Za-z0-9._+,-]{1,40}))?"
 )
+RUNNING_TEMPLATE = r"rb:rollback-running:(?P<release>\d+):(?P<env>[sp])"
 CANCEL_TEMPLATE = r"rb:rollback-no:(?P<release>\d+)"
 DEPLOY_OK_TEMPLATE = (
     r"rb:deploy-ok:(?P<release>\d+):(?P<env>[sp]):(?P<user>\d+):(?P<digest>[0-9a-f]{16})"
@@ -77,7 +84,7 @@ def confirmation_view(plan: RollbackPlan, explicit: bool) -> discord.ui.View:
         style=discord.ButtonStyle.danger,
         custom_id=(
             f"rb:rollback-ok:{plan.release_id}:{env}:{plan.from_revision}:{plan.to_revision}:"
-            f"{int(explicit)}"
+            f"{int(explicit)}" + (f":r:{plan.running[:40]}" if plan.running else "")
         ),
     )
     cancel = discord.ui.Button[discord.ui.View](
@@ -96,13 +103,39 @@ async def ask_to_confirm(
     source: Source,
     environment: str = "production",
     to_revision: int | None = None,
+    running: bool = False,
 ) -> None:
-    """Check the role and the refusals, then show the private confirmation (after a defer)."""
+    """Check the role and the refusals, then show the private confirmation (after a defer).
+
+    When the Deployment does not run the release's version the answer says what runs, with
+    a button to roll that back anyway (`running`: the person confirmed it explicitly).
+    """
     bot, actor = acting(interaction)
     rollbacks, _ = services(bot)
-    plan = await rollbacks.preview(
-        release_id, actor, source, environment=environment, to_revision=to_revision
-    )
+    try:
+        plan = await rollbacks.preview(
+            release_id,
+            actor,
+            source,
+            environment=environment,
+            to_revision=to_revision,
+            running=running,
+        )
+    except NotRunningRelease as refused:
+        view = discord.ui.View(timeout=None)
+        anyway = discord.ui.Button[discord.ui.View](
+            label=f"Roll back the running {refused.running} instead"[:80],
+            style=discord.ButtonStyle.danger,
+            custom_id=f"rb:rollback-running:{release_id}:{environment[0]}",
+        )
+        view.add_item(RollbackRunning(anyway))
+        text = (
+            f"⚠️ Rollback refused: {refused.message}. Rolling back from this room would "
+            f"withdraw {refused.running}, which is not this release. If that is what you "
+            "mean, confirm it explicitly (the button, or `/release rollback running:True`)."
+        )
+        await interaction.edit_original_response(content=clip(text, 2000), view=view)
+        return
     view = confirmation_view(plan, explicit=bool(to_revision))
     await interaction.edit_original_response(content=clip(plan.question(), 2000), view=view)
 
@@ -145,6 +178,21 @@ class RollbackButton(_RollbackControl, template=ROLLBACK_TEMPLATE):
         await ask_to_confirm(interaction, int(self.fields["release"]), Source.BUTTON)
 
 
+class RollbackRunning(_RollbackControl, template=RUNNING_TEMPLATE):
+    """Roll back what the Deployment runs although it is not the room's release: confirm it."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Show the usual confirmation, saying which version it withdraws."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await ask_to_confirm(
+            interaction,
+            int(self.fields["release"]),
+            Source.BUTTON,
+            ENV_CODES[self.fields["env"]],
+            running=True,
+        )
+
+
 class ConfirmRollback(_RollbackControl, template=CONFIRM_TEMPLATE):
     """Start the confirmed rollback (the roles are checked again, now)."""
 
@@ -161,6 +209,7 @@ class ConfirmRollback(_RollbackControl, template=CONFIRM_TEMPLATE):
             from_revision=int(self.fields["src"]),
             to_revision=int(self.fields["dst"]),
             explicit=self.fields["explicit"] == "1",
+            running=self.fields.get("running"),
         )
         await interaction.edit_original_response(
             content=(
@@ -345,6 +394,7 @@ def build_commands() -> list[app_commands.Command[Any, Any, None]]:
         to_revision="Revision to restore (default: the previous one)",
         environment="Which Deployment (default: production)",
         release="The release (default: this thread's)",
+        running=("Roll back what the Deployment runs even though it is not this release's version"),
     )
     @app_commands.autocomplete(release=_release_choices)
     async def rollback_command(
@@ -352,11 +402,14 @@ def build_commands() -> list[app_commands.Command[Any, Any, None]]:
         to_revision: app_commands.Range[int, 1, 1_000_000_000] | None = None,
         environment: Environment = "production",
         release: str | None = None,
+        running: bool = False,
     ) -> None:
         """Show the private confirmation of a rollback, like the Roll back button."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
-        await ask_to_confirm(interaction, found.id or 0, Source.SLASH, environment, to_revision)
+        await ask_to_confirm(
+            interaction, found.id or 0, Source.SLASH, environment, to_revision, running
+        )
 
     @app_commands.command(name="deploy", description="Apply the manifests and watch the rollout")
     @app_commands.describe(
@@ -401,6 +454,7 @@ def build_commands() -> list[app_commands.Command[Any, Any, None]]:
 
 DYNAMIC_ITEMS = (
     RollbackButton,
+    RollbackRunning,
     ConfirmRollback,
     CancelRollback,
     ConfirmDeploy,

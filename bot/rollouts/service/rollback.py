@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.actors import Actor, Source
+from bot.core.audit import AuditEvent
 from bot.core.errors import DomainError, InvalidTransition
-from bot.releases.domain.release import Release, ReleaseStatus
+from bot.releases.domain.release import WINDOW_MARK, ItemState, Release, ReleaseStatus
 from bot.rollouts.domain import (
     ClusterRefusal,
     OperationKind,
@@ -21,6 +22,7 @@ from bot.rollouts.domain import (
     RolloutInFlight,
     RolloutOperation,
     requested_operation,
+    runs_release_version,
 )
 from bot.rollouts.k8s import (
     DeploymentTarget,
@@ -47,12 +49,52 @@ __all__ = [
     "OUTBOX_KIND",
     "ClusterAccess",
     "ControllerFactory",
+    "NotRunningRelease",
     "RollbackPlan",
     "RollbackService",
     "RolloutTarget",
     "pick_revision",
     "targets_from_settings",
 ]
+
+
+class NotRunningRelease(InvalidTransition):
+    """Production does not run the release whose room asks for the rollback.
+
+    An undo there would withdraw what does run (another release's version): refused unless
+    the person confirms a rollback of the running version explicitly.
+    """
+
+    def __init__(self, message: str, release_id: int, environment: str, running: str) -> None:
+        super().__init__(message)
+        self.release_id, self.environment, self.running = release_id, environment, running
+
+
+def image_versions(images: Sequence[str]) -> tuple[str, ...]:
+    """Return the tags of `images` ("repo/app:v1.2.3" -> "v1.2.3"), in order, without repeats."""
+    tags = [image.rsplit("/", 1)[-1].partition(":")[2] for image in images]
+    return tuple(dict.fromkeys(tag for tag in tags if tag))
+
+
+def not_running_refusal(release: Release, environment: str, images: Sequence[str]) -> str | None:
+    """Return why rolling back `environment` from `release`'s room is refused, or None.
+
+    "v1.2.4 was never deployed to production; production runs v1.2.3" when the release never
+    reached it (its production-deployed item is not done), "production no longer runs
+    v1.2.4; it runs v1.2.5" when something replaced it since.
+    """
+    if release.status is ReleaseStatus.ROLLED_BACK or runs_release_version(
+        images, str(release.version)
+    ):
+        return None  # a rolled-back release has its own refusal (name a revision)
+    running = ", ".join(image_versions(images)) or "an untagged image"
+    deployed = any(
+        item.marks == WINDOW_MARK and release.progress(item.id).state is ItemState.DONE
+        for item in release.template.items()
+    )
+    if environment != "production" or deployed:
+        return f"{environment} no longer runs {release.version}; it runs {running}"
+    return f"{release.version} was never deployed to production; production runs {running}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +108,8 @@ class RollbackPlan:
     to_revision: int
     from_images: tuple[str, ...]
     to_images: tuple[str, ...]
+    # Set when the person confirmed rolling back a version that is not the release's own.
+    running: str | None = None
 
     def question(self) -> str:
         """Return the confirmation question."""
@@ -75,6 +119,8 @@ class RollbackPlan:
         )
         if self.from_images and self.to_images and self.from_images != self.to_images:
             text += f" ({', '.join(self.from_images)} → {', '.join(self.to_images)})"
+        if self.running:
+            text += f", rolling back {self.running}, which is not this release's version"
         return text + "?"
 
 
@@ -91,8 +137,13 @@ class RollbackService(OperationRunner):
         *,
         environment: str = "production",
         to_revision: int | None = None,
+        running: bool = False,
     ) -> RollbackPlan:
-        """Check the role and every refusal, then say what the rollback would do."""
+        """Check the role and every refusal, then say what the rollback would do.
+
+        A Deployment that does not run the release's version is refused (`NotRunningRelease`)
+        unless `running`: the person confirmed rolling back what runs there instead.
+        """
         release = await self.releases.get(release_id)
         target = self.target(release.service, environment)
         await self.authorize(release, actor, "rollback", source, str(target.deployment))
@@ -109,14 +160,23 @@ class RollbackService(OperationRunner):
         except KubernetesError as exc:
             raise ClusterRefusal(exc.message) from exc
         images = {rev.number: rev.images for rev in history}
+        current = images.get(status.revision, status.images)
+        refusal = not_running_refusal(release, environment, current)
+        shown = ", ".join(image_versions(current)) or "an untagged image"
+        if refusal is not None and not running:
+            await self.releases.record_denial(
+                release_id, actor, "rollback", str(target.deployment), source, refusal
+            )
+            raise NotRunningRelease(refusal, release_id, environment, shown)
         return RollbackPlan(
             release_id,
             environment,
             str(target.deployment),
             status.revision,
             to,
-            images.get(status.revision, status.images),
+            current,
             images.get(to, ()),
+            shown if refusal is not None else None,
         )
 
     async def request(
@@ -129,11 +189,13 @@ class RollbackService(OperationRunner):
         from_revision: int | None = None,
         to_revision: int | None = None,
         explicit: bool = False,
+        running: str | None = None,
     ) -> RolloutOperation:
         """Check the role again (at click time), store the request and start it.
 
         `from_revision`/`to_revision` pin what the person confirmed; `explicit` says they
-        named the revision themselves rather than taking the previous one.
+        named the revision themselves rather than taking the previous one; `running` names
+        the version they confirmed rolling back although it is not this release's (audited).
         """
         release = await self.releases.get(release_id)
         target = self.target(release.service, environment)
@@ -153,7 +215,25 @@ class RollbackService(OperationRunner):
             from_revision=from_revision,
             to_revision=to_revision,
         )
-        return await self.open_request(op, [request_event(op, actor, now)])
+        events = [request_event(op, actor, now)]
+        if running:
+            events.append(
+                AuditEvent.record(
+                    actor,
+                    "rollback_running_confirmed",
+                    str(target.deployment),
+                    now,
+                    source,
+                    release_id,
+                    running=running,
+                    release_version=str(release.version),
+                    reason=(
+                        f"{actor.name} confirmed rolling back {running} on {environment}, "
+                        f"which is not {release.name}"
+                    ),
+                )
+            )
+        return await self.open_request(op, events)
 
     async def _refuse_early(self, release: Release, target: RolloutTarget, explicit: bool) -> None:
         if release.status is ReleaseStatus.ROLLED_BACK and not explicit:

@@ -67,12 +67,12 @@ def incidents(world: World) -> IncidentService:
 
 async def breach(
     world: World, release_id: int = 1, condition: str = "error_rate", value: float = 0.034,
-    severity: str = "",
+    severity: str = "", unit: str = "",
 ) -> int:  # fmt: skip
     """Report a met condition the way monitoring's hook does (inside its transaction)."""
     event = Met(
         release_id, "nexis-gateway", condition, severity,
-        Measured(value, 0.01, "error ratio", world.bot.clock.now()),
+        Measured(value, 0.01, "error ratio", world.bot.clock.now()), unit=unit,
     )  # fmt: skip
     async with world.bot.releases.uow() as uow:
         incident = await incidents(world).open_or_update(uow, event)

@@ -132,6 +132,34 @@ async def test_pagerduty_and_webhook_get_the_page_once_after_a_500(
     assert len(receiver.at("/v2/enqueue")) == 2  # later steps do not page PagerDuty here
 
 
+async def test_the_page_dm_and_incident_message_read_the_ratio_as_the_alert_does(
+    world: World, receiver: LoopbackReceiver
+) -> None:
+    """An error ratio of 0.051 reads "5.1 % (breach if > 1 %)" in every page, as in the alert.
+
+    PagerDuty's summary, the webhook's incident title, Omar's DM and the incident message in
+    the thread: no raw "0.051 (threshold 0.01)" anywhere.
+    """
+    await world.start()
+    await breach(world, value=0.051, unit="ratio")
+    await pump(world)
+    shown = "Error rate 5.1 % (breach if > 1 %)"
+    [trigger] = [r.json() for r in receiver.at("/v2/enqueue")]
+    assert trigger["payload"]["summary"].startswith(f"[P1] {shown}")
+    [hook] = receiver.at("/hook")
+    assert hook.json()["incident"]["title"] == shown
+    [dm] = dms(world.omar)
+    assert shown in dm.content
+    posted = [m for m in world.thread().history() if m.author.bot and m.embeds]
+    titles = [e.title or "" for m in posted for e in m.embeds if "Incident #" in (e.title or "")]
+    assert titles and all(shown in t for t in titles), titles
+    texts = [trigger["payload"]["summary"], hook.json()["incident"]["title"], dm.content, *titles]
+    assert not any("threshold 0.01" in t or "0.051" in t for t in texts), texts
+    _, events = await incidents(world).status(1)
+    [opened] = [e for e in events if e.action == "incident_open"]
+    assert "(value 5.1 %)" in opened.detail["detail"]
+
+
 async def test_p0_reminders_before_and_at_the_response_deadline(world: World) -> None:
     """Remind @everyone and Stakeholders at +10 min and say the response SLA broke at +15."""
     cast = add_cast(world)

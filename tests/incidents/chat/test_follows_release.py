@@ -136,3 +136,49 @@ async def test_an_overdue_reminder_says_overdue_by(world: World, clock: FakeCloc
     assert reminders, texts
     assert any("(overdue by " in t for t in reminders), reminders
     assert not any("-1 day" in t for t in texts)
+
+
+async def test_the_abort_private_reply_names_open_incidents_and_resolves_them(
+    world: World, clock: FakeClock
+) -> None:
+    """Tom's own answer to /release abort lists the escalating incident with its Resolve.
+
+    He resolves it from there (the note modal is the incident's own): the incident is
+    resolved, its timeline has the abort, and the +30 min step pages nobody.
+    """
+    cast = add_cast(world)
+    await world.start()
+    incident_id = await breach(world)
+    await pump(world)
+    clock.advance(16 * MIN)  # the Tech Lead is paged at +15 min: the incident escalates
+    await pump(world)
+
+    aborted = await world.tom.slash(world.thread(), "release abort", reason="bad build, abandon")
+    await pump(world)
+    answer = aborted.response
+    assert answer is not None and answer.ephemeral
+    assert f"#{incident_id} P1" in answer.content and "still open and escalating" in answer.content
+    shown = await world.tom.click(answer, label=f"Resolve #{incident_id}")
+    assert shown.modal is not None
+    field = shown.modal["components"][0]["components"][0]["custom_id"]
+    await world.tom.submit_modal(shown, {field: "aborted; v1.2.2 keeps running"})
+    await pump(world)
+
+    assert (await incidents(world).get(incident_id)).status is IncidentStatus.RESOLVED
+    _, events = await incidents(world).status(incident_id)
+    actions = [e.action for e in events]
+    assert actions.index("incident_release_aborted") < actions.index("incident_resolve")
+    clock.advance(2 * 60 * MIN)
+    await pump(world)
+    assert dms(cast.emma) == []
+    assert len(dms(world.tom)) == 1
+
+
+async def test_an_abort_without_open_incidents_answers_as_before(world: World) -> None:
+    """No incident: the private answer is the abort alone, without buttons."""
+    await world.start()
+    aborted = await world.tom.slash(world.thread(), "release abort", reason="bad build, abandon")
+    answer = aborted.response
+    assert answer is not None
+    assert "Aborted nexis-gateway v1.2.3" in answer.content and "incident" not in answer.content
+    assert not answer.components

@@ -146,7 +146,9 @@ async def test_monitoring_breach_opens_p1_and_pages_in_the_same_pump(
     )  # fmt: skip
     assert incident.opened_at == clock.now()
     [dm] = dms(world.omar)
-    assert "Error rate 0.052" in dm.content
+    # The page reads as the alert does (issue 11): a percentage and the breach rule.
+    assert "Error rate 5.2 % (breach if > 1 %)" in dm.content
+    assert "0.052" not in dm.content
     assert len(mentioning(world.thread(), world.omar)) == 1
     clock.advance(5 * MIN)
     await pump(world)

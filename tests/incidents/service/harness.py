@@ -118,6 +118,8 @@ class Met:
     severity: str
     measurement: Measured
     source: str = "poll"
+    unit: str = ""
+    op: str = ">"
 
 
 def met(

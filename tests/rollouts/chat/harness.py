@@ -50,6 +50,22 @@ async def k8s_api(rollout_rbac: Recorder) -> AsyncIterator[FakeKubeApi]:
         yield api
 
 
+def production_running(*versions: str) -> Any:
+    """Return a `k8s_api` fixture whose production rolled out `versions` after v1.0.0.
+
+    A rollback test's production must run the room's release (v1.2.3): `/release rollback`
+    refuses to withdraw a version that is not the release's own (issue 11).
+    """
+
+    @pytest.fixture(name="k8s_api")
+    async def api(rollout_rbac: Recorder) -> AsyncIterator[FakeKubeApi]:
+        async with fake_cluster(rollout_rbac) as built:
+            roll_out(built, "production", *versions)
+            yield built
+
+    return api
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Return settings whose service deploys to staging and production from tmp manifests."""

@@ -18,8 +18,8 @@ from bot.rollouts.domain import OperationStatus
 from bot.rollouts.k8s import CallPolicy, RolloutController, make_api_client
 from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
-    k8s_api,
     post_alert,
+    production_running,
     rollbacks,
     rollout_rbac,
     settings,
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from tests.support.world import World
 
 __all__ = ["k8s_api", "rollout_rbac", "settings", "simcord_bot"]
+
+# Production runs the room's release v1.2.3 at revision 3 (v1.0.0, v1.2.2, v1.2.3).
+k8s_api = production_running("v1.2.2", "v1.2.3")
 
 DEPLOYMENT = "/apis/apps/v1/namespaces/production/deployments/nexis-gateway"
 

@@ -8,8 +8,8 @@ from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.domain import ClusterRefusal, OperationStatus
 from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
-    k8s_api,
     post_alert,
+    production_running,
     rollbacks,
     rollout_rbac,
     settings,
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from tests.support.world import World
 
 __all__ = ["k8s_api", "rollout_rbac", "settings", "simcord_bot"]
+
+# Production runs the room's release v1.2.3 at revision 3 (v1.0.0, v1.2.2, v1.2.3).
+k8s_api = production_running("v1.2.2", "v1.2.3")
 
 
 def image(api: FakeKubeApi) -> str:
@@ -59,7 +62,7 @@ async def test_devops_confirms_and_the_release_is_rolled_back(
     assert asked.ephemeral and asked.response is not None
     assert asked.response.content.startswith(
         "Confirm rollback of production/nexis-gateway from revision 3 to 2 "
-        f"({IMAGE}:v1.2.0 → {IMAGE}:v1.1.0)"
+        f"({IMAGE}:v1.2.3 → {IMAGE}:v1.2.2)"
     )
     assert k8s_api.requests("PATCH") == []  # nothing happens before the confirmation
 
@@ -70,7 +73,7 @@ async def test_devops_confirms_and_the_release_is_rolled_back(
     )
     await settle(world)
 
-    assert image(k8s_api) == f"{IMAGE}:v1.1.0"
+    assert image(k8s_api) == f"{IMAGE}:v1.2.2"
     assert (await world.release()).status is ReleaseStatus.ROLLED_BACK
     op = await rollbacks(world).get(1)
     assert op.status is OperationStatus.SUCCEEDED and op.requested_by_name == "dora"
@@ -174,5 +177,5 @@ async def test_forbidden_patch_is_reported_in_the_thread(
     outcome = thread_texts(world)[-1]
     assert outcome.startswith("❌ Rollback of production/nexis-gateway failed: rollback failed:")
     assert "service account may not patch deployments in production" in outcome
-    assert image(k8s_api) == f"{IMAGE}:v1.2.0"
+    assert image(k8s_api) == f"{IMAGE}:v1.2.3"
     assert (await world.release()).status is ReleaseStatus.ACTIVE

@@ -14,7 +14,7 @@ from bot.releases.domain.release import ReleaseStatus
 from bot.rollouts.chat.cog import rollback_button
 from bot.sandbox.kubernetes.api import FakeKubeApi
 from tests.rollouts.chat.harness import (
-    k8s_api,
+    production_running,
     rollbacks,
     rollout_rbac,
     settings,
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from tests.support.world import World
 
 __all__ = ["k8s_api", "rollout_rbac", "settings", "simcord_bot"]
+
+# Production runs the room's release v1.2.3 at revision 3 (v1.0.0, v1.2.2, v1.2.3).
+k8s_api = production_running("v1.2.2", "v1.2.3")
 
 
 async def _page_dm(world: World) -> discord.Message:
