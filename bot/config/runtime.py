@@ -15,6 +15,7 @@ from bot.config.base import (
     path_text_problem,
     resolve_path,
 )
+from bot.config.secrets import SECRET_ENV, url_password
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/releasebot.db"
 _URL_SCHEME = re.compile(r"(?P<dialect>[a-z][a-z0-9]*)(?:\+(?P<driver>[a-z0-9_]+))?://(?P<rest>.*)")
@@ -38,14 +39,33 @@ class DatabaseSettings(SectionModel):
         match = _URL_SCHEME.fullmatch(value.strip())
         if match is None:
             raise fail(f'{_URL_HINT} or "postgresql+asyncpg://user@host/db"')
+        if url_password(value):
+            variable = SECRET_ENV["database_url"]
+            raise fail(
+                "a password must not be in the config file: set "
+                f"{variable} (or {variable}_FILE naming a file that holds it) to the whole "
+                "URL instead, and leave database.url without the password"
+            )
+        problem = async_url_problem(value)
+        if problem is not None:
+            raise fail(problem)
         dialect, driver, rest = match["dialect"], match["driver"], match["rest"]
-        known = _ASYNC_DRIVERS.get(dialect)
-        if driver is None or (known is not None and driver not in known):
-            choices = " or ".join(f'"{dialect}+{name}"' for name in sorted(known or {"<driver>"}))
-            raise fail(f"needs an async driver: use {choices} ({_URL_HINT})")
         if dialect != "sqlite":
             return value.strip()
         return f"{dialect}+{driver}://{_resolve_sqlite_path(rest, info)}"
+
+
+def async_url_problem(value: str) -> str | None:
+    """Return what is wrong with `value` as an async SQLAlchemy database URL (None: fine)."""
+    match = _URL_SCHEME.fullmatch(value.strip())
+    if match is None:
+        return f'{_URL_HINT} or "postgresql+asyncpg://user@host/db"'
+    dialect, driver = match["dialect"], match["driver"]
+    known = _ASYNC_DRIVERS.get(dialect)
+    if driver is None or (known is not None and driver not in known):
+        choices = " or ".join(f'"{dialect}+{name}"' for name in sorted(known or {"<driver>"}))
+        return f"needs an async driver: use {choices} ({_URL_HINT})"
+    return None
 
 
 def _resolve_sqlite_path(rest: str, info: ValidationInfo) -> str:

@@ -65,6 +65,13 @@ class Settings(SectionModel):
                 merged[name] = result
         return merged
 
+    @property
+    def database_url(self) -> str:
+        """Return the database URL: RELEASEBOT_DATABASE_URL when set, else database.url."""
+        if self.secrets.database_url is not None:
+            return self.secrets.database_url.get_secret_value().strip()
+        return self.database.url
+
     def require_discord_token(self) -> SecretStr:
         """Return the Discord token; raise ConfigError naming the variable when it is missing."""
         if self.secrets.discord_token is None:
