@@ -252,11 +252,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if settings.discord.guild_id is None:
         print(NO_GUILD, file=sys.stderr, end="")
         return 2
+    grace = settings.paging.outbox.shutdown_grace.total_seconds()
+    if settings.leader.enabled:  # one of several replicas on PostgreSQL (docs/database.md)
+        from bot.app.replica import run_replica
+
+        return asyncio.run(run_replica(settings, token.get_secret_value(), grace=grace))
     from bot.app import create_bot
     from bot.runtime.shutdown import run_bot
 
     bot = create_bot(settings)
-    grace = settings.paging.outbox.shutdown_grace.total_seconds()
     return asyncio.run(run_bot(bot, token.get_secret_value(), grace=grace))
 
 

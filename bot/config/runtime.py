@@ -110,3 +110,16 @@ class WebSettings(SectionModel):
     max_alerts_per_push: int = Field(default=1_000, ge=1, le=100_000)
     max_conditions_per_push: int = Field(default=50, ge=1, le=10_000)
     read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
+class LeaderSettings(SectionModel):
+    """Run several replicas on one PostgreSQL: one leads, the others stand by (docs/database.md).
+
+    Off by default (SQLite is one replica). With `enabled`, a replica leads only while it
+    holds a PostgreSQL advisory lock; standbys try every `poll_seconds`; a leader that stops
+    heartbeating (paused, partitioned) loses the lock after `lost_after_seconds`.
+    """
+
+    enabled: bool = False
+    poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    lost_after_seconds: float = Field(default=10.0, ge=2, le=300)

@@ -1,10 +1,11 @@
 """Leader election for replicas on one PostgreSQL: an advisory lock, an epoch, a fence.
 
 Several bot processes may run against one PostgreSQL database; exactly one is the leader
-(the Discord gateway, the timer loop, the outbox), the others are standbys that only answer
-`/healthz` (alive) and `/readyz` (503 "standby") and try to take the lead every
-`poll_seconds`.
+(the Discord gateway, the timer loop, the outbox), the others are standbys that serve only the small
+web app below and try to take the lead every `poll_seconds`.
 
+- **Standby.** A standby is alive and ready (`/healthz`, `/readyz` 200, role "standby") and
+  forwards `POST /alertmanager` to the leader's address, so a Service may route to any replica.
 - **Lock.** The leader holds `pg_try_advisory_lock(LEADER_KEY)` on a dedicated connection.
   PostgreSQL releases it the moment that session ends: the process died (SIGKILL: the kernel
   closes the socket), the node vanished (TCP keepalive), or the session sat idle longer than
@@ -32,6 +33,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,10 +49,13 @@ WRITE_LOCK_KEY = 0x72626F74
 LOST_EXIT_CODE = 3
 
 _BUMP = text(
-    "INSERT INTO leadership (id, epoch, holder, acquired_at) VALUES (1, 1, :holder, :now) "
+    "INSERT INTO leadership (id, epoch, holder, address, acquired_at) "
+    "VALUES (1, 1, :holder, :address, :now) "
     "ON CONFLICT (id) DO UPDATE SET epoch = leadership.epoch + 1, holder = EXCLUDED.holder, "
-    "acquired_at = EXCLUDED.acquired_at RETURNING epoch"
+    "address = EXCLUDED.address, acquired_at = EXCLUDED.acquired_at RETURNING epoch"
 )
+# Request headers a standby passes on when it forwards an Alertmanager push to the leader.
+_FORWARDED = ("Authorization", "Content-Type", "X-Releasebot-Signature", "User-Agent")
 
 
 class LeadershipLost(RuntimeError):
@@ -67,9 +72,11 @@ class LeaderLock:
         *,
         poll_seconds: float = 2.0,
         lost_after_seconds: float = 10.0,
+        address: str | None = None,
     ) -> None:
         self.url = url
         self.holder = holder[:200]
+        self.address = address[:300] if address else None
         self.poll_seconds = poll_seconds
         self.lost_after_seconds = lost_after_seconds
         self.heartbeat_seconds = max(0.2, lost_after_seconds / 5)
@@ -140,7 +147,10 @@ class LeaderLock:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
             epoch = int(
                 (
-                    await conn.execute(_BUMP, {"holder": self.holder, "now": datetime.now(UTC)})
+                    await conn.execute(
+                        _BUMP,
+                        {"holder": self.holder, "address": self.address, "now": datetime.now(UTC)},
+                    )
                 ).scalar_one()
             )
         self.epoch = epoch
@@ -182,6 +192,14 @@ class LeaderLock:
             return False
         return True
 
+    async def leader_address(self) -> str | None:
+        """Return where the current leader's web server answers (None: no leader known)."""
+        async with self._use:
+            if self._conn is None:
+                self._conn = await self._connect()
+            found = await self._conn.scalar(text("SELECT address FROM leadership WHERE id = 1"))
+        return str(found) if found else None
+
     def _lose(self, reason: str) -> None:
         if not self.lost.is_set():
             log.error("leader: lost leadership (%s): stopping all work", reason)
@@ -215,19 +233,59 @@ class LeaderLock:
             self._engine = None
 
 
-def standby_app(lock: LeaderLock) -> web.Application:
-    """Return the standby's web app: alive on /healthz, not ready on /readyz."""
+def standby_app(lock: LeaderLock, *, forward_timeout: float = 10.0) -> web.Application:
+    """Return the standby's web app.
+
+    `/healthz` and `/readyz` answer 200 with `"role": "standby"` while the standby can reach
+    the database (so a rolling update and a PodDisruptionBudget count it as a replica ready
+    to take over); `POST /alertmanager` is forwarded to the leader's address (from the
+    leadership row), so any replica behind the Service accepts a push.
+    """
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "role": "standby", "holder": lock.holder})
 
     async def readyz(_request: web.Request) -> web.Response:
-        body = {"status": "standby", "detail": "waiting to take the lead; not serving"}
-        return web.json_response(body, status=503)
+        try:
+            leader = await asyncio.wait_for(lock.leader_address(), 5)
+        except (OSError, SQLAlchemyError, TimeoutError) as error:
+            detail = f"cannot reach the database: {type(error).__name__}"
+            return web.json_response({"status": "not ready", "detail": detail}, status=503)
+        return web.json_response({"status": "ready", "role": "standby", "leader": leader})
 
-    app = web.Application()
+    async def alertmanager(request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            leader = await asyncio.wait_for(lock.leader_address(), 5)
+        except (OSError, SQLAlchemyError, TimeoutError):
+            leader = None
+        if not leader:
+            return web.json_response(
+                {"status": "error", "reason": "standby: no leader to forward the push to"},
+                status=503,
+            )
+        headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
+        try:
+            async with (
+                aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=forward_timeout)
+                ) as session,
+                session.post(
+                    f"{leader.rstrip('/')}/alertmanager", data=body, headers=headers
+                ) as answer,
+            ):
+                payload = await answer.read()
+                return web.Response(
+                    body=payload, status=answer.status, content_type=answer.content_type
+                )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            reason = f"standby: the leader did not answer ({type(error).__name__})"
+            return web.json_response({"status": "error", "reason": reason}, status=503)
+
+    app = web.Application(client_max_size=4 * 1024 * 1024)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_post("/alertmanager", alertmanager)
     return app
 
 

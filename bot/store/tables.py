@@ -224,4 +224,6 @@ class LeadershipRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     epoch: Mapped[int] = mapped_column(Integer)
     holder: Mapped[str] = mapped_column(String(200))
+    # Where the leader's web server answers (standbys forward Alertmanager pushes there).
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
     acquired_at: Mapped[datetime]

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("epoch", sa.Integer(), nullable=False),
         sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("address", sa.String(length=300), nullable=True),
         sa.Column("acquired_at", bot.store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_leadership")),
     )
