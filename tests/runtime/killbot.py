@@ -124,7 +124,12 @@ async def drive(service: Any, args: argparse.Namespace) -> None:
                     await service.open(SRE, title=title, severity="P1")
                 except DomainError as error:
                     log.info("open %s: %s", n, error)
-            elif incident is not None and now >= opens + args.resolve_after:
+            elif (
+                incident is not None
+                and now
+                >= (incident.opened_at.timestamp() if args.resolve_from_open else opens)
+                + args.resolve_after
+            ):
                 if incident.status.value != "resolved":
                     try:
                         await service.resolve(incident.id, SRE, "kill test", Source.SLASH)
@@ -200,6 +205,9 @@ if __name__ == "__main__":
     parser.add_argument("--leader", action="store_true", help="stand by until leading")
     parser.add_argument("--name", default="bot", help="X-Releasebot-Process header value")
     parser.add_argument("--lost-after", type=float, default=4.0)
+    parser.add_argument(
+        "--resolve-from-open", action="store_true", help="resolve after the real open time"
+    )
     parser.add_argument("--receiver", required=True)
     parser.add_argument("--t0", type=float, required=True)
     parser.add_argument("--incidents", type=int, default=6)

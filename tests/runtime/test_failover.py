@@ -117,11 +117,26 @@ class Scene:
             [str(HERE / "killbot.py"), "--url", self.url, "--leader", "--name", name,
              "--lost-after", "4", "--receiver", self.receiver_url, "--t0", str(self.t0),
              "--incidents", "1", "--resolve-after", str(self.resolve_after),
-             "--steps", self.steps],
+             "--resolve-from-open", "--steps", self.steps],
             out,
         )  # fmt: skip
         self.procs.append(proc)
         return proc, out
+
+    def both(self) -> tuple[tuple[subprocess.Popen[bytes], Path], ...]:
+        """Start two replicas at once; return (leader, standby) once one leads."""
+        first, second = self.bot("A"), self.bot("B")
+
+        def ready() -> bool:
+            waiting = all(b"waits to lead" in out.read_bytes() for _, out in (first, second))
+            return waiting and any(_led(out) for _, out in (first, second))
+
+        assert _wait_for(ready, 90), first[1].read_text()[-2000:] + second[1].read_text()[-2000:]
+        time.sleep(0.5)
+        leading = [pair for pair in (first, second) if _led(pair[1])]
+        assert len(leading) == 1  # exactly one leads
+        standby = second if leading[0] is first else first
+        return leading[0], standby
 
     def deliveries(self) -> list[dict[str, Any]]:
         return read_log(self.log)
@@ -161,10 +176,8 @@ def test_sigkill_the_leader_between_steps_the_standby_pages_the_next_on_time(
     """SIGKILL the leader after the first step: B leads within 15 s, steps 2, 3 page on time."""
     scene = Scene(tmp_path, pg_url, steps="0,15,24", resolve_after=28)
     try:
-        a, a_out = scene.bot("A")
-        assert _wait_for(lambda: _led(a_out) is not None, 60), a_out.read_text()[-3000:]
-        b, b_out = scene.bot("B")  # A leads first: B stands by
-        assert _wait_for(lambda: b"waits to lead" in b_out.read_bytes(), 60), "B never stood by"
+        (a, a_out), (b, b_out) = scene.both()  # a leads, b stands by
+        a_name, b_name = a_out.stem, b_out.stem
         assert _wait_for(lambda: "0" in _pages(scene.deliveries()), 40), "step 0 never paged"
         time.sleep(2.0)
         assert _led(b_out) is None  # B stood by while A led
@@ -183,18 +196,19 @@ def test_sigkill_the_leader_between_steps_the_standby_pages_the_next_on_time(
             due = float(opened) + after
             first = min(d["at"] for d in pages[step])
             late[step] = first - due
-            assert {d["sender"] for d in pages[step]} == {"B"}
+            assert {d["sender"] for d in pages[step]} == {b_name}
             assert first >= due - 0.5, (step, first, due)  # never early
             assert first - due <= max(0.0, led_at - due) + 3.0, (step, first - due, takeover)
-        assert {d["sender"] for d in pages["0"]} == {"A"}
+        assert {d["sender"] for d in pages["0"]} == {a_name}
         b.send_signal(signal.SIGTERM)
         b_exit = b.wait(30)
     finally:
         scene.close()
     figures(
-        f"failover (SIGKILL): standby B led with epoch {epoch} {takeover:.2f}s after the kill; "
+        f"failover (SIGKILL): standby {b_name} led with epoch {epoch} "
+        f"{takeover:.2f}s after the kill; "
         f"step 2 paged {late['1']:+.2f}s from due, step 3 {late['2']:+.2f}s; "
-        f"{len(scene.deliveries())} deliveries; B's SIGTERM exit {b_exit}"
+        f"{len(scene.deliveries())} deliveries; its SIGTERM exit {b_exit}"
     )
     assert epoch == 2
     assert takeover < 15.0
@@ -207,10 +221,8 @@ def test_a_paused_leader_that_resumes_after_losing_the_lead_sends_nothing(
     """SIGSTOP the leader; B takes over; SIGCONT A just before step 2: A sends nothing."""
     scene = Scene(tmp_path, pg_url, steps="0,16,22", resolve_after=26)
     try:
-        a, a_out = scene.bot("A")
-        assert _wait_for(lambda: _led(a_out) is not None, 60), a_out.read_text()[-3000:]
-        b, b_out = scene.bot("B")  # A leads first: B stands by
-        assert _wait_for(lambda: b"waits to lead" in b_out.read_bytes(), 60), "B never stood by"
+        (a, a_out), (b, b_out) = scene.both()  # a leads, b stands by
+        a_name, b_name = a_out.stem, b_out.stem
         assert _wait_for(lambda: "0" in _pages(scene.deliveries()), 40), "step 0 never paged"
         time.sleep(1.0)
         opened = float(_rows(pg_url, "SELECT extract(epoch FROM opened_at) FROM incidents")[0][0])
@@ -229,7 +241,7 @@ def test_a_paused_leader_that_resumes_after_losing_the_lead_sends_nothing(
         time.sleep(1.0)
         pages = scene.check_every_step_once(3)
         after_pause = [
-            d for d in scene.deliveries() if d["sender"] == "A" and d["at"] >= stopped_at
+            d for d in scene.deliveries() if d["sender"] == a_name and d["at"] >= stopped_at
         ]
         b.send_signal(signal.SIGTERM)
         b.wait(30)
@@ -237,14 +249,14 @@ def test_a_paused_leader_that_resumes_after_losing_the_lead_sends_nothing(
         scene.close()
     a_text = a_out.read_text()
     figures(
-        f"failover (SIGSTOP): B led with epoch {epoch} {led_at - stopped_at:.2f}s after A was "
-        f"paused; A resumed {resumed_at - led_at:.2f}s after that, sent {len(after_pause)} "
-        f"message(s) after its pause and exited {a_exit}"
+        f"failover (SIGSTOP): {b_name} led with epoch {epoch} {led_at - stopped_at:.2f}s after "
+        f"{a_name} was paused; {a_name} resumed {resumed_at - led_at:.2f}s after that, "
+        f"sent {len(after_pause)} message(s) after its pause and exited {a_exit}"
     )
     assert led_at < resumed_at  # A really resumed after it had lost the lead
     assert epoch == 2
     assert after_pause == []
-    assert {d["sender"] for d in pages["1"]} == {"B"}
-    assert {d["sender"] for d in pages["2"]} == {"B"}
+    assert {d["sender"] for d in pages["1"]} == {b_name}
+    assert {d["sender"] for d in pages["2"]} == {b_name}
     assert "killbot: lost leadership" in a_text
     assert a_exit == 3
