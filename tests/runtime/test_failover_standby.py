@@ -8,7 +8,9 @@ standby's web app is the real one (`bot.runtime.leader.standby_app`) served on l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -168,3 +170,69 @@ async def test_a_push_with_no_leader_is_a_503_not_a_crash(url: str):
     finally:
         await runner.cleanup()
         await standby.release()
+
+
+async def test_become_leader_serves_the_standby_probes_then_migrates_and_leads(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+):
+    """A replica stands by (probes answered) while another leads; it then migrates and leads."""
+    from bot.app.replica import advertise_address, become_leader, leader_lock
+    from bot.config import build_settings
+
+    name = await postgres_server.create_database(template=None)  # empty: the leader migrates
+    url = postgres_server.url(name)
+    monkeypatch.delenv("RELEASEBOT_ADVERTISE_URL", raising=False)
+    settings = build_settings(
+        {"leader": {"enabled": True, "poll_seconds": 0.2, "lost_after_seconds": 2}},
+        env={"RELEASEBOT_DATABASE_URL": url},
+    )
+    assert advertise_address(settings).endswith(":8080")
+    monkeypatch.setenv("RELEASEBOT_ADVERTISE_URL", "http://leader.example:8080")
+    first = leader_lock(settings, "first")
+    second = leader_lock(settings, "second")
+    stop = asyncio.Event()
+    try:
+        assert await become_leader(first, stop) is True
+        assert first.epoch == 1 and first.address == "http://leader.example:8080"
+        with socket_port() as port:
+            waiting = asyncio.create_task(
+                become_leader(second, stop, standby_web=("127.0.0.1", port))
+            )
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for _ in range(100):  # the standby's web app comes up while it waits
+                    try:
+                        ready = await client.get("/readyz")
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.05)
+            assert ready.json() == {
+                "status": "ready", "role": "standby", "leader": "http://leader.example:8080"
+            }  # fmt: skip
+            await first.release()
+            assert await asyncio.wait_for(waiting, 10) is True
+        assert second.epoch == 2
+        stopped = leader_lock(settings, "third")
+        stop.set()
+        assert await become_leader(stopped, stop) is False  # asked to stop while standing by
+        await stopped.release()
+    finally:
+        await first.release()
+        await second.release()
+        await postgres_server.drop_database(name)
+
+
+@contextlib.contextmanager
+def socket_port() -> Iterator[int]:
+    """Yield a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    yield port
+
+
+def test_leader_election_is_refused_on_sqlite():
+    """`[leader] enabled` needs PostgreSQL: check-config names the key and the fix."""
+    from bot.config import ConfigError, build_settings
+
+    with pytest.raises(ConfigError, match=r"leader\.enabled: true, but the database is not"):
+        build_settings({"leader": {"enabled": True}}, env={})
