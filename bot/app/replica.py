@@ -16,6 +16,8 @@ import logging
 import os
 import socket
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.config import Settings
 from bot.runtime.leader import LOST_EXIT_CODE, LeaderLock, serve_standby
 from bot.runtime.shutdown import Shutdown, run_bot
@@ -69,13 +71,28 @@ async def become_leader(
     finally:
         if runner is not None:
             await runner.cleanup()  # the leader's own web server takes the port
-    engine = make_engine(lock.url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
+    await _migrate(lock.url)
     await lock.take_over()
     return True
+
+
+async def _migrate(url: str, attempts: int = 4) -> None:
+    """Upgrade the schema; retry while a paused predecessor still holds the write lock.
+
+    Its transaction is ended by the server within IDLE_IN_TRANSACTION_TIMEOUT, shorter than
+    the lock timeout, so the next attempt gets through.
+    """
+    for attempt in range(1, attempts + 1):
+        engine = make_engine(url)
+        try:
+            await migrate.upgrade(engine)
+            return
+        except DBAPIError as error:
+            if attempt == attempts or "lock timeout" not in str(error):
+                raise
+            log.warning("standby: the write lock is still held; migrating again (%d)", attempt)
+        finally:
+            await engine.dispose()
 
 
 async def run_replica(settings: Settings, token: str, *, grace: float) -> int:

@@ -118,11 +118,13 @@ class LeaderLock:
             })  # fmt: skip
             if not got:
                 return False
-            # From now on a pause longer than lost_after_seconds ends this session (and the lock).
+            # From now on a pause longer than lost_after_seconds ends this session (and the lock);
+            # the heartbeat keeps it busy from here on, through the migrations to take_over.
             await self._conn.execute(
                 text("SELECT set_config('idle_session_timeout', :ms, false)"),
                 {"ms": str(int(self.lost_after_seconds * 1000))},
             )
+        self._watch = asyncio.create_task(self._heartbeat(), name="releasebot-leader")
         return True
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
@@ -143,6 +145,8 @@ class LeaderLock:
 
     async def take_over(self) -> int:
         """Increment the epoch (call once holding the lock, after migrating); return it."""
+        if self.lost.is_set():
+            raise LeadershipLost("the lock was lost before taking over")
         async with self._make_engine().begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
             epoch = int(
@@ -155,7 +159,6 @@ class LeaderLock:
             )
         self.epoch = epoch
         self.acquired_at = time.monotonic()
-        self._watch = asyncio.create_task(self._heartbeat(), name="releasebot-leader")
         log.warning("leader: %s leads with epoch %d", self.holder, epoch)
         return epoch
 
@@ -209,7 +212,15 @@ class LeaderLock:
         """Keep the lock session busy; notice at once when it ends."""
         while not self.lost.is_set():
             await asyncio.sleep(self.heartbeat_seconds)
-            await self.confirm()
+            if self.epoch is not None:
+                await self.confirm()
+                continue
+            try:  # holding the lock, not leading yet (migrating): just keep the session alive
+                async with self._use:
+                    assert self._conn is not None
+                    await self._conn.execute(text("SELECT 1"))
+            except (OSError, SQLAlchemyError, AssertionError) as error:
+                self._lose(f"the lock session failed before taking over: {error}")
 
     async def _drop_connection(self) -> None:
         if self._conn is not None:

@@ -27,6 +27,11 @@ BUSY_TIMEOUT_MS = 5000
 WRITE_LOCK_KEY = 0x72626F74
 # How long a PostgreSQL transaction waits for the write lock before failing (like busy_timeout).
 LOCK_TIMEOUT = "15s"
+# With several replicas (a fence given), a transaction left idle this long is ended by the
+# server: a leader paused inside a transaction must not hold the write lock, and so its
+# successor, hostage (shorter than LOCK_TIMEOUT, so the successor's first transaction waits
+# it out). Not for a lone bot: a slow migration on a loaded machine must not be cut short.
+IDLE_IN_TRANSACTION_TIMEOUT = "10s"
 
 _DRIVER_MODULES = {"asyncpg": "asyncpg", "aiosqlite": "aiosqlite", "psycopg": "psycopg"}
 
@@ -65,8 +70,19 @@ def _postgresql_begin(connection: Any) -> None:
     # one after another exactly as on SQLite (the code was written for that contract: read,
     # decide, write), across every process on the database. READ COMMITTED is enough under it:
     # each transaction starts after the previous writer committed, so it reads fresh rows.
-    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+    connection.exec_driver_sql(
+        f"SELECT set_config('lock_timeout', '{LOCK_TIMEOUT}', true), "
+        f"pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+    )
+
+
+def _postgresql_begin_replica(connection: Any) -> None:
+    # As `_postgresql_begin`, and the idle-in-transaction timeout (one round trip, in order).
+    connection.exec_driver_sql(
+        f"SELECT set_config('lock_timeout', '{LOCK_TIMEOUT}', true), "
+        "set_config('idle_in_transaction_session_timeout', "
+        f"'{IDLE_IN_TRANSACTION_TIMEOUT}', true), pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+    )
 
 
 def make_engine(url: str, *, fence: Fence | None = None) -> AsyncEngine:
@@ -96,7 +112,8 @@ def make_engine(url: str, *, fence: Fence | None = None) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
     elif backend == "postgresql":
-        event.listen(engine.sync_engine, "begin", _postgresql_begin)
+        begin = _postgresql_begin if fence is None else _postgresql_begin_replica
+        event.listen(engine.sync_engine, "begin", begin)
     if fence is not None:
         event.listen(engine.sync_engine, "begin", fence)
     return engine

@@ -115,7 +115,7 @@ class Scene:
             self.t0 = time.time() + 8
         proc = _spawn(
             [str(HERE / "killbot.py"), "--url", self.url, "--leader", "--name", name,
-             "--lost-after", "4", "--receiver", self.receiver_url, "--t0", str(self.t0),
+             "--lost-after", "6", "--receiver", self.receiver_url, "--t0", str(self.t0),
              "--incidents", "1", "--resolve-after", str(self.resolve_after),
              "--resolve-from-open", "--steps", self.steps],
             out,

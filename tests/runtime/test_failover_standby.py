@@ -90,7 +90,9 @@ async def test_a_deposed_leader_is_fenced_out_of_every_transaction(url: str):
 async def test_a_silent_leader_loses_the_lock_after_lost_after_seconds(url: str):
     """A leader that stops heartbeating (paused) loses its session, and so the lock, in time."""
     lock = LeaderLock(url, "paused", poll_seconds=0.2, lost_after_seconds=2.0)
-    assert await lock.try_acquire()  # taken, but no take_over: nothing heartbeats it
+    assert await lock.try_acquire()
+    assert lock._watch is not None
+    lock._watch.cancel()  # the process stops running (paused): nothing heartbeats the session
     other = LeaderLock(url, "other", poll_seconds=0.2, lost_after_seconds=2.0)
     try:
         assert await other.try_acquire() is False
