@@ -6,12 +6,13 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
-# --no-dev leaves out the dev and demo groups (pytest, SimCord, ...): runtime packages only.
-RUN uv sync --frozen --no-dev --no-install-project
+# --no-dev leaves out the dev and demo groups (pytest, SimCord, ...): runtime packages only;
+# --extra postgres adds the asyncpg driver, so the same image runs on SQLite or PostgreSQL.
+RUN uv sync --frozen --no-dev --extra postgres --no-install-project
 COPY bot ./bot
 COPY migrations ./migrations
 COPY config ./config
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-dev --extra postgres
 # The manifests a release applies are NOT baked in: mount them (a volume, a ConfigMap or a
 # checkout the team updates) and point services.kubernetes.<env>.manifests at them, e.g.
 # /etc/releasebot/manifests/production, so shipping a release never needs a bot rebuild.

@@ -102,23 +102,41 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--url", help="database URL (overrides the config)")
         if name == "downgrade":
             sub.add_argument("revision", nargs="?", default="base")
+    copy = db_commands.add_parser(
+        "copy", help="copy every row of one database into another, empty one (SQLite to PostgreSQL)"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="source URL")
+    copy.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="target URL (must be empty)"
+    )
     return parser
 
 
 def _database_url(args: argparse.Namespace) -> str:
     if args.url:
         return str(args.url)
-    from bot.config import default_settings, load_settings
+    from bot.config import build_settings, load_settings
 
     path = _config_path(args.config)
-    settings = load_settings(path) if path else default_settings()
-    return settings.database.url
+    # RELEASEBOT_DATABASE_URL (or _FILE) overrides database.url, with or without a file.
+    settings = load_settings(path) if path else build_settings({})
+    return settings.database_url
 
 
 async def _db(args: argparse.Namespace, out: TextIO) -> int:
     from bot.store import migrate
     from bot.store.db import make_engine
 
+    if args.db_command == "copy":
+        from bot.app.schema import metadata
+        from bot.store.copy import copy_database
+
+        counts = await copy_database(args.source, args.target, metadata)
+        total = sum(counts.values())
+        print(f"copied {total} rows in {len(counts)} tables", file=out)
+        for table, count in counts.items():
+            print(f"  {table}: {count}", file=out)
+        return 0
     engine = make_engine(_database_url(args))
     try:
         if args.db_command == "upgrade":
@@ -129,6 +147,29 @@ async def _db(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         await engine.dispose()
     return 0
+
+
+def _run_db(args: argparse.Namespace, out: TextIO) -> int:
+    """Run a `db` command; a missing driver or an unreachable database is one line, exit 1."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from bot.store.copy import CopyRefused
+    from bot.store.db import DatabaseDriverMissing
+
+    try:
+        return asyncio.run(_db(args, out))
+    except (DatabaseDriverMissing, CopyRefused) as error:
+        print(f"releasebot db {args.db_command}: {error}", file=sys.stderr)
+    except (OSError, DBAPIError) as error:
+        reason = getattr(error, "orig", None) or error
+        print(
+            f"releasebot db {args.db_command}: cannot use the database: "
+            f"{type(reason).__name__}: {str(reason).splitlines()[0] if str(reason) else ''}",
+            file=sys.stderr,
+        )
+    except SQLAlchemyError as error:
+        print(f"releasebot db {args.db_command}: {str(error).splitlines()[0]}", file=sys.stderr)
+    return 1
 
 
 def template_limits(settings: Settings) -> TemplateLimits:
@@ -211,11 +252,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if settings.discord.guild_id is None:
         print(NO_GUILD, file=sys.stderr, end="")
         return 2
+    grace = settings.paging.outbox.shutdown_grace.total_seconds()
+    if settings.leader.enabled:  # one of several replicas on PostgreSQL (docs/database.md)
+        from bot.app.replica import run_replica
+
+        return asyncio.run(run_replica(settings, token.get_secret_value(), grace=grace))
     from bot.app import create_bot
     from bot.runtime.shutdown import run_bot
 
     bot = create_bot(settings)
-    grace = settings.paging.outbox.shutdown_grace.total_seconds()
     return asyncio.run(run_bot(bot, token.get_secret_value(), grace=grace))
 
 
@@ -235,6 +280,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces each of its autogenerate plugins at INFO on every run: noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from bot.core.redaction import install_redaction
 
     install_redaction()  # the secrets themselves are registered when the bot is built
@@ -256,7 +303,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 return 1
             return check_config(path, out, checks=[check_template])
         if args.command == "db":
-            return asyncio.run(_db(args, out))
+            return _run_db(args, out)
         if args.command == "demo":
             try:
                 from bot.demo import run_demo

@@ -2,3 +2,5 @@
 
 from tests.support.clock import clock, clock_start  # noqa: F401  (fixtures)
 from tests.support.figures import figures  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_server  # noqa: F401  (fixture)
+from tests.support.store import database, pytest_generate_tests  # noqa: F401  (fixture, hook)

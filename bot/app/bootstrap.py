@@ -38,8 +38,9 @@ from bot.releases.service import ReleaseService, TemplateSource
 from bot.rollouts.service.rollback import ControllerFactory
 from bot.rollouts.wiring import availability_reader, wire_rollouts
 from bot.runtime.background import Background
-from bot.runtime.checks import database_writable
+from bot.runtime.checks import database_writable, leader_check
 from bot.runtime.health import Health, gateway_connected
+from bot.runtime.leader import LeaderLock
 from bot.runtime.outbox import OutboxMessage
 from bot.runtime.timers import TimerService
 from bot.store import migrate
@@ -209,6 +210,7 @@ def create_bot(
     health: Health | None = None,
     intents: discord.Intents | None = None,
     extensions: Sequence[str] | None = None,
+    leader: LeaderLock | None = None,
 ) -> ReleaseBot:
     """Return a ready-to-start releasebot client built from `settings`.
 
@@ -220,7 +222,7 @@ def create_bot(
     database engine.
 
     Overrides, all optional and all named (an unknown keyword is a TypeError): ``clock``
-    (default: the system clock), ``database_url`` (default: ``settings.database.url``),
+    (default: the system clock), ``database_url`` (default: ``settings.database_url``),
     ``engine`` (an AsyncEngine to use instead of creating one), ``uow_factory`` (use this
     unit of work instead of the SQL store; no migrations then), ``template_source`` (a parsed
     template instead of ``settings.checklist.path``), ``http_client`` (for probes and
@@ -230,7 +232,9 @@ def create_bot(
     the bot; default: only on the system clock, since tests and the demo drive time
     themselves and call ``background.pump()``), ``health`` (the liveness and readiness
     state behind ``/healthz`` and ``/readyz``; default: a fresh one), ``intents``,
-    ``extensions`` (module names to load, in `EXTENSIONS` order; default: all of them)::
+    ``extensions`` (module names to load, in `EXTENSIONS` order; default: all of them),
+    ``leader`` (the LeaderLock this replica holds: every transaction is fenced by its epoch,
+    every send confirmed, and readiness follows it)::
 
         bot = create_bot(load_settings("config/releasebot.toml"))
         async with bot:
@@ -241,7 +245,10 @@ def create_bot(
     real_time = isinstance(clock, SystemClock)
     database: Database | None = None
     if uow_factory is None:
-        database = Database(database_url or settings.database.url, clock, engine)
+        url = database_url or settings.database_url
+        if leader is not None and engine is None:
+            engine = make_engine(url, fence=leader.fence)
+        database = Database(url, clock, engine)
         uow_factory = database
     checklist = settings.checklist
     limits = TemplateLimits(
@@ -270,10 +277,13 @@ def create_bot(
             timers, DatabaseOutbox(database), clock, health=health,
             max_attempts=paging.max_attempts, base_backoff=paging.base_backoff,
             max_backoff=paging.max_backoff, slow_retry=paging.slow_retry,
+            send_guard=leader.confirm if leader else None,
         )
         if database
         else None
     )  # fmt: skip
+    if leader is not None:
+        health.checks["leader"] = leader_check(leader)
     if database is not None:
         database.outbox_lease = paging.lease
         health.checks["database"] = database_writable(lambda: database.engine)

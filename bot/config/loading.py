@@ -16,8 +16,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from bot.config.base import is_file
 from bot.config.durations import format_duration
 from bot.config.problems import ConfigError, ConfigProblem, problems_from_validation
+from bot.config.runtime import async_url_problem
 from bot.config.salvage import MISSING, salvage
-from bot.config.secrets import read_secrets, strip_secret_keys
+from bot.config.secrets import SECRET_ENV, read_secrets, strip_secret_keys
 from bot.config.settings import Settings, cross_problems, section_problems, settings_fields
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -80,6 +81,10 @@ def build_settings(
     cleaned, problems = strip_secret_keys(raw)
     secrets, secret_problems = read_secrets(os.environ if env is None else env)
     problems.extend(secret_problems)
+    if secrets.database_url is not None:
+        problem = async_url_problem(secrets.database_url.get_secret_value())
+        if problem is not None:
+            problems.append(ConfigProblem(SECRET_ENV["database_url"], problem))
     context = {"config_dir": config_dir, "cwd": Path.cwd()}
     fields = settings_fields()
     sections: dict[str, Any] = {}

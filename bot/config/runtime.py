@@ -15,6 +15,7 @@ from bot.config.base import (
     path_text_problem,
     resolve_path,
 )
+from bot.config.secrets import SECRET_ENV, url_password
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/releasebot.db"
 _URL_SCHEME = re.compile(r"(?P<dialect>[a-z][a-z0-9]*)(?:\+(?P<driver>[a-z0-9_]+))?://(?P<rest>.*)")
@@ -38,14 +39,33 @@ class DatabaseSettings(SectionModel):
         match = _URL_SCHEME.fullmatch(value.strip())
         if match is None:
             raise fail(f'{_URL_HINT} or "postgresql+asyncpg://user@host/db"')
+        if url_password(value):
+            variable = SECRET_ENV["database_url"]
+            raise fail(
+                "a password must not be in the config file: set "
+                f"{variable} (or {variable}_FILE naming a file that holds it) to the whole "
+                "URL instead, and leave database.url without the password"
+            )
+        problem = async_url_problem(value)
+        if problem is not None:
+            raise fail(problem)
         dialect, driver, rest = match["dialect"], match["driver"], match["rest"]
-        known = _ASYNC_DRIVERS.get(dialect)
-        if driver is None or (known is not None and driver not in known):
-            choices = " or ".join(f'"{dialect}+{name}"' for name in sorted(known or {"<driver>"}))
-            raise fail(f"needs an async driver: use {choices} ({_URL_HINT})")
         if dialect != "sqlite":
             return value.strip()
         return f"{dialect}+{driver}://{_resolve_sqlite_path(rest, info)}"
+
+
+def async_url_problem(value: str) -> str | None:
+    """Return what is wrong with `value` as an async SQLAlchemy database URL (None: fine)."""
+    match = _URL_SCHEME.fullmatch(value.strip())
+    if match is None:
+        return f'{_URL_HINT} or "postgresql+asyncpg://user@host/db"'
+    dialect, driver = match["dialect"], match["driver"]
+    known = _ASYNC_DRIVERS.get(dialect)
+    if driver is None or (known is not None and driver not in known):
+        choices = " or ".join(f'"{dialect}+{name}"' for name in sorted(known or {"<driver>"}))
+        return f"needs an async driver: use {choices} ({_URL_HINT})"
+    return None
 
 
 def _resolve_sqlite_path(rest: str, info: ValidationInfo) -> str:
@@ -90,3 +110,16 @@ class WebSettings(SectionModel):
     max_alerts_per_push: int = Field(default=1_000, ge=1, le=100_000)
     max_conditions_per_push: int = Field(default=50, ge=1, le=10_000)
     read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
+class LeaderSettings(SectionModel):
+    """Run several replicas on one PostgreSQL: one leads, the others stand by (docs/database.md).
+
+    Off by default (SQLite is one replica). With `enabled`, a replica leads only while it
+    holds a PostgreSQL advisory lock; standbys try every `poll_seconds`; a leader that stops
+    heartbeating (paused, partitioned) loses the lock after `lost_after_seconds`.
+    """
+
+    enabled: bool = False
+    poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    lost_after_seconds: float = Field(default=10.0, ge=2, le=300)

@@ -17,6 +17,8 @@ SECRET_ENV: dict[str, str] = {
     "alertmanager_hmac_secret": "RELEASEBOT_ALERTMANAGER_HMAC_SECRET",
     "pagerduty_routing_key": "RELEASEBOT_PAGERDUTY_ROUTING_KEY",
     "webhook_secret": "RELEASEBOT_WEBHOOK_SECRET",
+    # The whole database URL (it holds the password): overrides database.url in the TOML.
+    "database_url": "RELEASEBOT_DATABASE_URL",
 }
 
 
@@ -30,6 +32,7 @@ class Secrets(BaseModel):
     alertmanager_hmac_secret: SecretStr | None = None
     pagerduty_routing_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    database_url: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Secrets:
@@ -42,11 +45,25 @@ class Secrets(BaseModel):
     def values(self) -> list[str]:
         """Return the secret values that are set (for redaction; never log them)."""
         found = (getattr(self, name) for name in SECRET_ENV)
-        return [value.get_secret_value() for value in found if value is not None]
+        values = [value.get_secret_value() for value in found if value is not None]
+        if self.database_url is not None:
+            password = url_password(self.database_url.get_secret_value())
+            if password:
+                values.append(password)
+        return values
 
     def names_set(self) -> list[str]:
         """Return the names of the secrets that have a value (never the values)."""
         return [name for name in SECRET_ENV if getattr(self, name) is not None]
+
+
+def url_password(url: str) -> str | None:
+    """Return the password inside a database URL (`scheme://user:password@host/db`), if any."""
+    match = _URL_PASSWORD.match(url.strip())
+    return match["password"] if match and match["password"] else None
+
+
+_URL_PASSWORD = re.compile(r"[^:/]+://[^:@/]*:(?P<password>[^@/]*)@")
 
 
 def read_secrets(env: Mapping[str, str]) -> tuple[Secrets, list[ConfigProblem]]:
@@ -134,6 +151,8 @@ def _secret_message(path: tuple[str | int, ...]) -> str:
 def _guess_variable(words: str) -> str | None:
     """Return the secret variable that a key path most likely meant, if any."""
     parts = set(words.split())
+    if "database" in parts:
+        return SECRET_ENV["database_url"]
     if "discord" in words:
         return SECRET_ENV["discord_token"]
     if "pagerduty" in words or "routing" in words:

@@ -12,7 +12,7 @@ from bot.config.conditions import ConditionSettings, MonitoringSettings
 from bot.config.deploy import KubernetesSettings, ServiceSettings
 from bot.config.escalation import EscalationSettings, PagingSettings, SeveritySettings
 from bot.config.problems import ConfigError, ConfigProblem, join_path, problems_from_validation
-from bot.config.runtime import ChecklistSettings, DatabaseSettings, WebSettings
+from bot.config.runtime import ChecklistSettings, DatabaseSettings, LeaderSettings, WebSettings
 from bot.config.salvage import safe_problems
 from bot.config.secrets import SECRET_ENV, Secrets
 from bot.config.team import DiscordSettings, OncallSettings, PermissionSettings, RoleSettings
@@ -23,6 +23,7 @@ class Settings(SectionModel):
 
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    leader: LeaderSettings = Field(default_factory=LeaderSettings)
     checklist: ChecklistSettings = Field(default_factory=ChecklistSettings)
     roles: RoleSettings = Field(default_factory=RoleSettings)
     permissions: PermissionSettings = Field(default_factory=PermissionSettings)
@@ -64,6 +65,13 @@ class Settings(SectionModel):
             if isinstance(result, ConditionSettings) and result.enabled:
                 merged[name] = result
         return merged
+
+    @property
+    def database_url(self) -> str:
+        """Return the database URL: RELEASEBOT_DATABASE_URL when set, else database.url."""
+        if self.secrets.database_url is not None:
+            return self.secrets.database_url.get_secret_value().strip()
+        return self.database.url
 
     def require_discord_token(self) -> SecretStr:
         """Return the Discord token; raise ConfigError naming the variable when it is missing."""
@@ -117,6 +125,7 @@ def cross_problems(settings: Settings, valid: set[str] | None = None) -> list[Co
         ({"services", "monitoring"}, _service_problems),
         ({"paging", "escalation"}, _paging_problems),
         ({"kubernetes", "monitoring", "services"}, _auto_rollback_problems),
+        ({"leader", "database"}, _leader_problems),
     )
     found: list[ConfigProblem] = []
     for needs, check in checks:
@@ -195,6 +204,16 @@ def _paging_problems(settings: Settings) -> Iterator[ConfigProblem]:
             yield ConfigProblem(
                 f"escalation.steps[{index}].webhook", "true, but paging.webhook.enabled is false"
             )
+
+
+def _leader_problems(settings: Settings) -> Iterator[ConfigProblem]:
+    """Leader election needs a shared PostgreSQL database (SQLite is one replica, one file)."""
+    if settings.leader.enabled and not settings.database_url.startswith("postgresql"):
+        yield ConfigProblem(
+            "leader.enabled",
+            "true, but the database is not PostgreSQL: standbys need a shared PostgreSQL "
+            "(set database.url or RELEASEBOT_DATABASE_URL to postgresql+asyncpg://...)",
+        )
 
 
 def _auto_rollback_problems(settings: Settings) -> Iterator[ConfigProblem]:

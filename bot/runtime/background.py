@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.core.clock import Clock
@@ -56,6 +57,7 @@ class Background:
         watchdog_every: timedelta = timedelta(seconds=2),
         heartbeat: timedelta = timedelta(seconds=5),
         start_retry_cap: timedelta = timedelta(seconds=30),
+        send_guard: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.timers = timers
         self.clock = clock
@@ -65,6 +67,7 @@ class Background:
         self.failure_hooks: list[FailureHook] = []
         self.wanted_checks: list[StillWanted] = []
         self._outbox = outbox
+        self.send_guard = send_guard  # a standby's fencing, asked before every send
         self._options = {
             "max_attempts": max_attempts,
             "base_backoff": base_backoff,
@@ -129,6 +132,7 @@ class Background:
                 on_failure=list(self.failure_hooks),
                 still_wanted=list(self.wanted_checks),
                 health=self.health,
+                send_guard=self.send_guard,
                 **self._options,  # type: ignore[arg-type]
             )
         return self._dispatcher

@@ -30,4 +30,13 @@ def database_writable(engine: Callable[[], Any]) -> ReadinessCheck:
     return check
 
 
-__all__ = ["database_writable"]
+def leader_check(lock: Any) -> ReadinessCheck:
+    """Return a check that this replica still leads (a LeaderLock): ready only on the leader."""
+
+    async def check() -> str | None:
+        return None if lock.is_leader else "not the leader (lost the lock)"
+
+    return check
+
+
+__all__ = ["database_writable", "leader_check"]

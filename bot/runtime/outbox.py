@@ -254,6 +254,7 @@ class OutboxDispatcher:
         on_failure: Sequence[FailureHook] = (),
         still_wanted: Sequence[StillWanted] = (),
         health: Health | None = None,
+        send_guard: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -273,6 +274,9 @@ class OutboxDispatcher:
         self._rng = rng or random.Random()
         self._batch = batch_size
         self._idle = idle_poll
+        # Asked right before each send (a standby's fencing: "do we still lead?"); False
+        # leaves the message leased, for the replica that leads now.
+        self._send_guard = send_guard
         self.health = health or Health()
         self._throttled: dict[int, int] = {}  # 429s in a row per message (not persisted)
         self._in_flight: set[int] = set()
@@ -355,6 +359,9 @@ class OutboxDispatcher:
             log.error("outbox %s #%s %s", msg.kind, msg.id, reason)
             return
         if msg.attempts >= self._max_attempts and await self._moot(msg, result):
+            return
+        if self._send_guard is not None and not await self._send_guard():
+            log.error("outbox %s #%s not sent: this process no longer leads", msg.kind, msg.id)
             return
         try:
             detail = await sender.send(msg)

@@ -73,16 +73,23 @@ async def drain_and_close(
     return finished
 
 
-async def run_bot(bot: Any, token: str, *, grace: float) -> int:
-    """Run a discord.py client until it stops or a signal asks it to; return the exit code."""
+async def run_bot(bot: Any, token: str, *, grace: float, stop: asyncio.Event | None = None) -> int:
+    """Run a discord.py client until it stops or a signal (or `stop`) asks it to.
+
+    Return the exit code. `stop` is the leader lock's "lost" event on a replica.
+    """
     shutdown = Shutdown()
     shutdown.install()
     async with bot:
         runner = asyncio.create_task(bot.start(token), name="releasebot-gateway")
         waiter = asyncio.create_task(shutdown.requested.wait())
-        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiters = {runner, waiter}
+        if stop is not None:
+            waiters.add(asyncio.create_task(stop.wait()))
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiters - {runner}:
+            task.cancel()
         if runner in done:
-            waiter.cancel()
             runner.result()  # the client stopped by itself: raise its error, if any
             return 0
         await drain_and_close(getattr(bot, "background", None), bot.close, grace)

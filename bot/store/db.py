@@ -1,12 +1,20 @@
-"""Engine and session factory; SQLite gets WAL, foreign keys and a busy timeout."""
+"""Engine and session factory; the one place that knows how each database serializes writers.
+
+SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE`; PostgreSQL gets the same
+"one writer at a time" contract from a transaction-scoped advisory lock taken at BEGIN (see
+`_postgresql_begin`). An optional `fence` runs inside every transaction right after that lock:
+the leader's epoch check (`bot.store.leadership`), so a deposed leader cannot write.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +23,25 @@ from sqlalchemy.ext.asyncio import (
 )
 
 BUSY_TIMEOUT_MS = 5000
+# pg_advisory_xact_lock key of the write lock: "rbot" in ASCII, far from the leader's key.
+WRITE_LOCK_KEY = 0x72626F74
+# How long a PostgreSQL transaction waits for the write lock before failing (like busy_timeout).
+LOCK_TIMEOUT = "15s"
+# With several replicas (a fence given), a transaction left idle this long is ended by the
+# server: a leader paused inside a transaction must not hold the write lock, and so its
+# successor, hostage (shorter than LOCK_TIMEOUT, so the successor's first transaction waits
+# it out). Not for a lone bot: a slow migration on a loaded machine must not be cut short.
+IDLE_IN_TRANSACTION_TIMEOUT = "10s"
+
+_DRIVER_MODULES = {"asyncpg": "asyncpg", "aiosqlite": "aiosqlite", "psycopg": "psycopg"}
+
+
+class DatabaseDriverMissing(RuntimeError):
+    """The URL names a database driver that is not installed (one line, no traceback)."""
+
+
+Fence = Callable[[Any], None]
+"""Called with the SQLAlchemy connection at the start of every transaction; raises to refuse."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,16 +64,58 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """Create an async engine for `url`; for SQLite, create the folder and set pragmas."""
+def _postgresql_begin(connection: Any) -> None:
+    # The PostgreSQL equivalent of BEGIN IMMEDIATE: every transaction first takes one
+    # transaction-scoped advisory lock, released by COMMIT or ROLLBACK. Units of work then run
+    # one after another exactly as on SQLite (the code was written for that contract: read,
+    # decide, write), across every process on the database. READ COMMITTED is enough under it:
+    # each transaction starts after the previous writer committed, so it reads fresh rows.
+    connection.exec_driver_sql(
+        f"SELECT set_config('lock_timeout', '{LOCK_TIMEOUT}', true), "
+        f"pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+    )
+
+
+def _postgresql_begin_replica(connection: Any) -> None:
+    # As `_postgresql_begin`, and the idle-in-transaction timeout (one round trip, in order).
+    connection.exec_driver_sql(
+        f"SELECT set_config('lock_timeout', '{LOCK_TIMEOUT}', true), "
+        "set_config('idle_in_transaction_session_timeout', "
+        f"'{IDLE_IN_TRANSACTION_TIMEOUT}', true), pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+    )
+
+
+def make_engine(url: str, *, fence: Fence | None = None) -> AsyncEngine:
+    """Create an async engine for `url`; for SQLite, create the folder and set pragmas.
+
+    Raise DatabaseDriverMissing when the URL's driver (e.g. asyncpg) is not installed.
+    """
     parsed = make_url(url)
-    is_sqlite = parsed.get_backend_name() == "sqlite"
+    backend = parsed.get_backend_name()
+    is_sqlite = backend == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    try:
+        engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    except (ModuleNotFoundError, NoSuchModuleError) as missing:
+        driver = parsed.get_driver_name()
+        module = _DRIVER_MODULES.get(driver, driver)
+        raise DatabaseDriverMissing(
+            f"{backend}+{driver} URLs need the {module} driver, which is not installed here: "
+            f"install releasebot with its postgres extra, e.g. `uv sync --extra postgres` in a "
+            "checkout or `pip install 'releasebot[postgres]'`"
+            if backend == "postgresql"
+            else f"{backend}+{driver} URLs need the {module} driver, which is not installed "
+            f"here ({missing})"
+        ) from None
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+    elif backend == "postgresql":
+        begin = _postgresql_begin if fence is None else _postgresql_begin_replica
+        event.listen(engine.sync_engine, "begin", begin)
+    if fence is not None:
+        event.listen(engine.sync_engine, "begin", fence)
     return engine
 
 

@@ -56,6 +56,13 @@ async def check(engine: AsyncEngine) -> None:
         await connection.run_sync(run)
 
 
+def head() -> str | None:
+    """Return the newest revision of the bundled migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 async def current(engine: AsyncEngine) -> str | None:
     """Return the database's current revision (None when never migrated)."""
     from alembic.runtime.migration import MigrationContext

@@ -50,9 +50,11 @@ def _claimable() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
 class SqlOutboxStore:
     """Outbox rows for the dispatcher; each call is its own short transaction.
 
-    A claim leases a message for `lease` (seconds: a crash mid-send delays it by no more);
-    the bot runs as one instance per database, so at start-up `reclaim()` makes every lease
-    left by the previous process due at once.
+    A claim leases a message for `lease` (seconds: a crash mid-send delays it by no more).
+    One process at a time runs the outbox on a database: the only one on SQLite, the leader
+    on PostgreSQL (`bot.runtime.leader`). So at start-up, or on taking the lead, `reclaim()`
+    makes every lease left by an earlier process due at once: that process is dead or fenced
+    (its epoch is stale, so its transactions are refused and its sends not confirmed).
     """
 
     def __init__(
@@ -105,6 +107,10 @@ class SqlOutboxStore:
                     .where(due, OutboxRow.next_attempt_at <= now, ~waits_for_older)
                     .order_by(OutboxRow.id)
                     .limit(limit)
+                    # PostgreSQL: row locks on top of the write lock (bot.store.db), so even a
+                    # claim outside it never waits for, or takes, a row another pass holds.
+                    # SQLite has no row locks and renders nothing here.
+                    .with_for_update(skip_locked=True)
                 )
             )
             if not ids:

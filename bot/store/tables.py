@@ -210,3 +210,20 @@ class OutboxRow(Base):
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_order_key", "order_key"),
     )
+
+
+class LeadershipRow(Base):
+    """Who leads the replicas on a shared PostgreSQL, and since which epoch (one row, id 1).
+
+    A new leader increments `epoch` when it takes over; every transaction of a leader checks
+    the row still holds its epoch (`bot.runtime.leader.LeaderLock.fence`), so a deposed
+    leader (paused, partitioned) cannot claim a timer or an outbox message. Unused on SQLite.
+    """
+
+    __tablename__ = "leadership"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(200))
+    # Where the leader's web server answers (standbys forward Alertmanager pushes there).
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    acquired_at: Mapped[datetime]

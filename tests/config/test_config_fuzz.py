@@ -159,20 +159,25 @@ def _containers(node: Any, found: list[Any]) -> list[Any]:
     return found
 
 
+def _nasty(rng: random.Random) -> Any:
+    # A fresh copy: NASTY's lists and tables must never end up shared (or inside themselves).
+    return _copy(rng.choice(NASTY))
+
+
 def _mutate_document(document: dict[str, Any], rng: random.Random) -> None:
     for _ in range(rng.choice([1, 1, 2, 3, 5])):
         target = rng.choice(_containers(document, []))
         if isinstance(target, list):
             if not target or rng.random() < 0.3:
-                target.append(rng.choice(NASTY))
+                target.append(_nasty(rng))
             elif rng.random() < 0.5:
-                target[rng.randrange(len(target))] = rng.choice(NASTY)
+                target[rng.randrange(len(target))] = _nasty(rng)
             else:
                 target.insert(0, target.pop())  # reorder: steps and stages out of order
             continue
         action = rng.random()
         if not target or action < 0.15:
-            target[rng.choice(KEYS)] = rng.choice(NASTY)
+            target[rng.choice(KEYS)] = _nasty(rng)
             continue
         key = rng.choice(list(target))
         if action < 0.30:
@@ -180,7 +185,7 @@ def _mutate_document(document: dict[str, Any], rng: random.Random) -> None:
         elif action < 0.40:
             target[key + rng.choice(["_", "s", ""])[:1] or key[:-1]] = target.pop(key)
         else:
-            target[key] = rng.choice(NASTY)
+            target[key] = _nasty(rng)
 
 
 def _mutate_template(text: str, rng: random.Random) -> str:

@@ -8,6 +8,10 @@ shutdown. Only Discord is replaced: "channel" and "dm" messages are POSTed to th
 A scenario driver opens incident i at wall time t0 + i * spacing and resolves it
 `resolve_after` seconds later; both are idempotent, so a restart just carries on.
 Run: python tests/runtime/killbot.py --db F --receiver URL --t0 T [--incidents N ...]
+`--url` takes any database URL instead of `--db` (PostgreSQL); `--leader` makes the process a
+replica that stands by until it holds the leader lock (`bot.app.replica`), fences every
+transaction and send by its epoch, prints "killbot: leader epoch N" when it leads and exits 3
+after "killbot: lost leadership". Every request carries `X-Releasebot-Process: <--name>`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from bot.app.bootstrap import Database, DatabaseOutbox, access_policy  # noqa: E402
+from bot.app.replica import become_leader  # noqa: E402
 from bot.config import build_settings  # noqa: E402
 from bot.core.actors import Actor, Source  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
@@ -35,9 +40,11 @@ from bot.incidents.paging.http import post  # noqa: E402
 from bot.incidents.wiring import wire_incidents  # noqa: E402
 from bot.runtime.background import Background  # noqa: E402
 from bot.runtime.health import Health  # noqa: E402
+from bot.runtime.leader import LOST_EXIT_CODE, LeaderLock  # noqa: E402
 from bot.runtime.outbox import OutboxMessage  # noqa: E402
 from bot.runtime.shutdown import Shutdown, drain_and_close  # noqa: E402
 from bot.runtime.timers import TimerService  # noqa: E402
+from bot.store.db import make_engine  # noqa: E402
 
 SRE = Actor("900", "sre", frozenset({"oncall", "tech_lead", "eng_manager"}))
 MEMBERS = {"oncall": ["100"], "tech_lead": ["200"], "eng_manager": ["300"]}
@@ -117,7 +124,12 @@ async def drive(service: Any, args: argparse.Namespace) -> None:
                     await service.open(SRE, title=title, severity="P1")
                 except DomainError as error:
                     log.info("open %s: %s", n, error)
-            elif incident is not None and now >= opens + args.resolve_after:
+            elif (
+                incident is not None
+                and now
+                >= (incident.opened_at.timestamp() if args.resolve_from_open else opens)
+                + args.resolve_after
+            ):
                 if incident.status.value != "resolved":
                     try:
                         await service.resolve(incident.id, SRE, "kill test", Source.SLASH)
@@ -131,7 +143,17 @@ async def main(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT (or SIGKILL)."""
     settings = settings_for(args.receiver, [int(s) for s in args.steps.split(",")])
     clock = SystemClock()
-    database = Database(f"sqlite+aiosqlite:///{args.db}", clock)
+    url = args.url or f"sqlite+aiosqlite:///{args.db}"
+    shutdown = Shutdown()
+    shutdown.install()
+    lock: LeaderLock | None = None
+    if args.leader:
+        lock = LeaderLock(url, args.name, poll_seconds=1.0, lost_after_seconds=args.lost_after)
+        if not await become_leader(lock, shutdown.requested):
+            return 0
+        print(f"killbot: leader epoch {lock.epoch} at {time.time():.3f}", flush=True)
+    engine = make_engine(url, fence=lock.fence) if lock else None
+    database = Database(url, clock, engine)
     database.outbox_lease = settings.paging.outbox.lease
     health = Health()
     timers = TimerService(database, clock)
@@ -139,14 +161,13 @@ async def main(args: argparse.Namespace) -> int:
     background = Background(
         timers, DatabaseOutbox(database), clock, health=health, max_attempts=paging.max_attempts,
         base_backoff=paging.base_backoff, max_backoff=paging.max_backoff,
-        slow_retry=paging.slow_retry,
+        slow_retry=paging.slow_retry, send_guard=lock.confirm if lock else None,
     )  # fmt: skip
     database.after_commit.append(background.after_commit)
-    shutdown = Shutdown()
-    shutdown.install()
     await database.start()
     policy = access_policy(settings.permissions)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+    headers = {"X-Releasebot-Process": args.name}
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), headers=headers) as client:
         wiring = wire_incidents(
             settings, database, clock, policy, timers, Directory(),
             background=background, http_client=client,
@@ -160,18 +181,33 @@ async def main(args: argparse.Namespace) -> int:
         background.ensure_started()
         driver = asyncio.create_task(drive(wiring.service, args))
         print("killbot: up", flush=True)
-        await shutdown.requested.wait()
+        stops = [asyncio.create_task(shutdown.requested.wait())]
+        if lock is not None:
+            stops.append(asyncio.create_task(lock.lost.wait()))
+        await asyncio.wait(stops, return_when=asyncio.FIRST_COMPLETED)
         driver.cancel()
+        lost = lock is not None and lock.lost.is_set()
+        if lost:
+            print(f"killbot: lost leadership at {time.time():.3f}", flush=True)
         finished = await drain_and_close(
             background, database.close, paging.shutdown_grace.total_seconds()
         )
         print(f"killbot: drained={finished}", flush=True)
-    return 0
+    if lock is not None:
+        await lock.release()
+    return LOST_EXIT_CODE if lost else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db")
+    parser.add_argument("--url", help="a database URL instead of --db (PostgreSQL)")
+    parser.add_argument("--leader", action="store_true", help="stand by until leading")
+    parser.add_argument("--name", default="bot", help="X-Releasebot-Process header value")
+    parser.add_argument("--lost-after", type=float, default=4.0)
+    parser.add_argument(
+        "--resolve-from-open", action="store_true", help="resolve after the real open time"
+    )
     parser.add_argument("--receiver", required=True)
     parser.add_argument("--t0", type=float, required=True)
     parser.add_argument("--incidents", type=int, default=6)

@@ -41,6 +41,7 @@ def describe(path: str, headers: Any, body: bytes) -> dict[str, Any]:
         "step": data.get("step") if not isinstance(data.get("step"), dict) else None,
         "fallback": bool(data.get("fallback_for") or data.get("fallback")),
         "content": str(data.get("content") or data.get("text") or "")[:300],
+        "sender": headers.get("X-Releasebot-Process"),
         "at": time.time(),
     }
 

@@ -14,10 +14,14 @@ Then one last run settles and is stopped with SIGTERM, and the test checks:
 - each escalation step paged once (a step timer never fired twice);
 - duplicates only repeat a key (at-least-once); they are counted and printed;
 - no timer is left overdue; `PRAGMA integrity_check` is ok; SIGTERM exits 0.
+
+It runs twice: on a SQLite file and on a database of the real PostgreSQL test server
+(`tests.support.postgres`; there the integrity check is SQLite's alone).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import random
@@ -28,6 +32,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from tests.runtime.receiver import read_log
 from tests.support.figures import Figures
@@ -55,26 +61,54 @@ def _wait_for(check, within: float, every: float = 0.05) -> bool:  # type: ignor
     return bool(check())
 
 
-def _rows(db: Path, query: str) -> list[tuple]:  # type: ignore[type-arg]
+def _rows(db: Path | str, query: str) -> list[tuple]:  # type: ignore[type-arg]
+    if isinstance(db, str):  # a PostgreSQL URL
+        import asyncpg
+
+        dsn = db.replace("postgresql+asyncpg://", "postgresql://")
+
+        async def fetch() -> list[tuple]:  # type: ignore[type-arg]
+            conn = await asyncpg.connect(dsn)
+            try:
+                return [tuple(row) for row in await conn.fetch(query)]
+            finally:
+                await conn.close()
+
+        return asyncio.run(fetch())
     with sqlite3.connect(db, timeout=10) as conn:
         return list(conn.execute(query))
 
 
-def _settled(db: Path, log: Path) -> bool:
-    if not db.exists():
+def _settled(db: Path | str, log: Path) -> bool:
+    if isinstance(db, Path) and not db.exists():
         return False
     try:
         incidents = _rows(db, "SELECT count(*) FROM incidents WHERE status = 'resolved'")
         waiting = _rows(db, "SELECT count(*) FROM outbox WHERE status != 'delivered'")
-    except sqlite3.Error:
+    except Exception:  # not created yet (sqlite3.Error, asyncpg's UndefinedTableError)
         return False
     return incidents[0][0] == INCIDENTS and waiting[0][0] == 0 and bool(read_log(log))
 
 
-def test_sigkill_at_random_points_loses_no_page(tmp_path: Path, figures: Figures) -> None:
+@pytest.fixture
+def kill_db(database: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Yield the bot's database: a SQLite file, or an empty PostgreSQL database's URL."""
+    if database == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        name = asyncio.run(server.create_database(template=None))
+        yield server.url(name)
+        asyncio.run(server.drop_database(name))
+    else:
+        yield tmp_path / "bot.db"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+def test_sigkill_at_random_points_loses_no_page(
+    tmp_path: Path, figures: Figures, kill_db: Path | str, database: str
+) -> None:
     """Kill the bot KILLS times; every stored page is delivered, none lost, dups counted."""
     rng = random.Random(SEED)
-    db, log, port_file = tmp_path / "bot.db", tmp_path / "deliveries.jsonl", tmp_path / "port"
+    db, log, port_file = kill_db, tmp_path / "deliveries.jsonl", tmp_path / "port"
     receiver = _spawn(
         [str(HERE / "receiver.py"), "--log", str(log), "--port-file", str(port_file)],
         tmp_path / "receiver.out",
@@ -83,8 +117,9 @@ def test_sigkill_at_random_points_loses_no_page(tmp_path: Path, figures: Figures
         assert _wait_for(port_file.exists, 30), "the receiver did not start"
         url = f"http://127.0.0.1:{port_file.read_text()}"
         t0 = time.time() + 2
+        where = ["--url", db] if isinstance(db, str) else ["--db", str(db)]
         bot_args = [
-            str(HERE / "killbot.py"), "--db", str(db), "--receiver", url, "--t0", str(t0),
+            str(HERE / "killbot.py"), *where, "--receiver", url, "--t0", str(t0),
             "--incidents", str(INCIDENTS), "--spacing", str(SPACING),
             "--resolve-after", str(RESOLVE_AFTER), "--steps", STEPS,
         ]  # fmt: skip
@@ -134,12 +169,17 @@ def test_sigkill_at_random_points_loses_no_page(tmp_path: Path, figures: Figures
     overdue = _rows(
         db,
         "SELECT id, kind, due_at FROM timers WHERE status = 'pending' AND due_at < "
-        f"'{(now - timedelta(seconds=2)).isoformat(sep=' ')}'",
+        + (
+            f"'{(now - timedelta(seconds=2)).isoformat(sep=' ')}'"
+            if database == "sqlite"
+            else "now() - interval '2 seconds'"
+        ),
     )
-    integrity = _rows(db, "PRAGMA integrity_check")[0][0]
+    integrity = _rows(db, "PRAGMA integrity_check")[0][0] if database == "sqlite" else "n/a"
     figures(
-        f"kill test: seed {SEED}, {kills} SIGKILLs in {chaos:.0f}s, expected {len(stored)} "
-        f"messages, delivered {len(received)} distinct ({len(deliveries)} deliveries), "
+        f"kill test ({database}): seed {SEED}, {kills} SIGKILLs in {chaos:.0f}s, "
+        f"expected {len(stored)} messages, delivered {len(received)} distinct "
+        f"({len(deliveries)} deliveries), "
         f"lost {len(lost)}, unknown {len(phantom)}, duplicates {duplicates} "
         f"({duplicates / max(kills, 1):.2f} per kill, {duplicates / max(len(stored), 1):.1%}), "
         f"overdue timers {len(overdue)}, integrity {integrity}, SIGTERM exit {exit_code}"
@@ -149,7 +189,7 @@ def test_sigkill_at_random_points_loses_no_page(tmp_path: Path, figures: Figures
     assert lost == [] and undelivered == []
     assert phantom == []  # every delivery is a stored message: a duplicate repeats its key
     assert overdue == []
-    assert integrity == "ok"
+    assert integrity == ("ok" if database == "sqlite" else "n/a")
     assert exit_code == 0
 
     incidents = _rows(db, "SELECT id, title, status FROM incidents ORDER BY id")

@@ -1,9 +1,11 @@
 """Store fixtures and the one backbone every store-backed world is built on.
 
-`engine` is a real SQLite file migrated with Alembic; `backbone(engine, clock)` wires the
-unit of work, durable timers, the outbox, the background that drains both and an event bus
-the way `bot.app.create_bot` does, so a feature's service-level world adds only its own
-services and inboxes.
+`engine` is a real SQLite file migrated with Alembic, or, where the test is parametrized
+with `database="postgresql"` (the store and service tiers, see `pytest_generate_tests`), a
+fresh database on the session's real PostgreSQL server (`tests.support.postgres`);
+`backbone(engine, clock)` wires the unit of work, durable timers, the outbox, the background
+that drains both and an event bus the way `bot.app.create_bot` does, so a feature's
+service-level world adds only its own services and inboxes.
 """
 
 from __future__ import annotations
@@ -29,10 +31,47 @@ from bot.store.outbox import SqlOutboxStore
 from tests.support.actors import NOW, SMALL_TEMPLATE
 from tests.support.inbox import Inbox
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def runs_on_both(path: Path) -> bool:
+    """Return True for the tiers that run on SQLite and PostgreSQL: store and service."""
+    parts = path.parts[path.parts.index("tests") + 1 :] if "tests" in path.parts else ()
+    return bool(parts) and (
+        parts[0] == "store" or (len(parts) > 2 and parts[1] in ("store", "service"))
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every store- and service-tier test that uses `database` on both databases."""
+    if "database" in metafunc.fixturenames and runs_on_both(metafunc.definition.path):
+        already = any(
+            "database" in marker.args[0]
+            for marker in metafunc.definition.iter_markers("parametrize")
+        )
+        if not already:
+            metafunc.parametrize("database", DATABASES, indirect=True)
+
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[object]:
-    """Yield an engine on a fresh SQLite file upgraded to head."""
+def database(request: pytest.FixtureRequest) -> str:
+    """Name the database the test runs on: "sqlite" unless parametrized."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+async def engine(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[object]:
+    """Yield an engine on a fresh database upgraded to head (SQLite file or PostgreSQL)."""
+    if database == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        name = await server.create_database()
+        eng = make_engine(server.url(name))
+        yield eng
+        await eng.dispose()
+        await server.drop_database(name)
+        return
     eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     await migrate.upgrade(eng)
     yield eng

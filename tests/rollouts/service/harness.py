@@ -160,11 +160,21 @@ def manifests_for(tmp_path: Path, version: str) -> Path:
 
 @contextlib.asynccontextmanager
 async def build_world(
-    tmp_path: Path, recorder: Recorder, manifests: Path = ROOT / "k8s"
+    tmp_path: Path,
+    recorder: Recorder,
+    manifests: Path = ROOT / "k8s",
+    *,
+    engine: Any = None,
 ) -> AsyncIterator[World]:
-    """Build the world on a fresh database and fake cluster; tear both down afterwards."""
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollouts.db'}")
-    await migrate.upgrade(engine)
+    """Build the world on a fresh database and fake cluster; tear both down afterwards.
+
+    `engine`: the store fixture's migrated engine (SQLite or PostgreSQL); default: a fresh
+    SQLite file of our own.
+    """
+    own = engine is None
+    if own:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollouts.db'}")
+        await migrate.upgrade(engine)
     clock = FakeClock(START)
     # The rollout runners are woken by the commit hook, the background only by pump().
     base = backbone(engine, clock, wake_on_commit=False)
@@ -205,4 +215,5 @@ async def build_world(
             await rollbacks.close()
             await deploys.close()
             await client.close()
-            await engine.dispose()
+            if own:
+                await engine.dispose()

@@ -37,9 +37,9 @@ class Met:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, rollout_rbac: Recorder) -> AsyncIterator[World]:
+async def world(tmp_path: Path, rollout_rbac: Recorder, engine) -> AsyncIterator[World]:
     """Return a world with production at revision 2 (v1.1.0 deployed over v1.0.0)."""
-    async with build_world(tmp_path, rollout_rbac) as built:
+    async with build_world(tmp_path, rollout_rbac, engine=engine) as built:
         roll_out(built.api, "production", "v1.1.0")
         yield built
 

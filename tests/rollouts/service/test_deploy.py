@@ -35,9 +35,11 @@ CHECKED = ("staging-deployed", "prod-health", "prod-available")
 
 
 @pytest.fixture
-async def world(tmp_path: Path, rollout_rbac: Recorder) -> AsyncIterator[World]:
+async def world(tmp_path: Path, rollout_rbac: Recorder, engine) -> AsyncIterator[World]:
     """Return a world whose manifests deploy v1.2.0."""
-    async with build_world(tmp_path, rollout_rbac, manifests_for(tmp_path, "v1.2.0")) as built:
+    async with build_world(
+        tmp_path, rollout_rbac, manifests_for(tmp_path, "v1.2.0"), engine=engine
+    ) as built:
         yield built
 
 

@@ -30,9 +30,9 @@ __all__ = ["rollout_rbac"]
 
 
 @pytest.fixture
-async def world(tmp_path: Path, rollout_rbac: Recorder) -> AsyncIterator[World]:
+async def world(tmp_path: Path, rollout_rbac: Recorder, engine) -> AsyncIterator[World]:
     """Return the rollout world with production at revision 3 (v1.0.0, v1.1.0, v1.2.0)."""
-    async with build_world(tmp_path, rollout_rbac) as built:
+    async with build_world(tmp_path, rollout_rbac, engine=engine) as built:
         roll_out(built.api, "production", "v1.1.0", "v1.2.0")
         yield built
 
