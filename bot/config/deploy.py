@@ -17,6 +17,7 @@ from bot.config.base import (
 )
 from bot.config.conditions import ConditionName, ConditionOverride
 from bot.config.durations import PositiveDuration
+from bot.config.github import ServiceGitHub
 from bot.config.problems import ConfigProblem
 
 
@@ -60,6 +61,7 @@ class ServiceSettings(SectionModel):
     health_url: NonEmptyStr | None = None
     kubernetes: ServiceKubernetes = Field(default_factory=ServiceKubernetes)
     conditions: dict[ConditionName, ConditionOverride] = Field(default_factory=dict)
+    github: ServiceGitHub | None = None  # evidence checks (issue 17)
 
     def problems(self) -> list[ConfigProblem]:
         """Reject URLs that are not http(s)."""

@@ -17,6 +17,8 @@ SECRET_ENV: dict[str, str] = {
     "alertmanager_hmac_secret": "RELEASEBOT_ALERTMANAGER_HMAC_SECRET",
     "pagerduty_routing_key": "RELEASEBOT_PAGERDUTY_ROUTING_KEY",
     "webhook_secret": "RELEASEBOT_WEBHOOK_SECRET",
+    "github_token": "RELEASEBOT_GITHUB_TOKEN",
+    "github_app_private_key": "RELEASEBOT_GITHUB_APP_PRIVATE_KEY",
 }
 
 
@@ -30,6 +32,8 @@ class Secrets(BaseModel):
     alertmanager_hmac_secret: SecretStr | None = None
     pagerduty_routing_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    github_token: SecretStr | None = None
+    github_app_private_key: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Secrets:
@@ -138,6 +142,8 @@ def _guess_variable(words: str) -> str | None:
         return SECRET_ENV["discord_token"]
     if "pagerduty" in words or "routing" in words:
         return SECRET_ENV["pagerduty_routing_key"]
+    if "github" in words:
+        return SECRET_ENV["github_token"]
     if "webhook" in words:
         return SECRET_ENV["webhook_secret"]
     if "alertmanager" in words or "web" in parts:

@@ -111,15 +111,19 @@ class ReleaseService:
         actor: Actor,
         source: Source,
         override: str | None = None,
+        evidence: str | None = None,
     ) -> Release:
-        """Tick an item (`override`: the reason to tick production-deployed outside the window)."""
+        """Tick an item (`override`: the reason to tick production-deployed outside the window;
+        `evidence`: the link that proves a bot tick, shown on the item and in the audit)."""
         return await self._mutate(
             release_id,
             actor,
             "tick",
             item_id,
             source,
-            lambda r, now, held: r.tick(item_id, actor, now, source, self.policy, override),
+            lambda r, now, held: r.tick(
+                item_id, actor, now, source, self.policy, override, evidence
+            ),
         )
 
     async def untick(

@@ -35,7 +35,7 @@ from bot.chat.layout import (
 )
 from bot.chat.room_config import RoomConfig
 from bot.checklist.model import CodeBlock, Phase, Section, TemplateItem
-from bot.core.actors import ROLE_TITLES
+from bot.core.actors import BOT_ACTOR, ROLE_TITLES
 from bot.releases.domain.release import ItemProgress, ItemState, Release, ReleaseStatus
 
 NAME_MAX = 32
@@ -262,10 +262,17 @@ def _progress(release: Release, item: TemplateItem) -> ItemProgress:
     return release.items.get(item.id) or ItemProgress(item.id)
 
 
+def _bot_proof(progress: ItemProgress) -> bool:
+    """Return True when a bot tick carries its evidence link (GitHub checks, issue 17)."""
+    reason = progress.reason or ""
+    return progress.actor_id == BOT_ACTOR.id and reason.startswith(("https://", "http://"))
+
+
 def _suffix(release: Release, item: TemplateItem, progress: ItemProgress) -> str:
     name = clip(progress.actor_name or "?", NAME_MAX)
     if progress.state is ItemState.DONE:
-        return f" — {name} · {_when(release, progress.at)}"
+        proof = f" · <{clip(progress.reason, REASON_MAX)}>" if _bot_proof(progress) else ""
+        return f" — {name} · {_when(release, progress.at)}{proof}"
     if progress.state is ItemState.WAIVED:
         return f" — waived by {name}: {clip(progress.reason or '', REASON_MAX)}"
     return " 🔒" if release.is_active and release.blocking_signoff(item) else ""
