@@ -20,7 +20,9 @@ import base64
 import hashlib
 import json
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -75,8 +77,15 @@ class RepoState:
 class GitHubSandbox:
     """Serve one repository's REST API on a loopback port."""
 
-    def __init__(self, state: RepoState | None = None, *, prefix: str = "") -> None:
-        """`prefix`: a path the API lives under (GitHub Enterprise serves `/api/v3`)."""
+    def __init__(
+        self,
+        state: RepoState | None = None,
+        *,
+        prefix: str = "",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`prefix`: a path the API lives under (GitHub Enterprise serves `/api/v3`);
+        `clock`: the time the rate-limit window follows (a test's fake clock)."""
         self.state = state or RepoState()
         self.prefix = prefix.rstrip("/")
         self.requests: list[Recorded] = []
@@ -84,7 +93,7 @@ class GitHubSandbox:
         self.rate_used = 0
         self.limited_until: int | None = None  # epoch seconds: answer rate-limited until then
         self.limited_status = 403
-        self.now_epoch = 0  # the sandbox's notion of "now" for the rate-limit window
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -109,6 +118,16 @@ class GitHubSandbox:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    @property
+    def now_epoch(self) -> int:
+        """Return the sandbox's "now" in epoch seconds (the rate-limit window follows it)."""
+        return int(self.clock().timestamp())
+
+    def limit_until(self, until: datetime, status: int = 403) -> None:
+        """Answer every request rate-limited (`status` 403 or 429) until `until`."""
+        self.limited_until = int(until.timestamp())
+        self.limited_status = status
 
     # ----- what a test reads ------------------------------------------------------------------
 

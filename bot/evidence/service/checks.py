@@ -160,7 +160,7 @@ class BranchPlan:
         )
 
 
-class _Run:
+class EvidenceRun:
     """One verify pass: each GitHub read at most once, shared by the items that need it."""
 
     def __init__(self, source: EvidenceSource, spec: EvidenceSpec, version: str) -> None:
@@ -298,7 +298,7 @@ class EvidenceService:
         if not items:
             return VerifyReport(release, scope, note="no item of it carries a github.* check")
         spec = self.spec(release.service)
-        run = _Run(self.github(), spec, str(release.version))
+        run = EvidenceRun(self.github(), spec, str(release.version))
         results: list[ItemResult] = []
         retry_at: datetime | None = None
         for item in items:
