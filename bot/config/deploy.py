@@ -64,8 +64,8 @@ class ServiceSettings(SectionModel):
     github: ServiceGitHub | None = None  # evidence checks (issue 17)
 
     def problems(self) -> list[ConfigProblem]:
-        """Reject URLs that are not http(s)."""
-        return [
+        """Reject URLs that are not http(s), and what `[services.github]` rejects."""
+        found = [
             ConfigProblem(key, "expected an http:// or https:// URL")
             for key, url in (
                 ("prometheus_url", self.prometheus_url),
@@ -73,6 +73,9 @@ class ServiceSettings(SectionModel):
             )
             if url is not None and not url.startswith(("http://", "https://"))
         ]
+        if self.github is not None:
+            found += [ConfigProblem(f"github.{p.path}", p.message) for p in self.github.problems()]
+        return found
 
 
 class AutoRollbackSettings(SectionModel):

@@ -8,13 +8,14 @@ the chat extension (the thread notices) and here (the check runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.config import Settings
+from bot.checklist.model import TemplateItem
+from bot.config import SECRET_ENV, ConfigProblem, Settings
 from bot.core.clock import Clock
 from bot.core.ports import UnitOfWorkFactory
-from bot.evidence.domain import EvidenceSpec
+from bot.evidence.domain import EvidenceSpec, missing_settings
 from bot.evidence.github import GitHubClient
 from bot.evidence.service import OUTBOX_KIND, TIMER_KIND, EvidenceService, EvidenceSource
 from bot.releases.service import ReleaseService
@@ -66,6 +67,49 @@ def client_factory(settings: Settings, clock: Clock) -> Callable[[], EvidenceSou
         )
 
     return build
+
+
+def github_problems(
+    settings: Settings, valid: frozenset[str], items: Sequence[TemplateItem]
+) -> list[ConfigProblem]:
+    """Return, for `check-config`, each github.* check whose settings a service leaves empty.
+
+    Only with `[github] enabled = true` (off, the items are ticked by hand and nothing is
+    missing). A missing token is a warning: GitHub allows 60 unauthenticated requests an hour.
+    """
+    if not settings.github.enabled or not {"github", "services"} <= valid:
+        return []
+    checks: dict[str, list[str]] = {}
+    for item in items:
+        if (item.check or "").startswith("github."):
+            checks.setdefault(item.check or "", []).append(item.id)
+    if not checks:
+        return []
+    found: list[ConfigProblem] = []
+    specs = specs_from_settings(settings)
+    for index, service in enumerate(settings.services):
+        spec = specs.get(service.name, EvidenceSpec())
+        for check, ids in checks.items():
+            for name in missing_settings(spec, check):
+                found.append(
+                    ConfigProblem(
+                        f"services[{index}].github.{name}",
+                        f"required by check={check} (items {', '.join(ids)}) of service "
+                        f"{service.name}; set it in [services.github]",
+                    )
+                )
+    secrets = settings.secrets
+    if secrets.github_token is None and secrets.github_app_private_key is None:
+        found.append(
+            ConfigProblem(
+                "github.enabled",
+                f"true, but neither {SECRET_ENV['github_token']} nor "
+                f"{SECRET_ENV['github_app_private_key']} is set: GitHub allows 60 "
+                "unauthenticated requests an hour and private repositories are unreadable",
+                warning=True,
+            )
+        )
+    return found
 
 
 class EvidenceRunner:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.app.uow import SqlUnitOfWorkFactory
 from bot.checklist import parse_template
 from bot.core.actors import AccessPolicy
 from bot.core.clock import FakeClock
