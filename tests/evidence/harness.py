@@ -69,7 +69,9 @@ async def github(clock: FakeClock) -> AsyncIterator[GitHubSandbox]:
 @pytest.fixture
 def client(github: GitHubSandbox, clock: FakeClock) -> GitHubClient:
     """Return the real githubkit-based client on the loopback server."""
-    return GitHubClient(clock, base_url=github.base_url, token="ghp_test", web_url=github.html)
+    return GitHubClient(
+        clock, base_url=github.base_url, token="ghp_test", web_url="https://github.example"
+    )
 
 
 @dataclass

@@ -116,6 +116,7 @@ async def test_a_later_failure_of_a_bot_tick_is_reported_once_never_unticked(
     assert (await world.releases.get(release.id)).progress(ci).state is ItemState.DONE
     assert world.notices.where(item=ci) == [
         {
+            "kind": "regressed",
             "release_id": release.id,
             "item": ci,
             "text": "CI checks all pass",

@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.chat.failures import run_guarded
 from bot.chat.layout import clip
-from bot.core.actors import Source
+from bot.core.actors import ROLE_TITLES, Source
 from bot.core.errors import InvalidInput
 from bot.evidence.domain import VerdictStatus
 from bot.evidence.service import NOTICE_KIND, EvidenceService, VerifyReport
@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 DELETE_TEMPLATE = r"rb:gh-del:(?P<release>\d+)"
 CONFIRM_TEMPLATE = r"rb:gh-del-ok:(?P<release>\d+)"
 CANCEL_TEMPLATE = r"rb:gh-del-no:(?P<release>\d+)"
+ACTIONS = {
+    "ticked": " — ticked by the bot",
+    "person": " — ticked by a person (left as it is)",
+    "waived": " — waived (left as it is)",
+    "regressed": " — ticked by the bot earlier, failing now (reported in the thread)",
+    "not current": " — its phase is not open",
+}
 MARKS = {VerdictStatus.PASS: "✅", VerdictStatus.FAIL: "❌", VerdictStatus.INCONCLUSIVE: "❔"}
 
 
@@ -50,24 +57,25 @@ def evidence_service(bot: ReleaseBot) -> EvidenceService:
 
 
 def report_text(report: VerifyReport) -> str:
-    """Return the private answer of `/release verify`."""
+    """Return the private answer of `/release verify`: problems first, with their reasons.
+
+    A failure carries its link (the failed check run, the Release page); a pass shows its
+    reason only, since its link is on the ticked item in the thread.
+    """
     head = f"**GitHub evidence for {report.release.name}** ({report.scope})"
     if report.note:
         return f"{head}: {report.note}"
     lines = [head]
-    for result in report.results:
-        mark = MARKS[result.verdict.status]
-        link = f" <{result.verdict.link}>" if result.verdict.link else ""
-        action = {
-            "ticked": " — ticked by the bot",
-            "person": " — ticked by a person (left as it is)",
-            "waived": " — waived (left as it is)",
-            "regressed": " — ticked by the bot earlier, failing now (reported in the thread)",
-            "not current": " — its phase is not open",
-        }.get(result.action, "")
-        lines.append(
-            f"{mark} “{result.text}” `{result.check}`: {result.verdict.reason}{link}{action}"
-        )
+    order = (VerdictStatus.FAIL, VerdictStatus.INCONCLUSIVE, VerdictStatus.PASS)
+    for status in order:
+        for result in report.by_status(status):
+            verdict = result.verdict
+            link = f" <{verdict.link}>" if verdict.link and status is not VerdictStatus.PASS else ""
+            action = ACTIONS.get(result.action, "")
+            lines.append(
+                f"{MARKS[status]} “{clip(result.text, 60)}” `{result.check}`: "
+                f"{clip(verdict.reason, 300)}{link}{action}"
+            )
     return clip("\n".join(lines), 2000)
 
 
@@ -182,6 +190,9 @@ class NoticePoster:
         thread_id = await self.bot.room.thread_id(release_id)
         if thread_id is None:
             return "the release has no thread"
+        none = discord.AllowedMentions.none()
+        if payload.get("kind") == "offer_delete":
+            return await self._offer_delete(thread_id, release_id, payload, none)
         link = f" <{payload['link']}>" if payload.get("link") else ""
         text = (
             f"⚠️ “{payload['text']}” was ticked by the bot from GitHub, but `{payload['check']}` "
@@ -190,11 +201,40 @@ class NoticePoster:
         )
         try:
             channel = self.bot.get_partial_messageable(thread_id)
-            await channel.send(clip(text, 2000), allowed_mentions=discord.AllowedMentions.none())
+            await channel.send(clip(text, 2000), allowed_mentions=none)
         except discord.HTTPException as error:
-            retry = error.status >= 500 or error.status == 429
-            raise DeliveryFailed(retry, f"Discord answered {error.status}: {error.text}") from error
+            raise _failed(error) from error
         return f"notice for {payload['item']}"
+
+    async def _offer_delete(
+        self,
+        thread_id: int,
+        release_id: int,
+        payload: Any,
+        none: discord.AllowedMentions,
+    ) -> str:
+        """Post the Cleanup message with the "Delete release branch" button."""
+        roles = ", ".join(
+            sorted(ROLE_TITLES.get(r, r) for r in evidence_service(self.bot).delete_roles)
+        )
+        text = (
+            f"🧹 Cleanup: “{payload['text']}”. `{payload['branch']}` in {payload['repository']} "
+            f"can be deleted once it is merged into main ({roles} may; the merge state is "
+            "checked at the click)."
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(delete_button(release_id))
+        try:
+            channel = self.bot.get_partial_messageable(thread_id)
+            await channel.send(clip(text, 2000), view=view, allowed_mentions=none)
+        except discord.HTTPException as error:
+            raise _failed(error) from error
+        return f"offered to delete {payload['branch']}"
+
+
+def _failed(error: discord.HTTPException) -> DeliveryFailed:
+    retry = error.status >= 500 or error.status == 429
+    return DeliveryFailed(retry, f"Discord answered {error.status}: {error.text}")
 
 
 def build_commands() -> list[app_commands.Command[Any, Any, None]]:

@@ -352,6 +352,7 @@ class EvidenceService:
             queued = await uow.outbox.enqueue(
                 NOTICE_KIND,
                 {
+                    "kind": "regressed",
                     "release_id": release.id,
                     "item": item.id,
                     "text": item.text,
@@ -407,8 +408,26 @@ class EvidenceService:
         phase = release.current_phase
         if spec is None or not spec.repository or phase is None:
             return
-        if not any(_is_github(i) for i in release.phase_items(phase)):
+        items = [i for i in release.phase_items(phase) if _is_github(i)]
+        if not items:
             return
+        cleanup = next((i for i in items if i.check == "github.branch_deleted"), None)
+        if cleanup is not None:
+            branch = spec.branch(str(release.version))
+            await uow.outbox.enqueue(
+                NOTICE_KIND,
+                {
+                    "kind": "offer_delete",
+                    "release_id": release.id,
+                    "item": cleanup.id,
+                    "text": cleanup.text,
+                    "branch": branch,
+                    "repository": spec.repository,
+                },
+                f"evidence-offer-delete:{release.id}:{release.phase_index}",
+                self.clock.now(),
+                order_key=f"evidence:{release.id}",
+            )
         await uow.timers.schedule(
             TIMER_KIND,
             release.id,
