@@ -311,7 +311,9 @@ class GitHubSandbox:
             "object": {"type": "commit", "sha": sha, "url": f"{self.api}/git/commits/{sha}"},
         }  # fmt: skip
 
-    def check_run(self, index: int, sha: str, name: str, status: str, conclusion: str | None):  # type: ignore[no-untyped-def]
+    def check_run(
+        self, index: int, sha: str, name: str, status: str, conclusion: str | None
+    ) -> dict[str, Any]:
         """Return a `check-run`."""
         run_id = 1000 + index
         done = status == "completed"

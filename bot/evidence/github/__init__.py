@@ -1,5 +1,6 @@
 """The GitHub adapter: githubkit, imported on first use, with ETags and the rate limit."""
 
-from bot.evidence.github.client import GitHubClient, GitHubUnavailable
+from bot.evidence.domain import GitHubUnavailable
+from bot.evidence.github.client import FileFacts, GitHubClient
 
-__all__ = ["GitHubClient", "GitHubUnavailable"]
+__all__ = ["FileFacts", "GitHubClient", "GitHubUnavailable"]

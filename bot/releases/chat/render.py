@@ -271,7 +271,7 @@ def _bot_proof(progress: ItemProgress) -> bool:
 def _suffix(release: Release, item: TemplateItem, progress: ItemProgress) -> str:
     name = clip(progress.actor_name or "?", NAME_MAX)
     if progress.state is ItemState.DONE:
-        proof = f" · <{clip(progress.reason, REASON_MAX)}>" if _bot_proof(progress) else ""
+        proof = f" · <{clip(progress.reason or '', REASON_MAX)}>" if _bot_proof(progress) else ""
         return f" — {name} · {_when(release, progress.at)}{proof}"
     if progress.state is ItemState.WAIVED:
         return f" — waived by {name}: {clip(progress.reason or '', REASON_MAX)}"
