@@ -17,7 +17,7 @@ from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
 from bot.core.events import EventBus, Publisher, ReleaseSignalled
 from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
-from bot.releases.domain.release import Hold, Release, start_release
+from bot.releases.domain.release import Hold, Release, ReleaseSignal, start_release
 from bot.releases.domain.values import DeploymentWindow, parse_date, validate_service
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,11 @@ class ReleaseService:
             raise
         async with self.uow() as uow:
             await uow.releases.add(release, source_template.body)
+            # The first phase opens with the release (each Advance signals the next one).
+            first = release.current_phase
+            if first is not None:
+                opened = ReleaseSignal("phase_entered", release.id, now, (("phase", first.key),))
+                await self.events.publish(uow, ReleaseSignalled(release, opened))
             await uow.commit()
         await self._notify(release)
         return release

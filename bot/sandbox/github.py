@@ -8,7 +8,8 @@ with `ReleaseAsset`s, `CommitComparison`); tests/sandbox/test_github.py validate
 against those models. Errors are GitHub's `{"message", "documentation_url", "status"}`.
 
 What it models: one repository with branches, tags, files per commit, check runs per commit,
-releases, the merge state of branches into main, ETags (`If-None-Match` answered `304`
+releases, the merge state of branches into main, GitHub App installation tokens
+(`POST /app/installations/{id}/access_tokens`), ETags (`If-None-Match` answered `304`
 without counting against the rate limit, as GitHub does), the primary rate limit (`403` or
 `429` with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`), and `DELETE` of a branch ref.
 Every request is recorded (`requests`), so a test can count them.
@@ -22,7 +23,7 @@ import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +39,7 @@ class Recorded:
     path: str
     status: int
     counted: bool
+    authorization: str = ""
 
 
 @dataclass
@@ -94,6 +96,7 @@ class GitHubSandbox:
         self.limited_until: int | None = None  # epoch seconds: answer rate-limited until then
         self.limited_status = 403
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.installation_tokens = 0
         self.base_url = ""
         self._runner: web.AppRunner | None = None
 
@@ -148,6 +151,8 @@ class GitHubSandbox:
             path = path[len(self.prefix) :]
         if self.limited_until is not None and self.now_epoch < self.limited_until:
             return self._record(request, path, self._limited(), counted=False)
+        if request.method == "POST" and path.startswith("/app/installations/"):
+            return self._record(request, path, self._installation_token(path), counted=False)
         response, status = self._route(request.method, path, request.query)
         if status == 304:
             return self._record(request, path, web.Response(status=304), counted=False)
@@ -177,8 +182,23 @@ class GitHubSandbox:
     def _record(
         self, request: web.Request, path: str, response: web.Response, counted: bool
     ) -> web.Response:
-        self.requests.append(Recorded(request.method, path, response.status, counted))
+        auth = request.headers.get("Authorization", "")
+        self.requests.append(Recorded(request.method, path, response.status, counted, auth))
         return response
+
+    def _installation_token(self, path: str) -> web.Response:
+        """Answer `POST /app/installations/{id}/access_tokens` with an `installation-token`."""
+        installation = path.split("/")[3]
+        self.installation_tokens += 1
+        token = f"ghs_sandbox{installation}x{self.installation_tokens}"
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        body = {
+            "token": token,
+            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "permissions": {"contents": "write", "checks": "read"},
+            "repository_selection": "selected",
+        }
+        return web.json_response(body, status=201)
 
     def _limited(self) -> web.Response:
         assert self.limited_until is not None

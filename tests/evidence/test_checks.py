@@ -54,14 +54,20 @@ async def test_the_links_point_at_the_evidence(client: GitHubClient) -> None:
 
 
 async def test_missing_tag(client: GitHubClient, github: GitHubSandbox) -> None:
-    """Fail the tag and everything read at it, naming the tag."""
+    """Fail the tag; files are read on the release branch until it exists, then on main."""
     del github.state.tags["v1.4.0"]
     one = run(client)
     tag = await one.check("github.tag")
     version = await one.check("github.version_file")
     assert (tag.status, tag.reason) == (VerdictStatus.FAIL, "tag `v1.4.0` missing")
-    assert version.status is VerdictStatus.FAIL
-    assert version.reason == "tag `v1.4.0` missing, so `Cargo.toml` is unread"
+    assert version.status is VerdictStatus.PASS
+    assert version.reason == "`Cargo.toml` package.version = 1.4.0 at `release/v1.4.0`"
+    del github.state.branches[BRANCH]
+    github.state.files[TAG_SHA]["Cargo.toml"] = '[package]\nversion = "1.3.0"\n'  # main
+    on_main = await run(client).check("github.version_file")
+    assert on_main.reason == (
+        "version mismatch: `Cargo.toml` package.version is 1.3.0 at `main`, expected 1.4.0"
+    )
 
 
 async def test_failed_check_run(client: GitHubClient, github: GitHubSandbox) -> None:

@@ -224,18 +224,17 @@ class EvidenceRun:
         if key == "github.tag":
             return tag_verdict(await self._tag(), tag)
         if key == "github.version_file":
-            if await self._tag() is None:
-                return Verdict.failed(f"tag `{tag}` missing, so `{spec.version_file}` is unread")
+            ref = await self._release_ref()
             path = spec.version_file or ""
-            found = await self._once("version_file", lambda: self.source.file(self.repo, path, tag))
+            found = await self._once("version_file", lambda: self.source.file(self.repo, path, ref))
             text, url = (found.text, found.url) if found else (None, "")
-            return version_file_verdict(text, path, spec.version_key, version, tag, url)
+            return version_file_verdict(text, path, spec.version_key, version, ref, url)
         if key == "github.release":
             return release_verdict(await self._release(), tag)
         if key == "github.assets":
             return assets_verdict(await self._release(), spec.assets, version)
         if key == "github.changelog":
-            ref = await self._changelog_ref()
+            ref = await self._release_ref()
             found = await self._once(
                 "changelog", lambda: self.source.file(self.repo, spec.changelog, ref)
             )
@@ -245,8 +244,12 @@ class EvidenceRun:
             )
         return Verdict.failed(f"unknown check {key!r} (known: {', '.join(CHECK_KEYS)})")
 
-    async def _changelog_ref(self) -> str:
-        """The tag once it exists, else the release branch, else main."""
+    async def _release_ref(self) -> str:
+        """Where files are read: the tag once it exists, else the release branch, else main.
+
+        So the Pre-Release items (CHANGELOG, Cargo.toml bumped) can pass before the tag, and
+        once it is pushed the version file is checked at the tag itself.
+        """
         if await self._tag() is not None:
             return self.spec.tag(self.version)
         if await self._branch() is not None:

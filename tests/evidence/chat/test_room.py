@@ -219,3 +219,20 @@ async def test_post_release_offers_the_button_in_the_thread_and_the_bot_ticks_cl
     progress = release.progress(cleanup.id)
     assert (progress.state, progress.actor_id) == (ItemState.DONE, BOT_ACTOR.id)
     assert progress.reason == "https://github.example/nexis/nexis/branches"
+
+
+async def test_the_first_phase_is_checked_when_the_release_starts(world: World) -> None:
+    """Pre-Release opens with /release start: its CHANGELOG and Cargo.toml items are ticked."""
+    await world.start(version="v1.4.0")
+    await settle(world)
+    release = await world.release()
+    phase = release.current_phase
+    assert phase is not None and phase.key == "pre-release"
+    checked = [i for i in release.phase_items(phase) if (i.check or "").startswith("github.")]
+    assert [i.check for i in checked] == ["github.changelog", "github.version_file"]
+    for item in checked:
+        progress = release.progress(item.id)
+        assert (progress.state, progress.actor_id) == (ItemState.DONE, BOT_ACTOR.id)
+    assert release.progress(checked[1].id).reason == (
+        f"https://github.example/nexis/nexis/blob/{TAG_SHA}/Cargo.toml"
+    )
