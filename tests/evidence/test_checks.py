@@ -234,3 +234,32 @@ async def test_an_etag_hit_costs_no_rate_limit_and_no_extra_request(
     assert all(r.status == 304 and not r.counted for r in second)
     assert github.rate_used == first_used  # a 304 costs no rate limit
     assert client.etag_hits == len(second)
+
+
+async def test_an_answer_outside_githubs_shape_is_inconclusive(
+    client: GitHubClient, github: GitHubSandbox
+) -> None:
+    """A body that does not fit the model (a broken proxy, say) is never read as evidence."""
+    original = github.branch
+
+    def broken(name: str, sha: str) -> dict[str, object]:
+        body = original(name, sha)
+        del body["commit"]
+        return body
+
+    github.branch = broken  # type: ignore[method-assign]
+    verdict = await run(client).check("github.branch")
+    assert verdict.status is VerdictStatus.INCONCLUSIVE
+    assert verdict.reason.startswith("GitHub's answer for branch:nexis/nexis:release/v1.4.0 could")
+
+
+async def test_a_server_error_is_inconclusive(client: GitHubClient, github: GitHubSandbox) -> None:
+    """A 5xx says nothing about the release: inconclusive, with GitHub's message."""
+
+    def failing(name: str, sha: str) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    github.branch = failing  # type: ignore[method-assign]
+    verdict = await run(client).check("github.branch")
+    assert verdict.status is VerdictStatus.INCONCLUSIVE
+    assert verdict.reason.startswith("GitHub answered 500")

@@ -124,7 +124,10 @@ class GitHubClient:
             self.etag_hits += 1
             value: T = known[1]
             return value
-        value = parse(response.parsed_data)
+        try:
+            value = parse(response.parsed_data)
+        except Exception as exc:  # an answer outside GitHub's published shape
+            raise GitHubUnavailable(f"GitHub's answer for {key} could not be read: {exc}") from exc
         etag = response.headers.get("etag")
         if etag:
             self._etags[key] = (etag, value)
