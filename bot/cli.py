@@ -224,6 +224,9 @@ def check_template(settings: Settings, valid: frozenset[str]) -> list[ConfigProb
                 warning=True,
             )
         )
+    from bot.evidence.wiring import github_problems
+
+    found += github_problems(settings, valid, template.items())
     return found
 
 

@@ -27,6 +27,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.events import EventBus
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.redaction import install_redaction
+from bot.evidence.wiring import wire_evidence
 from bot.incidents.chat.delivery import GuildDirectory
 from bot.incidents.wiring import wire_incidents
 from bot.monitoring.service.config import ProbeFactory
@@ -59,6 +60,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.rollouts.chat.cog",
     "bot.monitoring.chat.cog",
     "bot.incidents.chat.cog",
+    "bot.evidence.chat.cog",
 )
 
 
@@ -304,8 +306,9 @@ def create_bot(
         settings, uow_factory, clock, policy, timers, member_directory,
         background=background, http_client=http_client,
     )  # fmt: skip
+    evidence = wire_evidence(settings, uow_factory, clock, releases, timers, background)
     # The event table (bot/app/events.py): in the transaction, then after the commit.
-    events.route(event_handlers(monitoring, incidents, rollouts, releases))
+    events.route(event_handlers(monitoring, incidents, rollouts, releases, evidence))
     releases.hold_sources.extend(release_hold_sources(monitoring))
     if rollouts.silences is not None:
         rollouts.silences.still_firing.extend(still_firing_handlers(monitoring))
@@ -321,7 +324,7 @@ def create_bot(
             *([background] if background else []),
             monitoring.service, monitoring.metrics, *([monitoring.web] if monitoring.web else []),
             rollouts.rollbacks, rollouts.deploys,
-            incidents.service, incidents.oncall, member_directory,
+            incidents.service, incidents.oncall, member_directory, evidence.service,
         ],
         dynamic_items=DYNAMIC_ITEMS,
         on_start=[*([database.start] if database else []), template.check,

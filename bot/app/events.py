@@ -27,6 +27,7 @@ from bot.core.events import (
     WindowSuperseded,
     on_signal,
 )
+from bot.evidence.wiring import EvidenceFeature
 from bot.incidents.wiring import IncidentFeature
 from bot.monitoring.wiring import MonitoringFeature
 from bot.releases.domain.release import Release
@@ -40,11 +41,16 @@ def event_handlers(
     incidents: IncidentFeature,
     rollouts: RolloutFeature,
     releases: ReleaseService | None = None,
+    evidence: EvidenceFeature | None = None,
 ) -> dict[type, Sequence[Handler]]:
     """Return the in-transaction table: event type -> handlers, in the order they run."""
     ticks: list[Handler] = [] if releases is None else [releases.on_monitoring_passed]
+    phase_opened = (
+        [] if evidence is None else [on_signal("phase_entered", evidence.service.on_phase_entered)]
+    )
     return {
         ReleaseSignalled: [
+            *phase_opened,  # evidence: schedule the opened phase's GitHub checks (due now)
             on_signal("production_deployed", monitoring.service.open_window),
             on_signal("rolled_back", monitoring.service.stop_window),  # rollback done
             on_signal("aborted", monitoring.service.stop_window),

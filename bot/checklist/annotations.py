@@ -19,6 +19,29 @@ ANNOTATION_KEYS: tuple[str, ...] = (
     "blocks",
     "monitors",
 )
+CHECK_NEEDS: dict[str, str] = {
+    "k8s.rollout": "[services.kubernetes.production] namespace, deployment",
+    "k8s.available": "[services.kubernetes.production] namespace, deployment",
+    "k8s.rollout.staging": "[services.kubernetes.staging] namespace, deployment",
+    "k8s.available.staging": "[services.kubernetes.staging] namespace, deployment",
+    "k8s.rollout.production": "[services.kubernetes.production] namespace, deployment",
+    "k8s.available.production": "[services.kubernetes.production] namespace, deployment",
+    "github.branch": "[github] enabled; [services.github] repository, branch_pattern",
+    "github.merged": "[github] enabled; [services.github] repository, branch_pattern, main_branch",
+    "github.ci": "[github] enabled; [services.github] repository, required_checks, ci_ref",
+    "github.tag": "[github] enabled; [services.github] repository, tag_pattern",
+    "github.version_file": (
+        "[github] enabled; [services.github] repository, tag_pattern, version_file, version_key"
+    ),
+    "github.release": "[github] enabled; [services.github] repository, tag_pattern",
+    "github.assets": "[github] enabled; [services.github] repository, tag_pattern, assets",
+    "github.changelog": (
+        "[github] enabled; [services.github] repository, changelog, changelog_headings"
+    ),
+    "github.branch_deleted": "[github] enabled; [services.github] repository, branch_pattern",
+}
+"""The `check=` keys the bot answers, and the settings each needs (`checklist validate`)."""
+
 _SIGNOFF_KEYS = frozenset({"signoff", "role", "phase", "blocks"})
 _FLAG_KEYS = frozenset({"optional"})
 

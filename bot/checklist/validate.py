@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from bot.checklist.annotations import CHECK_NEEDS
 from bot.checklist.errors import TemplateError, TemplateProblem
 from bot.checklist.limits import DEFAULT_LIMITS, TemplateLimits
 from bot.checklist.model import ChecklistTemplate, Section, SignOffSpec, TemplateItem
@@ -76,7 +77,34 @@ def template_document(t: ChecklistTemplate) -> dict[str, Any]:
         ],
         "items": [entry_document(e) for e in flat],
         "warnings": [{"line": w.line, "message": w.message} for w in t.warnings],
+        "checks": [
+            {"check": key, "needs": CHECK_NEEDS.get(key), "items": ids}
+            for key, ids in checked_items(t).items()
+        ],
     }
+
+
+def checked_items(t: ChecklistTemplate) -> dict[str, list[str]]:
+    """Return each `check=` key of `t` with the ids of the items carrying it, in file order."""
+    found: dict[str, list[str]] = {}
+    for item in t.items():
+        if item.check:
+            found.setdefault(item.check, []).append(item.id)
+    return found
+
+
+def checks_lines(t: ChecklistTemplate) -> list[str]:
+    """Return the "Automatic checks" part of the tree: each key, what it needs, its items."""
+    found = checked_items(t)
+    if not found:
+        return []
+    count = sum(len(ids) for ids in found.values())
+    lines = ["", f"Automatic checks: {count} items carry a check, ticked by the bot on evidence"]
+    for key, ids in found.items():
+        needs = CHECK_NEEDS.get(key)
+        what = f"needs {needs}" if needs else "unknown check: nothing answers it, tick by hand"
+        lines.append(f"  {key} ({what}): {', '.join(ids)}")
+    return lines
 
 
 def entry_document(entry: Entry) -> dict[str, Any]:
@@ -131,6 +159,7 @@ def render_tree(t: ChecklistTemplate) -> str:
         lines += [_entry_line(e, 1) for e in _entries(phase.items, placed, phase.key)]
         for section in phase.sections:
             lines += _section_lines(section, placed, 1)
+    lines += checks_lines(t)
     return "\n".join(lines) + "\n"
 
 

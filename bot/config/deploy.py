@@ -17,6 +17,7 @@ from bot.config.base import (
 )
 from bot.config.conditions import ConditionName, ConditionOverride
 from bot.config.durations import Duration, PositiveDuration
+from bot.config.github import ServiceGitHub
 from bot.config.problems import ConfigProblem
 
 
@@ -60,10 +61,11 @@ class ServiceSettings(SectionModel):
     health_url: NonEmptyStr | None = None
     kubernetes: ServiceKubernetes = Field(default_factory=ServiceKubernetes)
     conditions: dict[ConditionName, ConditionOverride] = Field(default_factory=dict)
+    github: ServiceGitHub | None = None  # evidence checks (issue 17)
 
     def problems(self) -> list[ConfigProblem]:
-        """Reject URLs that are not http(s)."""
-        return [
+        """Reject URLs that are not http(s), and what `[services.github]` rejects."""
+        found = [
             ConfigProblem(key, "expected an http:// or https:// URL")
             for key, url in (
                 ("prometheus_url", self.prometheus_url),
@@ -71,6 +73,9 @@ class ServiceSettings(SectionModel):
             )
             if url is not None and not url.startswith(("http://", "https://"))
         ]
+        if self.github is not None:
+            found += [ConfigProblem(f"github.{p.path}", p.message) for p in self.github.problems()]
+        return found
 
 
 class AutoRollbackSettings(SectionModel):

@@ -19,6 +19,8 @@ SECRET_ENV: dict[str, str] = {
     "webhook_secret": "RELEASEBOT_WEBHOOK_SECRET",
     # The whole database URL (it holds the password): overrides database.url in the TOML.
     "database_url": "RELEASEBOT_DATABASE_URL",
+    "github_token": "RELEASEBOT_GITHUB_TOKEN",
+    "github_app_private_key": "RELEASEBOT_GITHUB_APP_PRIVATE_KEY",
 }
 
 
@@ -33,6 +35,8 @@ class Secrets(BaseModel):
     pagerduty_routing_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     database_url: SecretStr | None = None
+    github_token: SecretStr | None = None
+    github_app_private_key: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Secrets:
@@ -157,6 +161,8 @@ def _guess_variable(words: str) -> str | None:
         return SECRET_ENV["discord_token"]
     if "pagerduty" in words or "routing" in words:
         return SECRET_ENV["pagerduty_routing_key"]
+    if "github" in words:
+        return SECRET_ENV["github_token"]
     if "webhook" in words:
         return SECRET_ENV["webhook_secret"]
     if "alertmanager" in words or "web" in parts:

@@ -11,6 +11,7 @@ from bot.config.base import SectionModel, fail
 from bot.config.conditions import ConditionSettings, MonitoringSettings
 from bot.config.deploy import KubernetesSettings, ServiceSettings
 from bot.config.escalation import EscalationSettings, PagingSettings, SeveritySettings
+from bot.config.github import GitHubSettings
 from bot.config.problems import ConfigError, ConfigProblem, join_path, problems_from_validation
 from bot.config.runtime import ChecklistSettings, DatabaseSettings, LeaderSettings, WebSettings
 from bot.config.salvage import safe_problems
@@ -33,6 +34,7 @@ class Settings(SectionModel):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     services: list[ServiceSettings] = Field(default_factory=list)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
     secrets: Secrets = Field(default_factory=Secrets)

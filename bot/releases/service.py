@@ -19,7 +19,7 @@ from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
 from bot.core.events import EventBus, MonitoringPassed, Publisher, ReleaseSignalled
 from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
-from bot.releases.domain.release import Hold, Release, start_release
+from bot.releases.domain.release import Hold, Release, ReleaseSignal, start_release
 from bot.releases.domain.values import DeploymentWindow, parse_date, validate_service
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,11 @@ class ReleaseService:
             raise
         async with self.uow() as uow:
             await uow.releases.add(release, source_template.body)
+            # The first phase opens with the release (each Advance signals the next one).
+            first = release.current_phase
+            if first is not None:
+                opened = ReleaseSignal("phase_entered", release.id, now, (("phase", first.key),))
+                await self.events.publish(uow, ReleaseSignalled(release, opened))
             await uow.commit()
         await self._notify(release)
         return release
@@ -118,15 +123,19 @@ class ReleaseService:
         actor: Actor,
         source: Source,
         override: str | None = None,
+        evidence: str | None = None,
     ) -> Release:
-        """Tick an item (`override`: the reason to tick production-deployed outside the window)."""
+        """Tick an item (`override`: the reason to tick production-deployed outside the window;
+        `evidence`: the link that proves a bot tick, shown on the item and in the audit)."""
         return await self._mutate(
             release_id,
             actor,
             "tick",
             item_id,
             source,
-            lambda r, now, held: r.tick(item_id, actor, now, source, self.policy, override),
+            lambda r, now, held: r.tick(
+                item_id, actor, now, source, self.policy, override, evidence
+            ),
         )
 
     async def untick(

@@ -16,8 +16,12 @@ def test_default_template_is_the_seed_plus_annotations_only() -> None:
     """Keep every byte of the seed: stripping the annotations gives the seed file back."""
     annotated = DEFAULT_TEMPLATE.read_bytes()
     assert _ANNOTATION.sub("", annotated.decode("utf-8")).encode("utf-8") == SEED.read_bytes()
-    # 10 agreed before issue 11, plus the two monitoring items the bot ticks (monitors=).
-    assert len(_ANNOTATION.findall(annotated.decode("utf-8"))) == 12
+    # 10 role/sign-off/rollout annotations, the two monitoring items the bot ticks
+    # (monitors=, issue 11), plus 15 GitHub evidence checks (issue 17).
+    found = _ANNOTATION.findall(annotated.decode("utf-8"))
+    assert len(found) == 27
+    assert sum("check=github." in note for note in found) == 15
+    assert sum("monitors=" in note for note in found) == 2
 
 
 def test_default_template_has_74_checkboxes(default_template: ChecklistTemplate) -> None:

@@ -262,12 +262,21 @@ def _progress(release: Release, item: TemplateItem) -> ItemProgress:
     return release.items.get(item.id) or ItemProgress(item.id)
 
 
+def _bot_proof(progress: ItemProgress) -> bool:
+    """Return True when a bot tick carries its evidence link (GitHub checks, issue 17)."""
+    reason = progress.reason or ""
+    return progress.actor_id == BOT_ACTOR.id and reason.startswith(("https://", "http://"))
+
+
 def _suffix(release: Release, item: TemplateItem, progress: ItemProgress) -> str:
     name = clip(progress.actor_name or "?", NAME_MAX)
     if progress.state is ItemState.DONE:
-        # The bot's tick from measurements shows its evidence ("12 polls ..., max 0.4 %").
+        # A bot tick shows its evidence: a link (GitHub checks) or what was measured.
         shown = progress.reason if progress.actor_id == BOT_ACTOR.id and progress.reason else ""
-        evidence = f": {clip(shown, REASON_MAX)}" if shown else ""
+        if _bot_proof(progress):
+            evidence = f" · <{clip(shown, REASON_MAX)}>"
+        else:
+            evidence = f": {clip(shown, REASON_MAX)}" if shown else ""
         return f" — {name} · {_when(release, progress.at)}{evidence}"
     if progress.state is ItemState.WAIVED:
         return f" — waived by {name}: {clip(progress.reason or '', REASON_MAX)}"

@@ -284,8 +284,12 @@ class Release:
         source: Source,
         policy: AccessPolicy,
         override: str | None = None,
+        evidence: str | None = None,
     ) -> None:
-        """Mark `item_id` done (the production-deployed item only in the window or overridden)."""
+        """Mark `item_id` done (the production-deployed item only in the window or overridden).
+
+        `evidence`: what proves it (a link), kept on the item and in the audit (bot ticks).
+        """
         item = self.item(item_id)
         self._require_in_current_phase(item.phase_key, f"“{item.text}”")
         self._authorize_item(item, actor, policy, "tick")
@@ -310,10 +314,12 @@ class Release:
                 )
             policy.require(actor, "override_window", lead_id=self.lead_id, target=self.name)
             reason = require_reason(override, "overriding the deployment window")
+        kept = reason or (evidence if actor.is_bot else None) or None
         self._set_item(
-            ItemProgress(item_id, ItemState.DONE, actor.id, actor.name, now, reason or None, source)
+            ItemProgress(item_id, ItemState.DONE, actor.id, actor.name, now, kept, source)
         )
-        self._record(actor, "tick", item_id, now, source, text=item.text)
+        proof = {"evidence": evidence} if evidence and actor.is_bot else {}
+        self._record(actor, "tick", item_id, now, source, text=item.text, **proof)
         if refusal is not None:
             self._record(
                 actor,
