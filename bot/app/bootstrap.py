@@ -34,6 +34,7 @@ from bot.releases.chat.bot import ReleaseBot
 from bot.releases.chat.controls import DYNAMIC_ITEMS
 from bot.releases.chat.room import ReleaseRoom
 from bot.releases.service import ReleaseService, TemplateSource
+from bot.reports.wiring import wire_reports
 from bot.rollouts.service.rollback import ControllerFactory
 from bot.rollouts.wiring import availability_reader, wire_rollouts
 from bot.runtime.background import Background
@@ -292,8 +293,9 @@ def create_bot(
         settings, uow_factory, clock, policy, timers, member_directory,
         background=background, http_client=http_client,
     )  # fmt: skip
+    reports = wire_reports(settings, uow_factory, clock)
     # The event table (bot/app/events.py): in the transaction, then after the commit.
-    events.route(event_handlers(monitoring, incidents, rollouts))
+    events.route(event_handlers(monitoring, incidents, rollouts, reports))
     releases.hold_sources.extend(release_hold_sources(monitoring))
     if database is not None:
         database.after_commit.extend(after_commit_handlers(background, rollouts))
@@ -307,7 +309,7 @@ def create_bot(
             *([background] if background else []),
             monitoring.service, monitoring.metrics, *([monitoring.web] if monitoring.web else []),
             rollouts.rollbacks, rollouts.deploys,
-            incidents.service, incidents.oncall, member_directory,
+            incidents.service, incidents.oncall, member_directory, reports.service,
         ],
         dynamic_items=DYNAMIC_ITEMS,
         on_start=[*([database.start] if database else []), template.check,

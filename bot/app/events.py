@@ -27,12 +27,16 @@ from bot.incidents.wiring import IncidentFeature
 from bot.monitoring.wiring import MonitoringFeature
 from bot.releases.domain.release import Release
 from bot.releases.service import HoldSource
+from bot.reports.wiring import ReportFeature
 from bot.rollouts.wiring import RolloutFeature
 from bot.runtime.background import Background
 
 
 def event_handlers(
-    monitoring: MonitoringFeature, incidents: IncidentFeature, rollouts: RolloutFeature
+    monitoring: MonitoringFeature,
+    incidents: IncidentFeature,
+    rollouts: RolloutFeature,
+    reports: ReportFeature,
 ) -> dict[type, Sequence[Handler]]:
     """Return the in-transaction table: event type -> handlers, in the order they run."""
     return {
@@ -44,6 +48,10 @@ def event_handlers(
             on_signal("rolled_back", incidents.service.on_rolled_back),  # rollback done
             on_signal("aborted", incidents.service.on_release_finished),
             on_signal("completed", incidents.service.on_release_finished),
+            # last: the figures read what the handlers above wrote into the timeline
+            on_signal("completed", reports.service.record),
+            on_signal("rolled_back", reports.service.record),
+            on_signal("aborted", reports.service.record),
         ],
         ConditionMet: [
             rollouts.auto_rollback.on_condition_met,
