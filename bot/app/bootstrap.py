@@ -58,6 +58,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.rollouts.chat.cog",
     "bot.monitoring.chat.cog",
     "bot.incidents.chat.cog",
+    "bot.reports.chat.cog",
 )
 
 
@@ -293,7 +294,7 @@ def create_bot(
         settings, uow_factory, clock, policy, timers, member_directory,
         background=background, http_client=http_client,
     )  # fmt: skip
-    reports = wire_reports(settings, uow_factory, clock)
+    reports = wire_reports(settings, uow_factory, clock, policy, releases, timers, background)
     # The event table (bot/app/events.py): in the transaction, then after the commit.
     events.route(event_handlers(monitoring, incidents, rollouts, reports))
     releases.hold_sources.extend(release_hold_sources(monitoring))
@@ -309,7 +310,8 @@ def create_bot(
             *([background] if background else []),
             monitoring.service, monitoring.metrics, *([monitoring.web] if monitoring.web else []),
             rollouts.rollbacks, rollouts.deploys,
-            incidents.service, incidents.oncall, member_directory, reports.service,
+            incidents.service, incidents.oncall, member_directory,
+            reports.service, reports.comms, reports,
         ],
         dynamic_items=DYNAMIC_ITEMS,
         on_start=[*([database.start] if database else []), template.check,

@@ -21,6 +21,7 @@ from bot.core.events import (
     ConditionRecovered,
     Handler,
     ReleaseSignalled,
+    WindowEnded,
     on_signal,
 )
 from bot.incidents.wiring import IncidentFeature
@@ -48,11 +49,19 @@ def event_handlers(
             on_signal("rolled_back", incidents.service.on_rolled_back),  # rollback done
             on_signal("aborted", incidents.service.on_release_finished),
             on_signal("completed", incidents.service.on_release_finished),
-            # last: the figures read what the handlers above wrote into the timeline
+            # reports last: the figures read what the handlers above wrote into the timeline
+            on_signal("production_deployed", reports.comms.announce),
+            on_signal("phase_entered", reports.comms.on_phase_entered),
             on_signal("completed", reports.service.record),
             on_signal("rolled_back", reports.service.record),
             on_signal("aborted", reports.service.record),
+            on_signal("completed", reports.comms.announce),
+            on_signal("rolled_back", reports.comms.announce),
+            on_signal("completed", reports.comms.on_release_ended),
+            on_signal("rolled_back", reports.comms.on_release_ended),
+            on_signal("aborted", reports.comms.on_release_ended),
         ],
+        WindowEnded: [reports.comms.on_window_ended],
         ConditionMet: [
             rollouts.auto_rollback.on_condition_met,
             incidents.service.open_or_update,

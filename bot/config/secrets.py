@@ -17,6 +17,8 @@ SECRET_ENV: dict[str, str] = {
     "alertmanager_hmac_secret": "RELEASEBOT_ALERTMANAGER_HMAC_SECRET",
     "pagerduty_routing_key": "RELEASEBOT_PAGERDUTY_ROUTING_KEY",
     "webhook_secret": "RELEASEBOT_WEBHOOK_SECRET",
+    "smtp_username": "RELEASEBOT_SMTP_USERNAME",
+    "smtp_password": "RELEASEBOT_SMTP_PASSWORD",
 }
 
 
@@ -30,6 +32,8 @@ class Secrets(BaseModel):
     alertmanager_hmac_secret: SecretStr | None = None
     pagerduty_routing_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    smtp_username: SecretStr | None = None
+    smtp_password: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Secrets:

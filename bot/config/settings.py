@@ -12,6 +12,7 @@ from bot.config.conditions import ConditionSettings, MonitoringSettings
 from bot.config.deploy import KubernetesSettings, ServiceSettings
 from bot.config.escalation import EscalationSettings, PagingSettings, SeveritySettings
 from bot.config.problems import ConfigError, ConfigProblem, join_path, problems_from_validation
+from bot.config.reports import ReportSettings
 from bot.config.runtime import ChecklistSettings, DatabaseSettings, WebSettings
 from bot.config.salvage import safe_problems
 from bot.config.secrets import SECRET_ENV, Secrets
@@ -34,6 +35,7 @@ class Settings(SectionModel):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: Secrets = Field(default_factory=Secrets)
 
     @classmethod

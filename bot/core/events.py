@@ -121,7 +121,21 @@ class AlertAcknowledged:
     actor: Actor
 
 
-Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged
+@dataclass(frozen=True)
+class WindowEnded:
+    """A release's monitoring window ended (its time ran out, or it was closed early).
+
+    Not published for a window stopped because its release ended (that is the release's own
+    signal). The reports feature records the release's figures at this point.
+    """
+
+    release_id: int
+    window_id: int
+    at: datetime
+    status: str
+
+
+Event = ReleaseSignalled | ConditionMet | ConditionRecovered | AlertAcknowledged | WindowEnded
 E = TypeVar("E")
 Handler = Callable[["UnitOfWork", Any], Awaitable[object]]
 """An in-transaction handler: `await handler(uow, event)`."""

@@ -16,7 +16,8 @@ def test_default_template_is_the_seed_plus_annotations_only() -> None:
     """Keep every byte of the seed: stripping the annotations gives the seed file back."""
     annotated = DEFAULT_TEMPLATE.read_bytes()
     assert _ANNOTATION.sub("", annotated.decode("utf-8")).encode("utf-8") == SEED.read_bytes()
-    assert len(_ANNOTATION.findall(annotated.decode("utf-8"))) == 10
+    # 10 deploy/sign-off annotations + 6 report items (issue 16: check=report.*)
+    assert len(_ANNOTATION.findall(annotated.decode("utf-8"))) == 16
 
 
 def test_default_template_has_74_checkboxes(default_template: ChecklistTemplate) -> None:
