@@ -91,5 +91,6 @@ class EmailSender:
         if refused:
             detail += f" (refused: {', '.join(sorted(refused))})"
         log.info("%s (%s)", detail, answer)
-        await self.delivered(release_id, self.checks, detail)
+        if msg.payload.get("kind") == "production_deployed":  # the item is about that one
+            await self.delivered(release_id, self.checks, detail)
         return detail

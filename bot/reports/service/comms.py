@@ -253,7 +253,11 @@ class CommsService:
                     score=str(vote.score or ""), comment="yes" if comment else "",
                 )
             )  # fmt: skip
-            if found.votes >= self.settings.feedback_min_answers:
+            recorded = any(
+                e.action == EVIDENCE and e.target == CHECK_FEEDBACK
+                for e in await repo.timeline(release_id)
+            )
+            if found.votes >= self.settings.feedback_min_answers and not recorded:
                 await self._evidence(
                     uow, release_id, CHECK_FEEDBACK, f"{found.votes} answers: {found.line()}"
                 )
