@@ -30,6 +30,8 @@ class EmailSettings(SectionModel):
     sender: NonEmptyStr = "releasebot@localhost"
     to: list[NonEmptyStr] = Field(default_factory=list)
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # A CA bundle to trust for a relay with a private certificate (default: the system's).
+    ca_file: ConfigPath | None = None
 
     def problems(self) -> list[ConfigProblem]:
         """Refuse an enabled email without recipients, or addresses without an @."""

@@ -77,6 +77,7 @@ class EmailSender:
                 username=self._username.get_secret_value() if self._username else None,
                 password=self._password.get_secret_value() if self._password else None,
                 timeout=s.timeout_seconds,
+                cert_bundle=str(s.ca_file) if s.ca_file else None,
             )
         except aiosmtplib.SMTPRecipientsRefused as error:
             raise DeliveryFailed(False, f"every recipient was refused: {error}") from error
