@@ -36,7 +36,9 @@ m = ReleaseMetrics(1, "gw", "v1", "Ann", start, "completed", start + timedelta(h
 phase_timeline(m)
 t3 = time.perf_counter()
 points = tuple((i * 300.0, 0.5 + (i % 7) / 10) for i in range(288))
-series_chart("error rate", Series("error rate", "%", points, 1.0), Series("error rate", "%", points, 1.0, "previous"))
+now = Series("error rate", "%", points, 1.0)
+before = Series("error rate", "%", points, 1.0, "previous")
+series_chart("error rate", now, before)
 t4 = time.perf_counter(); r4 = rss()
 print(json.dumps({"bot_import_s": t1 - t0, "bot_rss_mb": r1, "matplotlib_import_s": t2 - t1,
                   "rss_after_import_mb": r2, "phase_chart_s": t3 - t2, "series_chart_s": t4 - t3,
