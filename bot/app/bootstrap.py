@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app.events import (
     after_commit_handlers,
     event_handlers,
+    monitoring_series,
     release_changed_handlers,
     release_hold_sources,
 )
@@ -295,6 +296,7 @@ def create_bot(
         background=background, http_client=http_client,
     )  # fmt: skip
     reports = wire_reports(settings, uow_factory, clock, policy, releases, timers, background)
+    reports.comms.series_readers.append(monitoring_series(uow_factory))
     # The event table (bot/app/events.py): in the transaction, then after the commit.
     events.route(event_handlers(monitoring, incidents, rollouts, reports))
     releases.hold_sources.extend(release_hold_sources(monitoring))

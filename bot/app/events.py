@@ -24,10 +24,13 @@ from bot.core.events import (
     WindowEnded,
     on_signal,
 )
+from bot.core.ports import UnitOfWorkFactory
 from bot.incidents.wiring import IncidentFeature
+from bot.monitoring.service.config import monitoring_repo
 from bot.monitoring.wiring import MonitoringFeature
 from bot.releases.domain.release import Release
 from bot.releases.service import HoldSource
+from bot.reports.domain.series import Series, SeriesReader
 from bot.reports.wiring import ReportFeature
 from bot.rollouts.wiring import RolloutFeature
 from bot.runtime.background import Background
@@ -95,3 +98,34 @@ def release_changed_handlers(
 ) -> list[Callable[[Release], Awaitable[None]]]:
     """Return who is told, after the commit, that a release changed: the release room."""
     return [room_changed]
+
+
+def monitoring_series(uow: UnitOfWorkFactory) -> SeriesReader:
+    """Return release id -> the measured series of its monitoring window, aligned on the
+    production deploy (the reports feature charts them; it never reads monitoring's store).
+    """
+
+    async def read(release_id: int) -> list[Series]:
+        async with uow() as unit:
+            if getattr(unit, "monitoring", None) is None:
+                return []
+            repo = monitoring_repo(unit)
+            window = await repo.window_for_release(release_id)
+            if window is None:
+                return []
+            opened = window.window.opened_at
+            found: list[Series] = []
+            for condition in window.conditions:
+                measured = await repo.measurements(window.key, condition.name)
+                points = tuple(
+                    ((m.at - opened).total_seconds(), m.value)
+                    for m in measured
+                    if m.value is not None
+                )
+                found.append(
+                    Series(condition.title or condition.name, condition.unit, points,
+                           condition.threshold)
+                )  # fmt: skip
+            return found
+
+    return read

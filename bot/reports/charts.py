@@ -9,22 +9,13 @@ from __future__ import annotations
 import importlib
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.reports.domain.metrics import ReleaseMetrics
+from bot.reports.domain.series import Series
 
-
-@dataclass(frozen=True)
-class Series:
-    """One measured series of a condition: (seconds since the deploy, value), its threshold."""
-
-    condition: str
-    unit: str
-    points: tuple[tuple[float, float], ...]
-    threshold: float | None
-    label: str = "this release"
+__all__ = ["Series", "names", "phase_timeline", "series_chart"]
 
 
 def _pyplot() -> Any:

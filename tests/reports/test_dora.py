@@ -23,6 +23,7 @@ from bot.core.actors import Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import FakeClock
 from bot.releases.service import ReleaseService
+from bot.reports.service.use_cases import ReportService
 from tests.support.actors import LEAD
 
 DAY0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -134,3 +135,21 @@ async def test_stats_refuses_a_bad_period_with_a_clear_message(engine: AsyncEngi
 async def _in_thread(func: Callable[..., T], *args: Any) -> T:
     """Run the synchronous CLI (it runs its own event loop) in a worker thread."""
     return await asyncio.to_thread(func, *args)
+
+
+async def test_the_report_compares_with_the_previous_production_release_of_the_service(
+    service: ReleaseService, clock: FakeClock, engine: AsyncEngine
+) -> None:
+    """Release 11 never reached production, so release 12 is compared with release 10."""
+    await seed(service, clock)
+    clock.set(DAY0 + timedelta(days=12))
+    await service.start(LEAD, service="gw", version="v2.0.1")
+    reports = ReportService(service.uow, clock)
+    assert (await reports.report(12)).previous_release_id == 10
+    assert (await reports.report(5)).previous_release_id == 4
+    assert (await reports.report(1)).previous_release_id is None
+    five = await reports.report(5)
+    assert five.metrics.failed and five.metrics.incidents[0].seconds_to_resolve == 90 * 60
+    assert "Change failed (DORA): yes" in five.figure_lines()
+    assert "incidents.P1,1" in five.csv().splitlines()
+    assert five.markdown().startswith("# Release report: gw v1.5.0 (#5)")

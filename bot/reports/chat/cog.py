@@ -27,7 +27,7 @@ from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
-from bot.reports.charts import phase_timeline
+from bot.reports.charts import phase_timeline, series_chart
 from bot.reports.domain.announcement import CHECK_ANNOUNCED, CHECK_TEAM, Announcement
 from bot.reports.domain.feedback import SCORES, Tally
 from bot.reports.domain.report import ReleaseReport
@@ -145,17 +145,35 @@ def report_embed(report: ReleaseReport) -> discord.Embed:
     return embed
 
 
-def report_files(report: ReleaseReport) -> tuple[ReleaseReport, list[discord.File]]:
-    """Draw the report's charts; return the report naming them and the files to attach."""
-    charts = [(f"release-{report.metrics.release_id}-phases.png", phase_timeline(report.metrics))]
+async def report_files(
+    report: ReleaseReport, reports: Reports
+) -> tuple[ReleaseReport, list[discord.File]]:
+    """Draw the charts: the phases, and each monitored condition against its threshold with
+    the previous release of the service over the same offsets from its deploy; return the
+    report naming them and the files to attach.
+    """
+    rid = report.metrics.release_id
+    charts = [(f"release-{rid}-phases.png", phase_timeline(report.metrics))]
+    previous = {}
+    if report.previous_release_id is not None:
+        earlier = await reports.comms.series(report.previous_release_id)
+        previous = {
+            s.condition: s.labelled(f"release #{report.previous_release_id}") for s in earlier
+        }
+    for series in await reports.comms.series(rid):
+        if not series.points:
+            continue
+        slug = re.sub(r"[^a-z0-9]+", "-", series.condition.lower()).strip("-") or "series"
+        title = f"{report.metrics.service} {report.metrics.version}: {series.condition}"
+        png = series_chart(
+            title, series.labelled(f"release #{rid}"), previous.get(series.condition)
+        )
+        charts.append((f"release-{rid}-{slug}.png", png))
     files = [discord.File(io.BytesIO(png), filename=name) for name, png in charts]
     named = ReleaseReport(
-        report.metrics,
-        report.tally,
-        report.retrospective,
-        report.previous_release_id,
-        tuple(n for n, _ in charts),
-    )
+        report.metrics, report.tally, report.retrospective, report.previous_release_id,
+        tuple(name for name, _ in charts),
+    )  # fmt: skip
     return named, files
 
 
@@ -317,7 +335,7 @@ class ReportPoster:
         thread = await thread_of(self.bot, rid)
         if thread is None:
             return "the release has no thread"
-        report, files = report_files(await self.reports.service.report(rid))
+        report, files = await report_files(await self.reports.service.report(rid), self.reports)
         key = report.metrics.outcome
         if ("report", key) in {(r.kind, r.key) for r in await self.bot.releases.messages(rid)}:
             return "already posted"
@@ -470,7 +488,9 @@ def build_commands() -> list[app_commands.Command[Any, ..., Any]]:
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await resolve_release(interaction, release)
         bot = release_bot(interaction.client)
-        report, files = report_files(await feature(bot).service.report(found.id or 0))
+        report, files = await report_files(
+            await feature(bot).service.report(found.id or 0), feature(bot)
+        )
         thread = await thread_of(bot, found.id or 0)
         target: discord.abc.Messageable = thread or interaction.channel  # type: ignore[assignment]
         sent = await target.send(

@@ -38,6 +38,7 @@ from bot.reports.domain.announcement import (
 from bot.reports.domain.feedback import Tally, tally, valid_score
 from bot.reports.domain.metrics import duration_text
 from bot.reports.domain.ports import Retrospective, Vote
+from bot.reports.domain.series import Series, SeriesReader
 from bot.reports.service.use_cases import metrics_in, reports_of
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,15 @@ class CommsService:
     changelog: ChangelogReader = field(default=lambda service, version: None)
     # Set by the chat extension: release id -> the release thread's URL (for the email).
     thread_links: list[Callable[[int], Awaitable[str | None]]] = field(default_factory=list)
+    # Set by the composition root: release id -> its monitoring series (bot.app.events).
+    series_readers: list[SeriesReader] = field(default_factory=list)
+
+    async def series(self, release_id: int) -> list[Series]:
+        """Return the release's monitoring series (none when no reader is wired)."""
+        found: list[Series] = []
+        for read in self.series_readers:
+            found += await read(release_id)
+        return found
 
     async def thread_link(self, release_id: int) -> str | None:
         """Return the release thread's link, when the chat extension knows it."""

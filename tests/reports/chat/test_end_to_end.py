@@ -247,7 +247,11 @@ async def test_a_release_is_announced_voted_on_reported_and_its_items_ticked_by_
     reports = by_footer(world.thread(), "report of release #1")
     assert len(reports) == 1
     report = reports[0]
-    assert [a.filename for a in report.attachments] == ["release-1-phases.png"]
+    names = [a.filename for a in report.attachments]
+    watched = ("error-rate", "p95-latency", "core-functionality")  # the example's conditions
+    assert names == ["release-1-phases.png"] + [f"release-1-{slug}.png" for slug in watched]
+    for attachment in report.attachments:
+        assert (await attachment.read())[:8] == b"\x89PNG\r\n\x1a\n"
     start = next(r.at for r in rows if r.action == "start")
     done = next(r.at for r in rows if r.action == "complete")
     deployed = next(r.at for r in rows if r.action == "monitor_open")
