@@ -57,3 +57,7 @@ class ReportSettings(SectionModel):
     feedback_min_answers: int = Field(default=3, ge=1, le=1000)
     feedback_window: PositiveDuration = timedelta(hours=24)
     email: EmailSettings = Field(default_factory=EmailSettings)
+
+    def problems(self) -> list[ConfigProblem]:
+        """Return the email table's problems under `email.`."""
+        return [ConfigProblem(f"email.{p.path}", p.message) for p in self.email.problems()]

@@ -174,6 +174,18 @@ class CommsService:
                 RETRO_PROMPT_KIND, {"release_id": release.id}, f"{RETRO_PROMPT_KIND}:{release.id}"
             )
 
+    async def request_report(self, release_id: int, actor: Actor) -> None:
+        """Post the report again in the thread (through the outbox: charts take seconds)."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            if await reports_of(uow).header(release_id) is None:
+                raise UnknownTarget(f"no release #{release_id}")
+            await uow.outbox.enqueue(
+                REPORT_POST_KIND, {"release_id": release_id, "again": True},
+                f"{REPORT_POST_KIND}:{release_id}:again:{actor.id}:{now.isoformat()}",
+            )  # fmt: skip
+            await uow.commit()
+
     async def on_feedback_timer(self, uow: UnitOfWork, timer: TimerRecord, now: datetime) -> None:
         """The feedback window closed: tick "user feedback collected" with the tally."""
         votes = await reports_of(uow).votes(timer.ref_id)

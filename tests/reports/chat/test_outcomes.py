@@ -17,6 +17,7 @@ from bot.app import create_bot
 from bot.config import Settings
 from bot.core.actors import Actor, Source
 from bot.core.clock import FakeClock
+from bot.core.errors import InvalidInput
 from bot.releases.chat.bot import ReleaseBot
 from bot.reports.service.use_cases import ReportService
 from bot.runtime.background import Background
@@ -76,6 +77,24 @@ async def test_a_rollback_records_the_figures_announces_and_posts_the_report(
     assert len(report) == 1
     assert "Outcome: rolled back" in (report[0].embeds[0].description or "")
     assert any("past its monitoring" in (m.content or "") for m in world.thread().history())
+
+    answer = await world.tom.slash(world.thread(), "release stats")
+    said = " ".join(
+        [answer.response.content if answer.response else ""]
+        + [f.content or "" for f in answer.followups]
+    )
+    assert "1 production deploys" in said and "100.0% (1 of 1 failed: releases #1)" in said
+    asked = await world.ann.slash(world.thread(), "release report")
+    assert asked.response is not None and "being drawn" in (asked.response.content or "")
+    await pump(world, clock, 1)
+    assert len(footers(world.thread(), "report of release #1")) == 2  # posted again on request
+    wrong = await world.tom.slash(world.thread(), "release stats", service="nope")
+    said = " ".join(
+        [wrong.response.content if wrong.response else ""]
+        + [f.content or "" for f in wrong.followups]
+    )
+    assert "unknown service 'nope'" in said
+    assert world.errors() == [InvalidInput]  # answered privately through the one reporter
 
 
 async def test_an_abort_records_the_figures_and_only_the_lead_may_write_the_retrospective(
