@@ -40,7 +40,13 @@ now = Series("error rate", "%", points, 1.0)
 before = Series("error rate", "%", points, 1.0, "previous")
 series_chart("error rate", now, before)
 t4 = time.perf_counter(); r4 = rss()
-print(json.dumps({"bot_import_s": t1 - t0, "bot_rss_mb": r1, "matplotlib_import_s": t2 - t1,
+import asyncio
+from bot.reports.charts import render
+r5 = rss(); t5 = time.perf_counter()
+asyncio.run(render([("phases", m), ("series", "error rate", now, before)]))
+t6 = time.perf_counter(); r6 = rss()
+print(json.dumps({"render_in_child_s": t6 - t5, "parent_rss_growth_mb": r6 - r5,
+                  "bot_import_s": t1 - t0, "bot_rss_mb": r1, "matplotlib_import_s": t2 - t1,
                   "rss_after_import_mb": r2, "phase_chart_s": t3 - t2, "series_chart_s": t4 - t3,
                   "rss_after_charts_mb": r4}))
 """
