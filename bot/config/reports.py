@@ -48,8 +48,14 @@ class EmailSettings(SectionModel):
 
 
 class ReportSettings(SectionModel):
-    """Announcements, the feedback window and where each service's CHANGELOG.md lives."""
+    """Announcements, the feedback window and where each service's CHANGELOG.md lives.
 
+    `enabled` turns on what the bot posts and ticks after a release (announcements, email,
+    feedback, the retrospective prompt, the report in the thread, the check=report.* ticks).
+    The figures are recorded and `releasebot stats|report` work either way.
+    """
+
+    enabled: bool = False
     announcements_channel: DiscordRef | None = None
     announce_on: list[AnnounceOn] = Field(default_factory=lambda: list(ANNOUNCE_ON))
     stakeholders: list[DiscordRef] = Field(default_factory=list)

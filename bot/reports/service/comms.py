@@ -92,6 +92,8 @@ class CommsService:
 
     async def announce(self, uow: UnitOfWork, release: Release, signal: ReleaseSignal) -> None:
         """Enqueue the announcement (Discord, and email when enabled) of a release event."""
+        if not self.settings.enabled:
+            return
         if release.id is None:
             return
         if signal.kind == "production_deployed":
@@ -119,6 +121,8 @@ class CommsService:
         self, uow: UnitOfWork, release: Release, signal: ReleaseSignal
     ) -> None:
         """Ask for the ticks whose evidence came before their phase opened (announcements)."""
+        if not self.settings.enabled:
+            return
         if release.id is None:
             return
         phase = dict(signal.detail).get("phase", "")
@@ -131,6 +135,8 @@ class CommsService:
 
     async def on_window_ended(self, uow: UnitOfWork, event: WindowEnded) -> None:
         """Record duration and issue figures as evidence, tick them; ask for the retrospective."""
+        if not self.settings.enabled:
+            return
         header = await reports_of(uow).header(event.release_id)
         if header is None:
             return
@@ -162,6 +168,8 @@ class CommsService:
         self, uow: UnitOfWork, release: Release, signal: ReleaseSignal
     ) -> None:
         """Post the report in the thread once the figures are recorded (after `record`)."""
+        if not self.settings.enabled:
+            return
         if release.id is None:
             return
         await uow.outbox.enqueue(

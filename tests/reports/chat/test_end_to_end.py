@@ -32,6 +32,7 @@ from bot.core.clock import FakeClock
 from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import ItemState, ReleaseStatus
 from bot.reports.domain.announcement import message_id_for
+from bot.reports.service.use_cases import ReportService
 from bot.runtime.background import Background
 from bot.store.tables import AuditRow
 from tests.monitoring.service.harness import Script, ScriptedProbes
@@ -102,6 +103,7 @@ def settings(tmp_path: Path, smtp: tuple[Collect, int]) -> Settings:
     return make_settings(
         tmp_path / "releasebot.db",
         reports={
+            "enabled": True,
             "announcements_channel": "announcements",
             "changelogs": {"nexis-gateway": str(changelog)},
             "feedback_min_answers": 3,
@@ -233,6 +235,13 @@ async def test_a_release_is_announced_voted_on_reported_and_its_items_ticked_by_
     await world.run_whole_release()  # Omar ticks the rest, signs; Ann completes
     await pump(world, clock, minutes=1)
     assert (await world.release()).status is ReleaseStatus.COMPLETED
+    recorded = await world.bot.handle(ReportService).recorded(1)
+    assert recorded is not None and recorded["outcome"] == "completed"
+    assert recorded["feedback_votes"] == 3 and recorded["feedback_score"] == 3.0
+    done_posts = [m for m in by_footer(announcements, "announcement of release #1")
+                  if "is complete" in (m.embeds[0].title or "")]  # fmt: skip
+    assert len(done_posts) == 1
+    assert len(handler.messages) == 2  # and the completion email
 
     # Evidence in the audit log: the message link, the SMTP Message-ID, the figures.
     rows = await audit_rows(settings)

@@ -29,7 +29,8 @@ from tests.support.world import World, make_settings
 def settings(tmp_path: Path) -> Settings:
     """Return settings with an announcements channel (no email)."""
     return make_settings(
-        tmp_path / "releasebot.db", reports={"announcements_channel": "announcements"}
+        tmp_path / "releasebot.db",
+        reports={"enabled": True, "announcements_channel": "announcements"},
     )
 
 
