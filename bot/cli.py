@@ -8,11 +8,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 if TYPE_CHECKING:
     from bot.checklist.limits import TemplateLimits
     from bot.config import ConfigProblem, Settings
+    from bot.core.ports import UnitOfWorkFactory
 
 DEFAULT_CONFIG = "config/releasebot.toml"
 EXAMPLE_CONFIG = "config/releasebot.example.toml"
@@ -109,7 +110,23 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument(
         "--to", dest="target", required=True, metavar="URL", help="target URL (must be empty)"
     )
+    stats = commands.add_parser("stats", help="DORA figures from the release log (docs/reports.md)")
+    _database_options(stats)
+    stats.add_argument("--service", help="one service (default: all)")
+    stats.add_argument("--days", type=int, default=30, help="the period's length (default 30)")
+    stats.add_argument("--until", help="the period's end, ISO 8601 UTC (default: now)")
+    stats.add_argument("--format", choices=("text", "json"), default="text")
+    report = commands.add_parser("report", help="write a release's report from the database")
+    _database_options(report)
+    report.add_argument("release", help="the release number, e.g. 1 or #1")
+    report.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    report.add_argument("--out", help="a directory for the report file and its charts")
     return parser
+
+
+def _database_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--config", help="TOML settings holding database.url")
+    sub.add_argument("--url", help="database URL (overrides the config)")
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -170,6 +187,29 @@ def _run_db(args: argparse.Namespace, out: TextIO) -> int:
     except SQLAlchemyError as error:
         print(f"releasebot db {args.db_command}: {str(error).splitlines()[0]}", file=sys.stderr)
     return 1
+
+
+async def _reports(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.app.uow import SqlUnitOfWorkFactory
+    from bot.core.clock import SystemClock
+    from bot.reports.offline import run_report, run_stats
+    from bot.reports.service.use_cases import ReportService
+    from bot.store import migrate
+    from bot.store.db import make_engine, make_session_factory
+
+    engine = make_engine(_database_url(args))
+    try:
+        if await migrate.current(engine) is None:
+            print(f"{args.command}: the database is empty; run `releasebot db upgrade`", file=out)
+            return 1
+        clock = SystemClock()
+        units = cast("UnitOfWorkFactory", SqlUnitOfWorkFactory(make_session_factory(engine), clock))
+        service = ReportService(units, clock)
+        if args.command == "stats":
+            return await run_stats(service, args, out, clock.now())
+        return await run_report(service, args, out)
+    finally:
+        await engine.dispose()
 
 
 def template_limits(settings: Settings) -> TemplateLimits:
@@ -307,6 +347,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return check_config(path, out, checks=[check_template])
         if args.command == "db":
             return _run_db(args, out)
+        if args.command in ("stats", "report"):
+            return asyncio.run(_reports(args, out))
         if args.command == "demo":
             try:
                 from bot.demo import run_demo

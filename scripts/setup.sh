@@ -46,5 +46,6 @@ if [ "${1:-}" = "--test" ]; then
     bash .ci/install-alertmanager.sh
     bash .ci/install-chromium.sh
     bash .ci/install-postgresql.sh
+    bash .ci/install-openssl.sh   # the SMTP STARTTLS test's throw-away certificate
 fi
 echo "setup: done (.venv/bin/releasebot is ready)"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app.events import (
     after_commit_handlers,
     event_handlers,
+    monitoring_series,
     release_changed_handlers,
     release_hold_sources,
     still_firing_handlers,
@@ -36,6 +37,7 @@ from bot.releases.chat.bot import ReleaseBot
 from bot.releases.chat.controls import DYNAMIC_ITEMS
 from bot.releases.chat.room import ReleaseRoom
 from bot.releases.service import ReleaseService, TemplateSource
+from bot.reports.wiring import wire_reports
 from bot.rollouts.service.rollback import ControllerFactory
 from bot.rollouts.wiring import availability_reader, wire_rollouts
 from bot.runtime.background import Background
@@ -61,6 +63,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.monitoring.chat.cog",
     "bot.incidents.chat.cog",
     "bot.evidence.chat.cog",
+    "bot.reports.chat.cog",
 )
 
 
@@ -307,8 +310,10 @@ def create_bot(
         background=background, http_client=http_client,
     )  # fmt: skip
     evidence = wire_evidence(settings, uow_factory, clock, releases, timers, background)
+    reports = wire_reports(settings, uow_factory, clock, policy, releases, timers, background)
+    reports.comms.series_readers.append(monitoring_series(uow_factory))
     # The event table (bot/app/events.py): in the transaction, then after the commit.
-    events.route(event_handlers(monitoring, incidents, rollouts, releases, evidence))
+    events.route(event_handlers(monitoring, incidents, rollouts, reports, releases, evidence))
     releases.hold_sources.extend(release_hold_sources(monitoring))
     if rollouts.silences is not None:
         rollouts.silences.still_firing.extend(still_firing_handlers(monitoring))
@@ -325,6 +330,7 @@ def create_bot(
             monitoring.service, monitoring.metrics, *([monitoring.web] if monitoring.web else []),
             rollouts.rollbacks, rollouts.deploys,
             incidents.service, incidents.oncall, member_directory, evidence.service,
+            reports.service, reports.comms, reports,
         ],
         dynamic_items=DYNAMIC_ITEMS,
         on_start=[*([database.start] if database else []), template.check,

@@ -24,14 +24,19 @@ from bot.core.events import (
     MonitoringPassed,
     ReleaseSignalled,
     RolloutStarted,
+    WindowEnded,
     WindowSuperseded,
     on_signal,
 )
+from bot.core.ports import UnitOfWorkFactory
 from bot.evidence.wiring import EvidenceFeature
 from bot.incidents.wiring import IncidentFeature
+from bot.monitoring.service.config import monitoring_repo
 from bot.monitoring.wiring import MonitoringFeature
 from bot.releases.domain.release import Release
 from bot.releases.service import HoldSource, ReleaseService
+from bot.reports.domain.series import Series, SeriesReader
+from bot.reports.wiring import ReportFeature
 from bot.rollouts.wiring import RolloutFeature
 from bot.runtime.background import Background
 
@@ -40,6 +45,7 @@ def event_handlers(
     monitoring: MonitoringFeature,
     incidents: IncidentFeature,
     rollouts: RolloutFeature,
+    reports: ReportFeature,
     releases: ReleaseService | None = None,
     evidence: EvidenceFeature | None = None,
 ) -> dict[type, Sequence[Handler]]:
@@ -58,7 +64,19 @@ def event_handlers(
             on_signal("rolled_back", incidents.service.on_rolled_back),  # rollback done
             on_signal("aborted", incidents.service.on_release_finished),
             on_signal("completed", incidents.service.on_release_finished),
+            # reports last: the figures read what the handlers above wrote into the timeline
+            on_signal("production_deployed", reports.comms.announce),
+            on_signal("phase_entered", reports.comms.on_phase_entered),
+            on_signal("completed", reports.service.record),
+            on_signal("rolled_back", reports.service.record),
+            on_signal("aborted", reports.service.record),
+            on_signal("completed", reports.comms.announce),
+            on_signal("rolled_back", reports.comms.announce),
+            on_signal("completed", reports.comms.on_release_ended),
+            on_signal("rolled_back", reports.comms.on_release_ended),
+            on_signal("aborted", reports.comms.on_release_ended),
         ],
+        WindowEnded: [reports.comms.on_window_ended],
         ConditionMet: [
             rollouts.auto_rollback.on_condition_met,
             incidents.service.open_or_update,
@@ -105,3 +123,34 @@ def release_changed_handlers(
 ) -> list[Callable[[Release], Awaitable[None]]]:
     """Return who is told, after the commit, that a release changed: the release room."""
     return [room_changed]
+
+
+def monitoring_series(uow: UnitOfWorkFactory) -> SeriesReader:
+    """Return release id -> the measured series of its monitoring window, aligned on the
+    production deploy (the reports feature charts them; it never reads monitoring's store).
+    """
+
+    async def read(release_id: int) -> list[Series]:
+        async with uow() as unit:
+            if getattr(unit, "monitoring", None) is None:
+                return []
+            repo = monitoring_repo(unit)
+            window = await repo.window_for_release(release_id)
+            if window is None:
+                return []
+            opened = window.window.opened_at
+            found: list[Series] = []
+            for condition in window.conditions:
+                measured = await repo.measurements(window.key, condition.name)
+                points = tuple(
+                    ((m.at - opened).total_seconds(), m.value)
+                    for m in measured
+                    if m.value is not None
+                )
+                found.append(
+                    Series(condition.title or condition.name, condition.unit, points,
+                           condition.threshold)
+                )  # fmt: skip
+            return found
+
+    return read

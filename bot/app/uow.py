@@ -14,6 +14,7 @@ from bot.core.ports import MessageRef
 from bot.incidents.store.repository import SqlIncidentRepository
 from bot.monitoring.store.repository import SqlMonitoringRepository
 from bot.releases.store.repository import SqlReleaseRepository, audit_event, audit_row
+from bot.reports.store.repository import SqlReportRepository
 from bot.rollouts.store.repository import SqlRolloutRecords
 from bot.store.tables import AuditRow, MessageRefRow
 from bot.store.timers import SqlOutbox, SqlTimers
@@ -113,6 +114,7 @@ class SqlUnitOfWork:
         self.incidents = SqlIncidentRepository(self._session, now)
         self.monitoring = SqlMonitoringRepository(self._session, now)
         self.rollouts = SqlRolloutRecords(self._session, now)
+        self.reports = SqlReportRepository(self._session)
         return self
 
     async def __aexit__(

@@ -21,6 +21,8 @@ SECRET_ENV: dict[str, str] = {
     "database_url": "RELEASEBOT_DATABASE_URL",
     "github_token": "RELEASEBOT_GITHUB_TOKEN",
     "github_app_private_key": "RELEASEBOT_GITHUB_APP_PRIVATE_KEY",
+    "smtp_username": "RELEASEBOT_SMTP_USERNAME",
+    "smtp_password": "RELEASEBOT_SMTP_PASSWORD",
 }
 
 
@@ -37,6 +39,8 @@ class Secrets(BaseModel):
     database_url: SecretStr | None = None
     github_token: SecretStr | None = None
     github_app_private_key: SecretStr | None = None
+    smtp_username: SecretStr | None = None
+    smtp_password: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Secrets:

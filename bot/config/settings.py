@@ -13,6 +13,7 @@ from bot.config.deploy import KubernetesSettings, ServiceSettings
 from bot.config.escalation import EscalationSettings, PagingSettings, SeveritySettings
 from bot.config.github import GitHubSettings
 from bot.config.problems import ConfigError, ConfigProblem, join_path, problems_from_validation
+from bot.config.reports import ReportSettings
 from bot.config.runtime import ChecklistSettings, DatabaseSettings, LeaderSettings, WebSettings
 from bot.config.salvage import safe_problems
 from bot.config.secrets import SECRET_ENV, Secrets
@@ -37,6 +38,7 @@ class Settings(SectionModel):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     secrets: Secrets = Field(default_factory=Secrets)
 
     @classmethod

@@ -194,6 +194,20 @@ class MonitoringPassed:
     at: datetime
 
 
+@dataclass(frozen=True)
+class WindowEnded:
+    """A release's monitoring window ended (its time ran out, or it was closed early).
+
+    Not published for a window stopped because its release ended (that is the release's own
+    signal). The reports feature records the release's figures at this point.
+    """
+
+    release_id: int
+    window_id: int
+    at: datetime
+    status: str
+
+
 Event = (
     ReleaseSignalled
     | ConditionMet
@@ -202,6 +216,7 @@ Event = (
     | WindowSuperseded
     | MonitoringPassed
     | RolloutStarted
+    | WindowEnded
 )
 E = TypeVar("E")
 Handler = Callable[["UnitOfWork", Any], Awaitable[object]]

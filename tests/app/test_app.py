@@ -130,7 +130,7 @@ def test_the_release_room_extensions_are_discovered() -> None:
     The load order is explicit (`bot.app.EXTENSIONS`); every feature's chat extension is in it.
     """
     assert set(ROOM_EXTENSIONS) <= set(EXTENSIONS)
-    features = ("releases", "monitoring", "incidents", "rollouts", "evidence")
+    features = ("releases", "monitoring", "incidents", "rollouts", "evidence", "reports")
     found = [name for feature in features for name in discover_extensions(f"bot.{feature}.chat")]
     assert sorted(found) == sorted(EXTENSIONS)
 

@@ -17,11 +17,13 @@ def test_default_template_is_the_seed_plus_annotations_only() -> None:
     annotated = DEFAULT_TEMPLATE.read_bytes()
     assert _ANNOTATION.sub("", annotated.decode("utf-8")).encode("utf-8") == SEED.read_bytes()
     # 10 role/sign-off/rollout annotations, the two monitoring items the bot ticks
-    # (monitors=, issue 11), plus 15 GitHub evidence checks (issue 17).
+    # (monitors=, issue 11), 15 GitHub evidence checks (issue 17) and 6 report items
+    # (check=report.*, issue 16).
     found = _ANNOTATION.findall(annotated.decode("utf-8"))
-    assert len(found) == 27
+    assert len(found) == 33
     assert sum("check=github." in note for note in found) == 15
     assert sum("monitors=" in note for note in found) == 2
+    assert sum("check=report." in note for note in found) == 6
 
 
 def test_default_template_has_74_checkboxes(default_template: ChecklistTemplate) -> None:

@@ -29,7 +29,7 @@ from bot.core.actors import BOT_ACTOR, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import ConcurrentUpdate, UnknownTarget
-from bot.core.events import Publisher
+from bot.core.events import Publisher, WindowEnded
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.timers import TimerRecord
 from bot.monitoring.domain import Measurement, Verdict, count_polls_between
@@ -86,8 +86,12 @@ async def close_window(
     actor: Actor = BOT_ACTOR,
     source: Source = Source.TIMER,
     announce: str | None = None,
+    events: Publisher | None = None,
 ) -> None:
     """End `window` (timers cancelled, audited, a closing message enqueued); caller saves it.
+
+    With `events`, a window that ended (not one stopped with its release) publishes
+    `WindowEnded` in the same transaction (the reports feature records the figures).
 
     `announce` is said with the closing message ("closed early by tom: ...", "superseded by
     v1.2.4"); the audit event records `reason` and who closed the window.
@@ -111,6 +115,8 @@ async def close_window(
     if announce:
         payload["note"] = announce
     await uow.outbox.enqueue(WINDOW_KIND, payload, f"monitor-window:{window.key}:{status.value}")
+    if events is not None and status is not WindowStatus.STOPPED:
+        await events.publish(uow, WindowEnded(window.release_id, window.key, now, status.value))
 
 
 async def schedule_next_poll(uow: UnitOfWork, window: WindowRecord, now: datetime) -> None:
@@ -162,7 +168,9 @@ class PollRunner:
             log.info("stale %s timer %s for window %s ignored", timer.kind, timer.id, timer.ref_id)
             return
         if timer.kind == CLOSE_TIMER:
-            await close_window(uow, repo, window, now, WindowStatus.CLOSED, "window ended")
+            await close_window(
+                uow, repo, window, now, WindowStatus.CLOSED, "window ended", events=self.events
+            )
             await repo.save_window(window)
             await credit_items(uow, repo, window, now, self.events, ended=True)
             return
@@ -253,7 +261,9 @@ class PollRunner:
         if window.next_due_at is None and window.window.is_closed(now):
             # The abandoned poll was the last one: nothing else would ever end the window.
             reason = f"window ended; last {marker.kind} abandoned after {marker.attempt} attempts"
-            await close_window(uow, repo, window, now, WindowStatus.CLOSED, reason)
+            await close_window(
+                uow, repo, window, now, WindowStatus.CLOSED, reason, events=self.events
+            )
         await repo.save_window(window)
 
     async def measure(self, window: WindowRecord, run: PollInProgress) -> list[Measurement]:
@@ -308,7 +318,9 @@ class PollRunner:
             window.polls_coalesced += missed
         await schedule_next_poll(uow, window, now)
         if window.next_due_at is None and window.window.is_closed(now):
-            await close_window(uow, repo, window, now, WindowStatus.CLOSED, "window ended")
+            await close_window(
+                uow, repo, window, now, WindowStatus.CLOSED, "window ended", events=self.events
+            )
 
     async def _schedule_retry(
         self,

@@ -233,6 +233,7 @@ class MonitoringService(MonitoringQueries):
                 source=source,
                 announce=f"closed early by {actor.name} "
                 f"(planned until {_when(window.window.closes_at)}): {why}",
+                events=self.events,
             )
             await self._audit(
                 uow,
@@ -322,7 +323,10 @@ class MonitoringService(MonitoringQueries):
             return
         await schedule_next_poll(uow, window, now)
         if window.next_due_at is None:
-            await close_window(uow, repo, window, now, WindowStatus.CLOSED, f"{verb} after end")
+            await close_window(
+                uow, repo, window, now, WindowStatus.CLOSED, f"{verb} after end",
+                events=self.events,
+            )  # fmt: skip
 
     async def _open_window_of(self, repo: MonitoringRepository, release_id: int) -> WindowRecord:
         window = await repo.window_for_release(release_id)

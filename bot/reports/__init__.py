@@ -1,0 +1,1 @@
+"""After the release: recorded metrics, DORA figures, announcements, feedback, the report."""

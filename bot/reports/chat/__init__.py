@@ -1,0 +1,1 @@
+"""The reports feature in Discord: announcements, feedback, the report, /release subcommands."""

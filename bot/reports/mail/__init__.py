@@ -1,0 +1,1 @@
+"""The announcement email: an aiosmtplib sender for the outbox."""

@@ -1,0 +1,83 @@
+"""`releasebot stats` and `releasebot report`: the figures from the database, without Discord."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from bot.core.errors import DomainError
+from bot.reports.service.use_cases import ReportService
+
+
+def _until(text: str | None, now: datetime) -> datetime:
+    if not text:
+        return now
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def run_stats(
+    service: ReportService, args: argparse.Namespace, out: TextIO, now: datetime
+) -> int:
+    """Print the DORA figures of the period (text or JSON); return the exit code."""
+    if args.days <= 0:
+        print(f"stats: --days must be a positive number of days, not {args.days}", file=out)
+        return 1
+    try:
+        until = _until(args.until, now)
+    except ValueError:
+        print(
+            f"stats: --until {args.until!r} is not an ISO 8601 time (e.g. 2026-12-01T00:00)",
+            file=out,
+        )
+        return 1
+    stats = await service.stats(until - timedelta(days=args.days), until, args.service)
+    if args.format == "json":
+        print(json.dumps(stats.as_dict(), indent=2), file=out)
+    else:
+        print("\n".join(stats.lines()), file=out)
+    return 0
+
+
+async def run_report(service: ReportService, args: argparse.Namespace, out: TextIO) -> int:
+    """Write a release's report (md, json or csv) to `out` or into `--out`; return the exit code."""
+    text = str(args.release).strip().lstrip("#")
+    if not text.isdigit():
+        print(
+            f"report: RELEASE must be a release number such as 1 or #1, not {args.release!r}",
+            file=out,
+        )
+        return 1
+    try:
+        report = await service.report(int(text))
+    except DomainError as error:
+        print(f"report: {error.message}", file=out)
+        return 1
+    body = {
+        "md": report.markdown,
+        "json": lambda: json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n",
+        "csv": report.csv,
+    }[args.format]()
+    if not args.out:
+        out.write(body)
+        return 0
+    path = await asyncio.to_thread(
+        write_file, Path(args.out), f"release-{report.metrics.release_id}.{args.format}", body
+    )
+    print(f"report: wrote {path}", file=out)
+    return 0
+
+
+def write_file(folder: Path, name: str, body: str | bytes) -> Path:
+    """Write `body` to `folder/name` (creating the folder); return the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if isinstance(body, bytes):
+        path.write_bytes(body)
+    else:
+        path.write_text(body, encoding="utf-8")
+    return path

@@ -1,0 +1,1 @@
+"""The reports feature's tables and repository."""
