@@ -113,9 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="DORA figures from the release log (docs/reports.md)")
     _database_options(stats)
     stats.add_argument("--service", help="one service (default: all)")
-    stats.add_argument("--days", type=int, default=30, help="the period's length (default 30)")
+    stats.add_argument("--days", type=int, help="the period's length in days (default 30)")
+    stats.add_argument(
+        "--period", help="the period as a duration, e.g. 7d, 30d, 12w (instead of --days)"
+    )
     stats.add_argument("--until", help="the period's end, ISO 8601 UTC (default: now)")
     stats.add_argument("--format", choices=("text", "json"), default="text")
+    stats.add_argument("--out", help="a directory for the chart over time (PNG)")
     report = commands.add_parser("report", help="write a release's report from the database")
     _database_options(report)
     report.add_argument("release", help="the release number, e.g. 1 or #1")

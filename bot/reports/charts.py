@@ -14,22 +14,28 @@ import importlib
 import io
 import os
 import pickle
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.reports.domain.dora import DoraStats
 from bot.reports.domain.metrics import ReleaseMetrics
 from bot.reports.domain.series import Series
 
-__all__ = ["ChartError", "Series", "names", "phase_timeline", "render", "series_chart"]
+__all__ = [
+    "ChartError", "Series", "chart_name", "chart_title", "dora_chart", "names", "phase_timeline",
+    "render", "series_chart",
+]  # fmt: skip
 
 RENDER_TIMEOUT = 120.0
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # where `bot` is importable from
 PhaseJob = tuple[str, ReleaseMetrics]  # ("phases", metrics)
 SeriesJob = tuple[str, str, Series, Series | None]  # ("series", title, current, previous)
-ChartJob = PhaseJob | SeriesJob
+DoraJob = tuple[str, str, tuple[DoraStats, ...]]  # ("dora", title, buckets oldest first)
+ChartJob = PhaseJob | SeriesJob | DoraJob
 
 
 class ChartError(Exception):
@@ -96,6 +102,73 @@ def series_chart(title: str, current: Series, previous: Series | None) -> bytes:
     return _png(figure)
 
 
+def dora_chart(title: str, buckets: Sequence[DoraStats]) -> bytes:
+    """Return a PNG of the DORA figures per bucket on a UTC date axis: production deploys as
+    bars and the change failure rate (%) as a line on a second axis above; the median lead
+    time and time to restore below. A bucket without deploys (or incidents) has no rate (or
+    median): the line has a gap there rather than a made-up zero."""
+    mdates: Any = importlib.import_module("matplotlib.dates")
+    figure = _figure(9, 6.4)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    starts = [mdates.date2num(b.since) for b in buckets]
+    widths = [mdates.date2num(b.until) - start for b, start in zip(buckets, starts, strict=True)]
+    middles = [start + width / 2 for start, width in zip(starts, widths, strict=True)]
+    nan = float("nan")
+    deploys = top.bar(
+        starts, [b.deployments for b in buckets], width=[w * 0.9 for w in widths], align="edge",
+        color="#4c78a8", label="production deploys",
+    )  # fmt: skip
+    for bar, bucket in zip(deploys, buckets, strict=True):
+        if bucket.failed:
+            bar.set_hatch("//")
+    top.set_ylabel("production deploys (count)")
+    top.set_ylim(0, max([1] + [b.deployments for b in buckets]) * 1.35)  # room for the legend
+    top.yaxis.get_major_locator().set_params(integer=True)
+    rate_axes = top.twinx()
+    rates = [nan if b.change_failure_rate is None else 100 * b.change_failure_rate for b in buckets]
+    (rate_line,) = rate_axes.plot(
+        middles, rates, color="#d62728", marker="o", label="change failure rate"
+    )
+    rate_axes.set_ylabel("change failure rate (%)")
+    rate_axes.set_ylim(0, 105)
+    top.legend(handles=[deploys, rate_line], loc="upper left", fontsize="small")
+    top.set_title(title)
+    top.grid(alpha=0.3, axis="y")
+
+    seconds = [s for b in buckets for s in (b.lead_time_seconds, b.restore_seconds) if s]
+    unit, size = ("hours", 3600.0) if seconds and max(seconds) >= 3 * 3600 else ("minutes", 60.0)
+    for values, label, color in (
+        ([b.lead_time_seconds for b in buckets], "lead time (median)", "#4c78a8"),
+        ([b.restore_seconds for b in buckets], "time to restore (median)", "#ff7f0e"),
+    ):
+        points = [nan if v is None else v / size for v in values]
+        bottom.plot(middles, points, color=color, marker="o", label=label)
+    bottom.set_ylabel(f"median ({unit})")
+    bottom.set_ylim(bottom=0)
+    bottom.legend(loc="upper left", fontsize="small")
+    bottom.grid(alpha=0.3)
+    bottom.xaxis_date(tz=mdates.UTC)
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b", tz=mdates.UTC))
+    each = "day" if buckets and widths[-1] <= 1.0 + 1e-9 else "week"
+    bottom.set_xlabel(f"date (UTC), one bar per {each}; hatched: the {each} had a failed change")
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def chart_title(stats: DoraStats) -> str:
+    """Return the title of the chart over time."""
+    return (
+        f"DORA for {stats.service or 'all services'}, {stats.since:%Y-%m-%d} – "
+        f"{stats.until:%Y-%m-%d} UTC"
+    )
+
+
+def chart_name(stats: DoraStats) -> str:
+    """Return the file name of the chart over time, e.g. dora-gw-20261201.png."""
+    who = re.sub(r"[^A-Za-z0-9_.-]+", "-", stats.service or "all").strip("-.") or "service"
+    return f"dora-{who}-{stats.until:%Y%m%d}.png"
+
+
 def names(charts: Sequence[tuple[str, bytes]]) -> tuple[str, ...]:
     """Return the file names of rendered charts."""
     return tuple(name for name, _ in charts)
@@ -107,6 +180,8 @@ def draw(job: ChartJob) -> bytes:
         return phase_timeline(job[1])
     if job[0] == "series" and len(job) == 4:
         return series_chart(job[1], job[2], job[3])
+    if job[0] == "dora" and len(job) == 3:
+        return dora_chart(job[1], job[2])
     raise ChartError(f"unknown chart job {job[0]!r}")
 
 

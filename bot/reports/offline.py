@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from bot.core.errors import DomainError
+from bot.reports.charts import ChartError, chart_name, chart_title, render
+from bot.reports.period import stats_period
 from bot.reports.service.use_cases import ReportService
 
 
@@ -23,9 +25,15 @@ def _until(text: str | None, now: datetime) -> datetime:
 async def run_stats(
     service: ReportService, args: argparse.Namespace, out: TextIO, now: datetime
 ) -> int:
-    """Print the DORA figures of the period (text or JSON); return the exit code."""
-    if args.days <= 0:
+    """Print the DORA figures of the period (text or JSON), and with `--out` write the chart
+    over time as a PNG; return the exit code."""
+    if args.days is not None and args.days <= 0:
         print(f"stats: --days must be a positive number of days, not {args.days}", file=out)
+        return 1
+    try:
+        length = stats_period(args.days, args.period)
+    except DomainError as error:
+        print(f"stats: --period: {error.message}", file=out)
         return 1
     try:
         until = _until(args.until, now)
@@ -35,11 +43,27 @@ async def run_stats(
             file=out,
         )
         return 1
-    stats = await service.stats(until - timedelta(days=args.days), until, args.service)
+    stats, buckets = await service.trend(until - length, until, args.service)
+    chart: Path | None = None
+    failure = ""
+    if args.out:
+        try:
+            (png,) = await render([("dora", chart_title(stats), tuple(buckets))])
+            chart = await asyncio.to_thread(write_file, Path(args.out), chart_name(stats), png)
+        except (ChartError, OSError) as error:
+            failure = f"stats: the chart could not be drawn: {error}"
     if args.format == "json":
-        print(json.dumps(stats.as_dict(), indent=2), file=out)
+        figures = stats.as_dict() | {"buckets": [b.as_dict() for b in buckets]}
+        if chart is not None:
+            figures["chart"] = str(chart)
+        print(json.dumps(figures, indent=2), file=out)
     else:
         print("\n".join(stats.lines()), file=out)
+        if chart is not None:
+            print(f"Chart over time: wrote {chart}", file=out)
+    if failure:
+        print(failure, file=out)
+        return 1
     return 0
 
 

@@ -13,7 +13,6 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import discord
@@ -27,10 +26,11 @@ from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
-from bot.reports.charts import ChartError, ChartJob, render
+from bot.reports.charts import ChartError, ChartJob, chart_name, chart_title, render
 from bot.reports.domain.announcement import CHECK_ANNOUNCED, CHECK_TEAM, Announcement
 from bot.reports.domain.feedback import SCORES, Tally
 from bot.reports.domain.report import ReleaseReport
+from bot.reports.period import stats_period
 from bot.reports.service.comms import (
     ANNOUNCE_KIND,
     FEEDBACK_REFRESH_KIND,
@@ -501,22 +501,34 @@ def build_commands() -> list[app_commands.Command[Any, ..., Any]]:
 
     @app_commands.command(name="stats", description="DORA figures from the release log")
     @app_commands.describe(
-        service="One service (default: all)", days="The period in days (default 30)"
+        service="One service (default: all)",
+        days="The period in days (default 30)",
+        period="The period as a duration, e.g. 7d, 30d, 12w (instead of days)",
     )
     async def stats_command(
         interaction: discord.Interaction,
         service: str | None = None,
-        days: app_commands.Range[int, 1, 3650] = 30,
+        days: app_commands.Range[int, 1, 3650] | None = None,
+        period: str | None = None,
     ) -> None:
-        """Answer privately with the four DORA figures of the period."""
+        """Answer privately with the four DORA figures of the period and a chart over time."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = release_bot(interaction.client)
         if service is not None and service not in bot.config.services:
             known = ", ".join(bot.config.services) or "none configured"
             raise InvalidInput(f"unknown service {service!r} (configured: {known})")
+        length = stats_period(days, period)
         now = bot.clock.now()
-        stats = await feature(bot).service.stats(now - timedelta(days=days), now, service)
-        await interaction.edit_original_response(content=clip("\n".join(stats.lines()), 2000))
+        stats, buckets = await feature(bot).service.trend(now - length, now, service)
+        text = "\n".join(stats.lines())
+        files: list[discord.File] = []
+        try:  # in a child process, like the report's charts
+            (png,) = await render([("dora", chart_title(stats), tuple(buckets))])
+            files.append(discord.File(io.BytesIO(png), filename=chart_name(stats)))
+        except (ChartError, OSError) as error:  # the figures still go out, without the chart
+            log.warning("/release stats: no chart: %s", error)
+            text += "\n(The chart over time could not be drawn; the figures above stand.)"
+        await interaction.edit_original_response(content=clip(text, 2000), attachments=files)
 
     @app_commands.command(name="feedback", description="Show the release's feedback tally")
     @app_commands.describe(release="The release (default: this thread's)")

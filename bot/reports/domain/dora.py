@@ -127,6 +127,45 @@ def dora(
     )
 
 
+DAILY_UP_TO = timedelta(days=14)  # periods this short get daily buckets, longer ones weekly
+
+
+def bucket_size(since: datetime, until: datetime) -> timedelta:
+    """Return the default bucket of a trend: a day when the period is at most 14 days, else
+    a week."""
+    return timedelta(days=1) if until - since <= DAILY_UP_TO else timedelta(weeks=1)
+
+
+def buckets(since: datetime, until: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """Return [start, end) buckets of `size` covering [since, until), oldest first.
+
+    They are counted back from `until`, so the newest bucket is whole and ends now; when the
+    period is not a whole number of buckets the oldest one is shorter (clipped at `since`).
+    """
+    if size <= timedelta(0):
+        raise ValueError("a bucket must be longer than zero")
+    edges: list[tuple[datetime, datetime]] = []
+    end = until
+    while end > since:
+        start = max(since, end - size)
+        edges.append((start, end))
+        end = start
+    return edges[::-1]
+
+
+def dora_over_time(
+    releases: Sequence[ReleaseMetrics],
+    since: datetime,
+    until: datetime,
+    service: str | None = None,
+    size: timedelta | None = None,
+) -> list[DoraStats]:
+    """Return the DORA figures of each bucket of the period (see `buckets`), oldest first:
+    `dora` over each bucket, so the definitions are the same as the period's figures."""
+    step = size if size is not None else bucket_size(since, until)
+    return [dora(releases, start, end, service) for start, end in buckets(since, until, step)]
+
+
 def period(until: datetime, days: int) -> tuple[datetime, datetime]:
     """Return [until - days, until)."""
     return until - timedelta(days=days), until

@@ -11,7 +11,7 @@ from typing import Protocol, cast
 from bot.core.clock import Clock
 from bot.core.errors import UnknownTarget
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
-from bot.reports.domain.dora import DoraStats, dora
+from bot.reports.domain.dora import DoraStats, dora, dora_over_time
 from bot.reports.domain.feedback import tally
 from bot.reports.domain.metrics import ReleaseMetrics, release_metrics
 from bot.reports.domain.ports import ReleaseHeader, ReportRepository, Vote
@@ -107,6 +107,14 @@ class ReportService:
     ) -> DoraStats:
         """Return the DORA figures of the period, recomputed from the audit log."""
         return dora(await self.history(service), since, until, service)
+
+    async def trend(
+        self, since: datetime, until: datetime, service: str | None = None
+    ) -> tuple[DoraStats, list[DoraStats]]:
+        """Return the period's DORA figures and those of each of its buckets (daily up to
+        14 days, else weekly), from one read of the audit log."""
+        history = await self.history(service)
+        return dora(history, since, until, service), dora_over_time(history, since, until, service)
 
     async def report(self, release_id: int) -> ReleaseReport:
         """Return the release's report, from the database (UnknownTarget if no such release)."""
