@@ -11,7 +11,7 @@ from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.errors import ConcurrentUpdate, UnknownTarget
 from bot.core.roles import Severity
 from bot.incidents.domain.escalation import EscalationPolicy, EscalationStep
-from bot.incidents.domain.lifecycle import acknowledge, open_incident
+from bot.incidents.domain.lifecycle import acknowledge, open_incident, retrigger
 from bot.incidents.domain.oncall import Roster
 from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, BusinessDays, SlaPolicy, SlaTable
 from bot.store.db import make_session_factory
@@ -94,3 +94,34 @@ async def test_unknown_incident_is_named(uow):
     async with uow() as u:
         with pytest.raises(UnknownTarget, match="no incident #99"):
             await u.incidents.get(99)
+
+
+async def test_the_conditions_unit_round_trips_and_a_row_from_before_0009_has_no_unit(uow):
+    """Store "ratio" with the incident, replace it on a retrigger ("seconds"), and read a row
+    whose unit is NULL (opened before migration 0009) as "" (its value shown as is)."""
+    incident, _ = open_incident(
+        None, "error_rate", Severity.P1, "Error rate 5.1 %", 0.051, NOW, POLICY, SLA, "poll",
+        "releasebot", Roster(primary="100"), "5.1 %", unit="ratio",
+    )  # fmt: skip
+    async with uow() as u:
+        incident_id = await u.incidents.add(incident)
+        await u.commit()
+    async with uow() as u:
+        stored = await u.incidents.get(incident_id)
+        assert (stored.unit, stored.latest_value) == ("ratio", 0.051)
+        again, _ = retrigger(stored, 0.412, NOW + timedelta(minutes=5), unit="seconds")
+        await u.incidents.save(again)
+        await u.commit()
+    async with uow() as u:
+        assert (await u.incidents.get(incident_id)).unit == "seconds"
+        await u.session.execute(
+            text("UPDATE incidents SET unit = NULL WHERE id = :id"), {"id": incident_id}
+        )
+        await u.commit()
+    async with uow() as u:
+        legacy = await u.incidents.get(incident_id)
+        assert (legacy.unit, legacy.latest_value) == ("", 0.412)
+        raw = await u.session.execute(
+            text("SELECT unit FROM incidents WHERE id = :id"), {"id": incident_id}
+        )
+        assert raw.scalar_one() is None
