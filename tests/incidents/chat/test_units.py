@@ -103,11 +103,14 @@ async def test_the_incident_message_reads_a_ratio_in_percent_and_seconds_in_ms(
     assert not any("0.051" in s or "0.063" in s or "0.412" in s for s in seen(world))
 
 
-def pushed(value: str | None) -> bytes:
-    """Return an Alertmanager v4 body for an alert no configured condition matches."""
+def pushed(value: str | None, condition: str = "") -> bytes:
+    """Return an Alertmanager v4 body for an alert (no configured condition unless named)."""
+    labels = {"alertname": "DiskPressure", "service": "nexis-gateway", "severity": "P1"}
+    if condition:
+        labels["releasebot_condition"] = condition
     alert = {
         "status": "firing",
-        "labels": {"alertname": "DiskPressure", "service": "nexis-gateway", "severity": "P1"},
+        "labels": labels,
         "annotations": {} if value is None else {"value": value},
         "startsAt": "2026-01-05T09:01:00Z",
         "endsAt": "0001-01-01T00:00:00Z",
@@ -120,18 +123,20 @@ def pushed(value: str | None) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("value", "title"),
+    ("value", "condition", "title"),
     [
-        ("3", "disk pressure 3, firing (from Alertmanager)"),
-        (None, "disk pressure firing (from Alertmanager)"),
+        ("3", "", "disk pressure 3, firing (from Alertmanager)"),
+        (None, "", "disk pressure firing (from Alertmanager)"),
+        (None, "error_rate", "Error rate firing (from Alertmanager)"),
     ],
 )
 async def test_an_alertmanager_only_condition_pages_as_firing_not_threshold_0(
-    world: World, value: str | None, title: str
+    world: World, value: str | None, condition: str, title: str
 ) -> None:
     """A pushed alert no configured condition matches has no threshold: its firing is the
     breach. The page in the thread, Omar's DM and the incident message say "firing (from
-    Alertmanager)" and never "threshold 0" or "breach if > 0" (the stand-in rule it carries).
+    Alertmanager)" and never "threshold 0" or "breach if > 0" (the stand-in rule it carries);
+    so does a configured condition pushed without a value (nothing to compare).
     """
     await world.start()
     await world.run_whole_release_until("post-release")
@@ -139,12 +144,14 @@ async def test_an_alertmanager_only_condition_pages_as_firing_not_threshold_0(
     assert isinstance(server, WebServer)
     async with httpx.AsyncClient(base_url=server.url, timeout=10, trust_env=False) as client:
         answer = await client.post(
-            "/alertmanager", content=pushed(value), headers={"Authorization": f"Bearer {TOKEN}"}
+            "/alertmanager",
+            content=pushed(value, condition),
+            headers={"Authorization": f"Bearer {TOKEN}"},
         )
     assert answer.status_code == 200, answer.text
     await pump(world)
     [incident] = await incidents(world).list_incidents(open_only=True)
-    assert (incident.condition, incident.title) == ("disk_pressure", title)
+    assert (incident.condition, incident.title) == (condition or "disk_pressure", title)
     pages = [m.content for m in mentioning(world.thread(), world.omar) if "Paging" in m.content]
     [dm] = [m.content for m in dms(world.omar) if "You are paged" in m.content]
     embeds = [e.title or "" for e in incident_embeds(world)]
