@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import math
 
+PUSHED_FIRING = "firing (from Alertmanager)"
+"""What a condition pushed by Alertmanager says when it has no value or no threshold of its own
+(an alert only Alertmanager knows: its firing is the breach, so no "breach if > 0")."""
+
 
 def format_value(value: float | None) -> str:
     """Return a short human form of a measured value ("no data" for None/NaN)."""

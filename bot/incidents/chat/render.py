@@ -21,6 +21,7 @@ from bot.chat.layout import (
     clip,
 )
 from bot.core.audit import AuditEvent
+from bot.core.units import format_measure
 from bot.incidents.domain.escalation import ONCALL, SECONDARY
 from bot.incidents.domain.model import Incident, IncidentStatus
 from bot.incidents.domain.sla import describe_duration
@@ -117,7 +118,7 @@ def incident_embed(
     )  # fmt: skip
     seen = f"{incident.trigger_count} time(s)"
     if incident.latest_value is not None:
-        seen += f" · latest value {incident.latest_value:.4g}"
+        seen += f" · latest value {format_measure(incident.latest_value, incident.unit)}"
     fields = [
         EmbedField("Status", clip(_status(incident), EMBED_FIELD_VALUE_MAX)),
         EmbedField("Paged", clip(paged, EMBED_FIELD_VALUE_MAX)),

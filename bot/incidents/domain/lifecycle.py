@@ -110,10 +110,12 @@ def open_incident(
     actor: str,
     roster: Roster,
     reading: str | None = None,
+    unit: str = "",
 ) -> Outcome:
     """Open an incident, snapshotting `policy` and `sla_policy`, and page step 0 at once.
 
-    `reading` is the value as people read it ("5.1 %"), shown instead of the raw number.
+    `reading` is the value as people read it ("5.1 %"), shown instead of the raw number;
+    `unit` is the condition's unit, kept so the incident message reads its latest value too.
     """
     _aware(now, "open_incident")
     for name, text in (("condition", condition), ("title", title), ("source", source)):
@@ -132,6 +134,7 @@ def open_incident(
         policy=policy,
         sla=sla_policy,
         latest_value=value,
+        unit=unit,
         response_due=response_due,
         resolution_due=resolution_due,
         escalation_started_at=now,
@@ -161,8 +164,12 @@ def retrigger(
     now: datetime,
     source: str = "monitoring",
     reading: str | None = None,
+    unit: str | None = None,
 ) -> Outcome:
-    """Count a repeat of the same condition on an open incident: no new incident, no re-page."""
+    """Count a repeat of the same condition on an open incident: no new incident, no re-page.
+
+    `unit` (when given) replaces the stored one: the latest value is read in its own unit.
+    """
     _aware(now, "retrigger")
     if not incident.is_open:
         raise IncidentTransitionError("cannot retrigger: the incident is already resolved")
@@ -172,6 +179,7 @@ def retrigger(
     incident, event = _event(
         incident, IncidentAction.RETRIGGER, source, detail, now,
         trigger_count=count, latest_value=value,
+        unit=incident.unit if unit is None else unit,
     )  # fmt: skip
     return incident, [event]
 

@@ -188,6 +188,9 @@ class Incident:
     status: IncidentStatus = IncidentStatus.TRIGGERED
     trigger_count: int = 1
     latest_value: float | None = None
+    # How `latest_value` reads ("ratio": a percentage, "seconds": ms; "" as is, e.g. incidents
+    # opened before the unit was stored).
+    unit: str = ""
     acked_by: str | None = None
     acked_at: datetime | None = None
     resolved_by: str | None = None

@@ -102,7 +102,7 @@ class NoticePlan:
         return self.incident.id
 
     def headline(self) -> str:
-        """Return "P1 incident #7: Error rate 0.034 (threshold 0.01) · gw v1.2.3"."""
+        """Return "P1 incident #7: Error rate 5.1 % (breach if > 1 %) · gw v1.2.3"."""
         where = f" · {self.release.name}" if self.release else ""
         severity = self.incident.severity.value
         return f"{severity} incident #{self.incident_id}: {self.incident.title}{where}"

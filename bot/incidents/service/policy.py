@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from bot.config import Settings
+from bot.config.conditions import ConditionSettings
 from bot.config.durations import SlaDuration as ConfigSla
 from bot.core.roles import Severity
 from bot.incidents.domain.escalation import ONCALL, EscalationPolicy, EscalationStep
@@ -105,14 +106,28 @@ def condition_severity(settings: Settings, condition: str, given: str | None) ->
     return DEFAULT_CONDITION_SEVERITY.get(condition, Severity.P1)
 
 
-def condition_title(settings: Settings, service: str | None, condition: str) -> str:
-    """Return the configured title of `condition` (the service's override first)."""
+def _configured(
+    settings: Settings, service: str | None, condition: str
+) -> ConditionSettings | None:
     if service is not None:
         try:
             found = settings.conditions_for(service).get(condition)
         except KeyError:
             found = None
         if found is not None:
-            return found.title
-    configured = settings.monitoring.conditions.get(condition)
+            return found
+    return settings.monitoring.conditions.get(condition)
+
+
+def condition_title(settings: Settings, service: str | None, condition: str) -> str:
+    """Return the configured title of `condition` (the service's override first)."""
+    configured = _configured(settings, service, condition)
     return configured.title if configured is not None else condition.replace("_", " ")
+
+
+def is_configured(settings: Settings, service: str | None, condition: str) -> bool:
+    """Return True if `condition` is configured (so it has a threshold of its own).
+
+    A condition known only from an Alertmanager alert is not: its firing is the breach.
+    """
+    return _configured(settings, service, condition) is not None

@@ -10,6 +10,7 @@ incident's escalation token: a timer from before an ack (or any superseded run) 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,7 +29,7 @@ from bot.core.events import (
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import Severity
 from bot.core.timers import TimerRecord
-from bot.core.units import format_measure, format_rule
+from bot.core.units import PUSHED_FIRING, format_measure, format_rule
 from bot.incidents.domain import lifecycle
 from bot.incidents.domain.model import (
     Effect,
@@ -48,7 +49,12 @@ from bot.incidents.service.changes import (
 )
 from bot.incidents.service.notices import RELEASE, NoticePlan, ReleaseInfo
 from bot.incidents.service.oncall import OncallService
-from bot.incidents.service.policy import condition_severity, condition_title, sla_table
+from bot.incidents.service.policy import (
+    condition_severity,
+    condition_title,
+    is_configured,
+    sla_table,
+)
 from bot.incidents.service.timers import TIMER_KINDS, find_timer
 from bot.releases.domain.release import Release, ReleaseSignal
 from bot.runtime.timers import TimerService
@@ -59,7 +65,8 @@ MAX_RETRIES = 8
 MAX_NOTE = 1000
 Change = Callable[[Incident, datetime], tuple[Incident, list[Effect]]]
 IncidentListener = Callable[[Incident], Awaitable[None]]
-_SOURCES = {"poll": Source.TIMER, "alertmanager": Source.WEBHOOK}
+PUSHED = "alertmanager"
+_SOURCES = {"poll": Source.TIMER, PUSHED: Source.WEBHOOK}
 
 
 @dataclass
@@ -82,19 +89,26 @@ class IncidentService:
         """Open an incident for a met condition, or count it on the one already open."""
         now = self.clock.now()
         value = event.measurement.value
+        if value is not None and math.isnan(value):
+            value = None  # "no value" from Alertmanager: nothing to show or store
+        reading = None if value is None else format_measure(value, event.unit)
         existing = await incidents_of(uow).find_open(event.release_id, event.condition)
         source = _SOURCES.get(event.source, Source.SYSTEM)
         if existing is not None:
-            reading = None if value is None else format_measure(value, event.unit)
-            updated, effects = lifecycle.retrigger(existing, value, now, reading=reading)
+            updated, effects = lifecycle.retrigger(
+                existing, value, now, reading=reading, unit=event.unit
+            )
             await self.changes.apply(uow, updated, effects, BOT_ACTOR, source, action="retrigger")
             return updated
         title = condition_title(self.settings, event.service, event.condition)
-        measured = event.measurement
-        if measured.value is not None:
-            rule = format_rule(event.op, measured.threshold, event.unit)
-            title = f"{title} {format_measure(measured.value, event.unit)}"
-            title += f" ({rule})" if rule else ""
+        if event.source == PUSHED and (
+            value is None or not is_configured(self.settings, event.service, event.condition)
+        ):
+            # Alertmanager's firing is the breach: no "no data", no "breach if > 0".
+            title += f" {reading}, {PUSHED_FIRING}" if reading else f" {PUSHED_FIRING}"
+        elif reading is not None:
+            rule = format_rule(event.op, event.measurement.threshold, event.unit)
+            title = f"{title} {reading}" + (f" ({rule})" if rule else "")
         severity = condition_severity(self.settings, event.condition, event.severity)
         return await self._open(
             uow,
@@ -106,7 +120,8 @@ class IncidentService:
             event.source,
             BOT_ACTOR,
             source,
-            reading=None if value is None else format_measure(value, event.unit),
+            reading=reading,
+            unit=event.unit,
         )
 
     async def on_alert_ack(self, uow: UnitOfWork, event: AlertAcknowledged) -> None:
@@ -422,6 +437,7 @@ class IncidentService:
         actor: Actor,
         source: Source,
         reading: str | None = None,
+        unit: str = "",
     ) -> Incident:
         now = self.clock.now()
         roster = await self.oncall.roster(uow, now)
@@ -438,6 +454,7 @@ class IncidentService:
             actor.id,
             roster,
             reading,
+            unit,
         )
         incident_id = await incidents_of(uow).add(incident)
         stored = await incidents_of(uow).get(incident_id)

@@ -32,6 +32,8 @@ class IncidentRow(Base):
     sla: Mapped[dict[str, Any]] = mapped_column(JSON)
     trigger_count: Mapped[int] = mapped_column(Integer, default=1)
     latest_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The condition's unit ("ratio", "seconds"); NULL for incidents opened before 0009.
+    unit: Mapped[str | None] = mapped_column(String(20), nullable=True)
     acked_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     acked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -106,3 +106,17 @@ def test_list_and_oncall_texts() -> None:
         "1b. On-call secondary at 2026-01-05 09:05 UTC: nobody",
         "2. Tech Lead at 2026-01-05 09:15 UTC: <@300>",
     ]
+
+
+def test_seen_reads_the_latest_value_in_the_conditions_unit_and_as_is_without_one() -> None:
+    """Show "latest value 5.1 %" for a ratio and "412 ms" for seconds; an incident opened
+    before its unit was stored (unit "") shows the number as it always did."""
+
+    def seen(value: float, unit: str) -> str:
+        incident = replace(_incident(), latest_value=value, unit=unit)
+        fields = incident_spec(incident, RELEASE, T0, NAMES).embeds[0].fields
+        return next(f.value for f in fields if f.name == "Seen")
+
+    assert seen(0.051, "ratio") == "1 time(s) · latest value 5.1 %"
+    assert seen(0.412, "seconds") == "1 time(s) · latest value 412 ms"
+    assert seen(0.051, "") == "1 time(s) · latest value 0.051"

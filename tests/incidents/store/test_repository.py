@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.errors import ConcurrentUpdate, UnknownTarget
 from bot.core.roles import Severity
 from bot.incidents.domain.escalation import EscalationPolicy, EscalationStep
-from bot.incidents.domain.lifecycle import acknowledge, open_incident
+from bot.incidents.domain.lifecycle import acknowledge, open_incident, retrigger
 from bot.incidents.domain.oncall import Roster
 from bot.incidents.domain.sla import DEFAULT_SLA_TABLE, BusinessDays, SlaPolicy, SlaTable
+from bot.store import migrate
 from bot.store.db import make_session_factory
 from tests.support.actors import LEAD, NOW
 
@@ -94,3 +95,54 @@ async def test_unknown_incident_is_named(uow):
     async with uow() as u:
         with pytest.raises(UnknownTarget, match="no incident #99"):
             await u.incidents.get(99)
+
+
+async def test_the_conditions_unit_round_trips_and_a_row_from_before_0009_has_no_unit(uow):
+    """Store "ratio" with the incident, replace it on a retrigger ("seconds"), and read a row
+    whose unit is NULL (opened before migration 0009) as "" (its value shown as is)."""
+    incident, _ = open_incident(
+        None, "error_rate", Severity.P1, "Error rate 5.1 %", 0.051, NOW, POLICY, SLA, "poll",
+        "releasebot", Roster(primary="100"), "5.1 %", unit="ratio",
+    )  # fmt: skip
+    async with uow() as u:
+        incident_id = await u.incidents.add(incident)
+        await u.commit()
+    async with uow() as u:
+        stored = await u.incidents.get(incident_id)
+        assert (stored.unit, stored.latest_value) == ("ratio", 0.051)
+        again, _ = retrigger(stored, 0.412, NOW + timedelta(minutes=5), unit="seconds")
+        await u.incidents.save(again)
+        await u.commit()
+    async with uow() as u:
+        assert (await u.incidents.get(incident_id)).unit == "seconds"
+        await u.session.execute(
+            text("UPDATE incidents SET unit = NULL WHERE id = :id"), {"id": incident_id}
+        )
+        await u.commit()
+    async with uow() as u:
+        legacy = await u.incidents.get(incident_id)
+        assert (legacy.unit, legacy.latest_value) == ("", 0.412)
+        raw = await u.session.execute(
+            text("SELECT unit FROM incidents WHERE id = :id"), {"id": incident_id}
+        )
+        assert raw.scalar_one() is None
+
+
+async def test_an_incident_from_before_0009_survives_the_migration_without_a_unit(engine, uow):
+    """Down to 0008 (no unit column) and up again: the incident and its value are kept, and it
+    reads with no unit, so its message shows the number as before the migration."""
+    incident, _ = open_incident(
+        None, "error_rate", Severity.P1, "Error rate 0.051", 0.051, NOW, POLICY, SLA, "poll",
+        "releasebot", Roster(primary="100"), unit="ratio",
+    )  # fmt: skip
+    async with uow() as u:
+        incident_id = await u.incidents.add(incident)
+        await u.commit()
+    await migrate.downgrade(engine, "0008")
+    async with engine.connect() as conn:
+        columns = await conn.run_sync(lambda c: inspect(c).get_columns("incidents"))
+    assert "unit" not in {c["name"] for c in columns}
+    await migrate.upgrade(engine)
+    async with uow() as u:
+        stored = await u.incidents.get(incident_id)
+    assert (stored.title, stored.latest_value, stored.unit) == ("Error rate 0.051", 0.051, "")
