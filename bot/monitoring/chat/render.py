@@ -27,6 +27,7 @@ from bot.chat.layout import (
     bounded_lines,
     clip,
 )
+from bot.core.units import PUSHED_FIRING
 from bot.monitoring.chat.chart import render_chart
 from bot.monitoring.domain import (
     Measurement,
@@ -104,13 +105,15 @@ class AlertMessage:
     mentions: tuple[str, ...]
 
 
-PUSHED_FIRING = "firing (from Alertmanager)"
-"""What an alert pushed by Alertmanager without a value says instead of "no data"."""
-
-
 def _pushed_without_value(view: AlertView) -> bool:
     value = view.alert.measurement.value
     return view.alert.source == "alertmanager" and (value is None or value != value)
+
+
+def _alertmanager_rule(view: AlertView) -> bool:
+    """Return True when Alertmanager's rule is the breach (a condition only it knows): the
+    stand-in threshold 0 of such a condition is never shown as "breach if > 0"."""
+    return view.watched is not None and view.watched.kind == "alertmanager"
 
 
 def headline(view: AlertView) -> str:
@@ -121,6 +124,8 @@ def headline(view: AlertView) -> str:
         detail = f"no usable result ({m.error or m.detail or 'no data'})"
     elif _pushed_without_value(view):
         detail = PUSHED_FIRING
+    elif _alertmanager_rule(view):
+        detail = f"{format_measure(m.value, unit_of(view))}, {PUSHED_FIRING}"
     else:
         detail = f"{format_measure(m.value, unit_of(view))} ({rule(m, unit_of(view))})"
     return f"{icon} **{label}: {alert.title}** on {view.release_name} — {detail}"
@@ -151,7 +156,11 @@ def _fields(view: AlertView) -> tuple[EmbedField, ...]:
             PUSHED_FIRING if _pushed_without_value(view) else format_measure(m.value, unit),
             inline=True,
         ),
-        EmbedField("Threshold", rule(m, unit), inline=True),
+        EmbedField(
+            "Threshold",
+            "Alertmanager's rule" if _alertmanager_rule(view) else rule(m, unit),
+            inline=True,
+        ),
         EmbedField("Verdict", m.verdict.value.upper(), inline=True),
         EmbedField("Measured at", when(m.at), inline=True),
         EmbedField("Severity", alert.severity, inline=True),

@@ -31,6 +31,7 @@ from bot.monitoring.domain.records import (
     StoredCondition,
     WindowRecord,
 )
+from bot.monitoring.service.evaluation import adhoc_condition
 from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 from tests.monitoring.service.harness import ERROR_RATE
 
@@ -197,6 +198,28 @@ def test_a_pushed_alert_without_a_value_says_firing_from_alertmanager():
     assert "no data" not in rendered.spec.content
     fields = {f.name: f.value for f in rendered.spec.embeds[0].fields}
     assert fields["Measured value"] == "firing (from Alertmanager)"
+
+
+def test_an_alertmanager_only_condition_never_reads_breach_if_above_0():
+    """A condition only Alertmanager knows has a stand-in threshold 0: its value is shown with
+    "firing (from Alertmanager)", never "(breach if > 0)"."""
+    adhoc = adhoc_condition("disk_pressure", "P2", 3)
+    pushed_at = Measurement.of("disk_pressure", NOW, 3.0, threshold=0.0, op=">", query="q")
+    view = alert_view()
+    pushed = AlertView(
+        replace(view.alert, source="alertmanager", measurement=pushed_at),
+        view.release_name,
+        (pushed_at,),
+        adhoc,
+        None,
+        (),
+        NOW,
+    )
+    rendered = render_alert(pushed, mention)
+    assert "— 3, firing (from Alertmanager)" in rendered.spec.content
+    assert "breach if > 0" not in rendered.spec.content
+    fields = {f.name: f.value for f in rendered.spec.embeds[0].fields}
+    assert fields["Threshold"] == "Alertmanager's rule"
 
 
 def test_a_ratio_condition_reads_as_a_percentage_and_seconds_as_ms():
