@@ -39,6 +39,12 @@ CHECK_NEEDS: dict[str, str] = {
         "[github] enabled; [services.github] repository, changelog, changelog_headings"
     ),
     "github.branch_deleted": "[github] enabled; [services.github] repository, branch_pattern",
+    "report.announced": "[reports] enabled; announcements_channel or [reports.email]",
+    "report.team_notified": "[reports] enabled; announcements_channel",
+    "report.duration": "[reports] enabled",
+    "report.issues": "[reports] enabled",
+    "report.feedback": "[reports] enabled; feedback_min_answers, feedback_window",
+    "report.retrospective": "[reports] enabled",
 }
 """The `check=` keys the bot answers, and the settings each needs (`checklist validate`)."""
 

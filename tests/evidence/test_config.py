@@ -51,7 +51,9 @@ def test_validate_lists_the_checked_items_and_what_each_needs() -> None:
     """Print one line per check key with the settings it needs and its item ids."""
     code, text = _run("checklist", "validate", str(TEMPLATE))
     assert code == 0
-    assert "Automatic checks: 18 items carry a check" in text
+    # 18 Kubernetes and GitHub items plus the 6 report items (issue 16); every key answered.
+    assert "Automatic checks: 24 items carry a check" in text
+    assert "unknown check" not in text
     line = next(x for x in text.splitlines() if x.strip().startswith("github.ci "))
     assert "needs [github] enabled; [services.github] repository, required_checks, ci_ref" in line
     assert re.search(r": release/merge-to-main:[0-9a-f]{8}$", line)
