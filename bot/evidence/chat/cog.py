@@ -15,14 +15,12 @@ branch and audits it; every denial is audited.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat.failures import run_guarded
 from bot.chat.layout import clip
 from bot.core.actors import ROLE_TITLES, Source
 from bot.core.errors import InvalidInput
@@ -30,6 +28,7 @@ from bot.evidence.domain import VerdictStatus
 from bot.evidence.service import NOTICE_KIND, EvidenceService, VerifyReport
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
+from bot.releases.chat.controls import GuardedButton
 from bot.runtime.background import Background
 from bot.runtime.outbox import DeliveryFailed, OutboxMessage
 
@@ -95,32 +94,13 @@ def _offers_delete(report: VerifyReport) -> bool:
     )
 
 
-class _Control(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rb:gh-abstract"):
-    """Common ground: parse the custom id; failures go to the central reporter."""
+class _Control(GuardedButton, template=r"rb:gh-abstract"):
+    """A button of a release's branch deletion: its custom id names the release."""
 
-    def __init__(self, item: discord.ui.Button[Any], match: re.Match[str] | None = None) -> None:
-        super().__init__(item)
-        found = match or re.fullmatch(self.__discord_ui_compiled_template__, item.custom_id or "")
-        if found is None:
-            raise ValueError(f"custom id {item.custom_id!r} does not fit {type(self).__name__}")
-        self.release_id = int(found["release"])
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> _Control:
-        """Rebuild the control from the component Discord sent back."""
-        assert isinstance(item, discord.ui.Button)
-        return cls(item, match)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Run the control's action; failures go to the central reporter."""
-        bot = release_bot(interaction.client)
-        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
-
-    async def act(self, interaction: discord.Interaction) -> None:
-        """Do what the control is for."""
-        raise NotImplementedError
+    @property
+    def release_id(self) -> int:
+        """Return the release the button belongs to."""
+        return int(self.fields["release"])
 
 
 class DeleteBranchButton(_Control, template=DELETE_TEMPLATE):

@@ -110,6 +110,35 @@ def message_kwargs(spec: MessageSpec) -> dict[str, Any]:
 # ----- the controls --------------------------------------------------------------------------
 
 
+class GuardedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rb:abstract-btn"):
+    """A persistent button of any feature: `fields` are its custom id's named groups, and
+    failures of `act` go to the central reporter (a private answer, never a traceback)."""
+
+    def __init__(self, item: discord.ui.Button[Any], match: re.Match[str] | None = None) -> None:
+        super().__init__(item)
+        found = match or re.fullmatch(self.__discord_ui_compiled_template__, item.custom_id or "")
+        if found is None:
+            raise ValueError(f"custom id {item.custom_id!r} does not fit {type(self).__name__}")
+        self.fields = found.groupdict()
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> GuardedButton:
+        """Rebuild the button from the component Discord sent back."""
+        assert isinstance(item, discord.ui.Button)
+        return cls(item, match)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Run the button's action; failures go to the central reporter."""
+        bot = release_bot(interaction.client)
+        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Do what the button is for."""
+        raise NotImplementedError
+
+
 class _Control(discord.ui.DynamicItem[Any], template=r"rb:abstract-control"):
     """Common ground of the room's controls: parse the custom id, guard the callback."""
 

@@ -26,6 +26,7 @@ from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
+from bot.releases.chat.controls import GuardedButton
 from bot.reports.charts import ChartError, ChartJob, chart_name, chart_title, render
 from bot.reports.domain.announcement import CHECK_ANNOUNCED, CHECK_TEAM, Announcement
 from bot.reports.domain.feedback import SCORES, Tally
@@ -359,35 +360,7 @@ class ReportPoster:
 # ----- controls ------------------------------------------------------------------------------
 
 
-class _Control(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rb:report-abstract"):
-    """Parse the custom id; failures go to the central reporter."""
-
-    def __init__(self, item: discord.ui.Button[Any], match: re.Match[str] | None = None) -> None:
-        super().__init__(item)
-        found = match or re.fullmatch(self.__discord_ui_compiled_template__, item.custom_id or "")
-        if found is None:
-            raise ValueError(f"custom id {item.custom_id!r} does not fit {type(self).__name__}")
-        self.fields = found.groupdict()
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> _Control:
-        """Rebuild the control from the component Discord sent back."""
-        assert isinstance(item, discord.ui.Button)
-        return cls(item, match)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Run the action; failures go to the central reporter."""
-        bot = release_bot(interaction.client)
-        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
-
-    async def act(self, interaction: discord.Interaction) -> None:
-        """Do what the control is for."""
-        raise NotImplementedError
-
-
-class VoteButton(_Control, template=VOTE_TEMPLATE):
+class VoteButton(GuardedButton, template=VOTE_TEMPLATE):
     """A 1-5 vote: stored as the clicker's (replacing their earlier vote)."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -424,7 +397,7 @@ class CommentModal(discord.ui.Modal, title="Feedback on the release"):
         await run_guarded(interaction, bot.reporter, act)
 
 
-class CommentButton(_Control, template=COMMENT_TEMPLATE):
+class CommentButton(GuardedButton, template=COMMENT_TEMPLATE):
     """Open the comment modal."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -469,7 +442,7 @@ class RetroModal(discord.ui.Modal, title="Release retrospective"):
         await run_guarded(interaction, bot.reporter, act)
 
 
-class RetroButton(_Control, template=RETRO_TEMPLATE):
+class RetroButton(GuardedButton, template=RETRO_TEMPLATE):
     """Open the retrospective modal (only the lead's submission is accepted)."""
 
     async def act(self, interaction: discord.Interaction) -> None:

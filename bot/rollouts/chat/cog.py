@@ -15,14 +15,13 @@ message edited as the rollout moves, plus an outcome line when it ends).
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat.failures import run_guarded, send_private
+from bot.chat.failures import send_private
 from bot.chat.ids import ROLLBACK_TEMPLATE, rollback_id
 from bot.chat.kit import to_embed
 from bot.chat.layout import clip
@@ -31,6 +30,7 @@ from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.bot import ReleaseBot, acting, release_bot
 from bot.releases.chat.commands import resolve_release
+from bot.releases.chat.controls import GuardedButton
 from bot.releases.chat.summary import release_choice
 from bot.rollouts.chat.render import deploy_status_embed, operation_embed, outcome_line
 from bot.rollouts.service.deploy import DeployPlan, DeployService, StalePlan
@@ -140,35 +140,7 @@ async def ask_to_confirm(
     await interaction.edit_original_response(content=clip(plan.question(), 2000), view=view)
 
 
-class _RollbackControl(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rb:rb-abstract"):
-    """Common ground: parse the custom id; failures go to the central reporter."""
-
-    def __init__(self, item: discord.ui.Button[Any], match: re.Match[str] | None = None) -> None:
-        super().__init__(item)
-        found = match or re.fullmatch(self.__discord_ui_compiled_template__, item.custom_id or "")
-        if found is None:
-            raise ValueError(f"custom id {item.custom_id!r} does not fit {type(self).__name__}")
-        self.fields = found.groupdict()
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> _RollbackControl:
-        """Rebuild the control from the component Discord sent back."""
-        assert isinstance(item, discord.ui.Button)
-        return cls(item, match)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Run the control's action; failures go to the central reporter."""
-        bot = release_bot(interaction.client)
-        await run_guarded(interaction, bot.reporter, lambda: self.act(interaction))
-
-    async def act(self, interaction: discord.Interaction) -> None:
-        """Do what the control is for."""
-        raise NotImplementedError
-
-
-class RollbackButton(_RollbackControl, template=ROLLBACK_TEMPLATE):
+class RollbackButton(GuardedButton, template=ROLLBACK_TEMPLATE):
     """The Roll back button on alerts and incidents: ask the clicker to confirm."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -178,7 +150,7 @@ class RollbackButton(_RollbackControl, template=ROLLBACK_TEMPLATE):
         await ask_to_confirm(interaction, int(self.fields["release"]), Source.BUTTON)
 
 
-class RollbackRunning(_RollbackControl, template=RUNNING_TEMPLATE):
+class RollbackRunning(GuardedButton, template=RUNNING_TEMPLATE):
     """Roll back what the Deployment runs although it is not the room's release: confirm it."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -193,7 +165,7 @@ class RollbackRunning(_RollbackControl, template=RUNNING_TEMPLATE):
         )
 
 
-class ConfirmRollback(_RollbackControl, template=CONFIRM_TEMPLATE):
+class ConfirmRollback(GuardedButton, template=CONFIRM_TEMPLATE):
     """Start the confirmed rollback (the roles are checked again, now)."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -220,7 +192,7 @@ class ConfirmRollback(_RollbackControl, template=CONFIRM_TEMPLATE):
         )
 
 
-class CancelRollback(_RollbackControl, template=CANCEL_TEMPLATE):
+class CancelRollback(GuardedButton, template=CANCEL_TEMPLATE):
     """Drop the confirmation; nothing was changed."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -276,7 +248,7 @@ async def _only_the_invoker(interaction: discord.Interaction, user_id: str, what
     return False
 
 
-class ConfirmDeploy(_RollbackControl, template=DEPLOY_OK_TEMPLATE):
+class ConfirmDeploy(GuardedButton, template=DEPLOY_OK_TEMPLATE):
     """Apply the confirmed plan: roles, window and what runs are checked again, now."""
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -316,7 +288,7 @@ class ConfirmDeploy(_RollbackControl, template=DEPLOY_OK_TEMPLATE):
         )
 
 
-class CancelDeploy(_RollbackControl, template=DEPLOY_NO_TEMPLATE):
+class CancelDeploy(GuardedButton, template=DEPLOY_NO_TEMPLATE):
     """Drop the deploy confirmation; nothing was changed."""
 
     async def act(self, interaction: discord.Interaction) -> None:
