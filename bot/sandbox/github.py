@@ -20,13 +20,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+
+from bot.sandbox.site import LoopbackSite
 
 CREATED = "2026-12-01T10:00:00Z"
 
@@ -98,7 +99,7 @@ class GitHubSandbox:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.installation_tokens = 0
         self.base_url = ""
-        self._runner: web.AppRunner | None = None
+        self._site: LoopbackSite | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -106,21 +107,15 @@ class GitHubSandbox:
         """Listen on `host:port` (0: any free port) and return the API base URL."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((host, port))
-        site = web.SockSite(self._runner, sock)
-        await site.start()
-        bound_host, bound_port = sock.getsockname()[:2]
-        self.base_url = f"http://{bound_host}:{bound_port}{self.prefix}"
+        self._site = LoopbackSite(app)
+        self.base_url = await self._site.start(host, port) + self.prefix
         return self.base_url
 
     async def stop(self) -> None:
         """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
 
     @property
     def now_epoch(self) -> int:

@@ -15,13 +15,14 @@ what Prometheus answers for a series that does not exist ("no data").
 from __future__ import annotations
 
 import math
-import socket
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+
+from bot.sandbox.site import LoopbackSite
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class MetricsSandbox:
         self.start_at = start or clock()
         self._scripts: list[tuple[str, ScriptedMetric]] = []
         self.evaluations: list[Evaluation] = []
-        self._runner: web.AppRunner | None = None
+        self._site: LoopbackSite | None = None
         self.base_url = ""
 
     def script(self, fragment: str, metric: ScriptedMetric) -> None:
@@ -83,21 +84,15 @@ class MetricsSandbox:
         app = web.Application()
         app.router.add_route("GET", "/api/v1/query", self._query)
         app.router.add_route("POST", "/api/v1/query", self._query)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((host, port))
-        site = web.SockSite(self._runner, sock)
-        await site.start()
-        bound_host, bound_port = sock.getsockname()[:2]
-        self.base_url = f"http://{bound_host}:{bound_port}"
+        self._site = LoopbackSite(app)
+        self.base_url = await self._site.start(host, port)
         return self.base_url
 
     async def close(self) -> None:
         """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
 
     async def __aenter__(self) -> MetricsSandbox:
         await self.start()

@@ -11,13 +11,13 @@ import asyncio
 import fnmatch
 import json
 import re
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from bot.sandbox.kubernetes.cluster import KINDS, ApiError, FakeCluster
+from bot.sandbox.site import LoopbackSite
 
 ROUTE = re.compile(
     r"^/(?:apis/apps/v1|api/v1)/namespaces/(?P<ns>[^/]+)/(?P<resource>[a-z]+)"
@@ -101,7 +101,7 @@ class FakeKubeApi:
         self.served: list[Served] = []
         self.unrouted: list[str] = []
         self._faults: list[Fault] = []
-        self._runner: web.AppRunner | None = None
+        self._site: LoopbackSite | None = None
         self._closing = False
         self.host = ""
 
@@ -114,13 +114,8 @@ class FakeKubeApi:
         """Start listening on a free loopback port; return the base URL."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        site = web.SockSite(self._runner, sock)
-        await site.start()
-        self.host = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._site = LoopbackSite(app, shutdown_timeout=1.0)
+        self.host = await self._site.start()
         return self.host
 
     async def close(self) -> None:
@@ -129,8 +124,8 @@ class FakeKubeApi:
         for fault in self._faults:
             if fault.release is not None:
                 fault.release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._site is not None:
+            await self._site.stop()
 
     def fail(
         self,
