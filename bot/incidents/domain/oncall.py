@@ -120,7 +120,9 @@ class Roster:
             return self.primary_source if self.primary else ROLE
         return STATIC if target == SECONDARY else ROLE
 
-    def _coverage(self, index: int | None, target: str, after: timedelta, now: datetime) -> Coverage:
+    def _coverage(
+        self, index: int | None, target: str, after: timedelta, now: datetime
+    ) -> Coverage:
         role = PRIMARY if target == ONCALL else target
         return Coverage(
             index,

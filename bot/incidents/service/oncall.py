@@ -19,8 +19,8 @@ from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import InvalidInput, NotAuthorized
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
-from bot.incidents.domain.escalation import SECONDARY, EscalationPolicy
 from bot.incidents.calendar.source import CalendarRead
+from bot.incidents.domain.escalation import SECONDARY, EscalationPolicy
 from bot.incidents.domain.oncall import CALENDAR, PRIMARY, STATIC, Coverage, Override, Roster
 from bot.incidents.domain.ports import IncidentUnitOfWork, MemberDirectory, StoredOverride
 from bot.incidents.service.policy import escalation_policy
