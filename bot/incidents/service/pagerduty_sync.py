@@ -34,8 +34,9 @@ class PagerDutySync:
         """Return PagerDuty as the actor, holding the roles allowed to ack and resolve now."""
         access = self.incidents.access
         roles = access.allowed_roles("ack") | access.allowed_roles("resolve")
-        who = event.agent_name or event.agent_id or "PagerDuty"
-        return Actor(PAGERDUTY_ACTOR_ID, f"PagerDuty ({who})", frozenset(roles), is_bot=True)
+        return Actor(
+            PAGERDUTY_ACTOR_ID, f"PagerDuty ({_agent(event)})", frozenset(roles), is_bot=True
+        )
 
     async def apply(self, event: PagerDutyEvent) -> tuple[str, str]:
         """Apply one incident.acknowledged / incident.resolved; say what happened."""
@@ -54,7 +55,7 @@ class PagerDutySync:
                     return IGNORED, f"incident #{incident_id} is already acknowledged"
                 await self.incidents.acknowledge(incident_id, actor, Source.PAGERDUTY)
                 return APPLIED, f"incident #{incident_id} acknowledged"
-            note = f"resolved in PagerDuty by {actor.name.removeprefix('PagerDuty ')}"
+            note = f"resolved in PagerDuty by {_agent(event)}"
             await self.incidents.resolve(incident_id, actor, note, Source.PAGERDUTY)
             return APPLIED, f"incident #{incident_id} resolved"
         except UnknownTarget:
@@ -63,3 +64,7 @@ class PagerDutySync:
             return IGNORED, f"incident #{incident_id} does not exist"
         except InvalidInput as refused:
             return IGNORED, refused.message
+
+
+def _agent(event: PagerDutyEvent) -> str:
+    return event.agent_name or event.agent_id or "an unnamed PagerDuty user"
