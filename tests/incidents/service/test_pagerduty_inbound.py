@@ -24,7 +24,6 @@ from bot.incidents.service.pagerduty_sync import PagerDutySync
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.web import WebServer, make_web_app
 from tests.incidents.service.harness import PRIMARY, TECH, World, make_settings, met, start_release
-from tests.support.store import clock_start, engine, service  # noqa: F401  (fixtures)
 
 SECRET = "pd-subscription-secret"
 MIN = timedelta(minutes=1)
@@ -62,7 +61,7 @@ def pd_body(event_type: str, incident_key: str | None, **data: Any) -> bytes:
 
 
 @pytest.fixture
-async def world(engine, clock) -> World:  # noqa: F811
+async def world(engine, clock) -> World:
     """Return the incident world (on-call 100, Tech Lead 300 at +15 min)."""
     return World(engine, clock, make_settings())
 
@@ -90,7 +89,7 @@ async def deliver(server: WebServer, body: bytes, signature: str | None) -> http
         return await client.post(server.url + PATH, content=body, headers=headers)
 
 
-async def open_incident(world: World, service) -> tuple[int, str]:  # noqa: F811
+async def open_incident(world: World, service) -> tuple[int, str]:
     """Open an incident (paging the on-call) and return its id and PagerDuty dedup key."""
     release_id = await start_release(service)
     async with world.uow() as uow:
@@ -101,7 +100,7 @@ async def open_incident(world: World, service) -> tuple[int, str]:  # noqa: F811
     return incident.id, dedup_key(release_id, incident.id)
 
 
-async def test_signed_acknowledged_stops_the_escalation(world, server, service):  # noqa: F811
+async def test_signed_acknowledged_stops_the_escalation(world, server, service):
     """Ack in PagerDuty at +5 min: incident acked, audited as pagerduty, no Tech Lead at +15."""
     incident_id, key = await open_incident(world, service)
     world.clock.advance(5 * MIN)
@@ -117,7 +116,7 @@ async def test_signed_acknowledged_stops_the_escalation(world, server, service):
     assert world.pages_to(TECH) == []
 
 
-async def test_bad_signature_is_401_and_changes_nothing(world, server, service):  # noqa: F811
+async def test_bad_signature_is_401_and_changes_nothing(world, server, service):
     """Refuse a wrong or missing signature (401); the Tech Lead is still paged at +15."""
     incident_id, key = await open_incident(world, service)
     body = pd_body("incident.acknowledged", key)
@@ -133,7 +132,7 @@ async def test_bad_signature_is_401_and_changes_nothing(world, server, service):
     assert [p["step"] for p in world.pages_to(TECH)] == [1]
 
 
-async def test_signed_resolved_resolves_with_pagerduty_as_the_source(world, server, service):  # noqa: F811
+async def test_signed_resolved_resolves_with_pagerduty_as_the_source(world, server, service):
     """Resolve in PagerDuty: the incident is resolved here, noting who resolved it there."""
     incident_id, key = await open_incident(world, service)
     body = pd_body("incident.resolved", key)
@@ -165,7 +164,7 @@ async def test_unknown_types_and_incidents_are_ignored_and_malformed_is_400(
     service,
     body,
     status,
-    outcome,  # noqa: F811
+    outcome,
 ):
     """Answer 200 "ignored" for what we do not act on, 400 for a body that is not a webhook."""
     incident_id, _ = await open_incident(world, service)
@@ -174,7 +173,7 @@ async def test_unknown_types_and_incidents_are_ignored_and_malformed_is_400(
     assert (await world.incidents.get(incident_id)).status is IncidentStatus.TRIGGERED
 
 
-async def test_no_secret_configured_refuses_every_delivery(world, service):  # noqa: F811
+async def test_no_secret_configured_refuses_every_delivery(world, service):
     """Never run open: without RELEASEBOT_PAGERDUTY_WEBHOOK_SECRET every delivery is 401."""
     app = make_web_app(NoWindows(), MonitoringMetrics(), make_settings(), Secrets())  # type: ignore[arg-type]
     web = WebServer(app, "127.0.0.1", 0)
