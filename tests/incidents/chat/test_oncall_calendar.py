@@ -27,6 +27,11 @@ def rotation(user_id: str) -> str:
     )
 
 
+def write(path: Path, text: str) -> None:
+    """Write the calendar file (a few hundred bytes; no need for a thread)."""
+    path.write_text(text)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Return settings whose on-call calendar is a file the test writes (Omar is static)."""
@@ -43,7 +48,7 @@ def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
 async def test_oncall_show_names_the_calendar_as_the_source(world: World, settings) -> None:
     """Show Dora (from the calendar event) on step 1, with "calendar" as the source."""
     assert settings.oncall.calendar is not None
-    Path(settings.oncall.calendar).write_text(rotation(str(world.dora.id)))
+    write(Path(settings.oncall.calendar), rotation(str(world.dora.id)))
     shown = said(await world.tom.slash(world.channel, "oncall show"))
     assert f"1. On-call engineer at 2026-01-05 09:00 UTC: {world.dora.mention} (calendar)" in shown
     assert f"calendar event '<@{world.dora.id}>' names {world.dora.mention}" in shown
