@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app.bootstrap import create_bot
 from bot.config import Secrets
 from bot.core.actors import Source
 from bot.incidents.domain.model import IncidentStatus
@@ -24,6 +25,7 @@ from bot.incidents.service.pagerduty_sync import PagerDutySync
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.web import WebServer, make_web_app
 from tests.incidents.service.harness import PRIMARY, TECH, World, make_settings, met, start_release
+from tests.support.world import make_settings as bot_settings
 
 SECRET = "pd-subscription-secret"
 MIN = timedelta(minutes=1)
@@ -194,3 +196,11 @@ def test_parse_event_reads_the_documented_v3_fields():
         "incident.acknowledged", "Tenex Engineer", "Q0RIJJZL24RC6W")  # fmt: skip
     assert event.incident_id == 42
     assert parse_event(pd_body("incident.resolved", "releasebot-none-5")).incident_id == 5
+
+
+def test_create_bot_mounts_the_route_on_the_web_server(tmp_path):
+    """Serve POST /webhooks/pagerduty on the same web server as /alertmanager."""
+    bot = create_bot(bot_settings(tmp_path / "releasebot.db"))
+    web = bot.handle(WebServer)
+    routes = {(r.method, r.resource.canonical) for r in web._app.router.routes() if r.resource}
+    assert {("POST", PATH), ("POST", "/alertmanager")} <= routes
