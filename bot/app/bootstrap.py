@@ -30,6 +30,7 @@ from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.redaction import install_redaction
 from bot.evidence.wiring import wire_evidence
 from bot.incidents.chat.delivery import GuildDirectory
+from bot.incidents.paging.pagerduty_webhook import PATH as PAGERDUTY_WEBHOOK
 from bot.incidents.wiring import wire_incidents
 from bot.monitoring.service.config import ProbeFactory
 from bot.monitoring.wiring import wire_monitoring
@@ -309,6 +310,8 @@ def create_bot(
         settings, uow_factory, clock, policy, timers, member_directory,
         background=background, http_client=http_client,
     )  # fmt: skip
+    if monitoring.web is not None and incidents.pagerduty_webhook is not None:
+        monitoring.web.add_post(PAGERDUTY_WEBHOOK, incidents.pagerduty_webhook.handle)
     evidence = wire_evidence(settings, uow_factory, clock, releases, timers, background)
     reports = wire_reports(settings, uow_factory, clock, policy, releases, timers, background)
     reports.comms.series_readers.append(monitoring_series(uow_factory))

@@ -17,6 +17,7 @@ SECRET_ENV: dict[str, str] = {
     "alertmanager_hmac_secret": "RELEASEBOT_ALERTMANAGER_HMAC_SECRET",
     "pagerduty_routing_key": "RELEASEBOT_PAGERDUTY_ROUTING_KEY",
     "webhook_secret": "RELEASEBOT_WEBHOOK_SECRET",
+    "pagerduty_webhook_secret": "RELEASEBOT_PAGERDUTY_WEBHOOK_SECRET",
     # The whole database URL (it holds the password): overrides database.url in the TOML.
     "database_url": "RELEASEBOT_DATABASE_URL",
     "github_token": "RELEASEBOT_GITHUB_TOKEN",
@@ -36,6 +37,7 @@ class Secrets(BaseModel):
     alertmanager_hmac_secret: SecretStr | None = None
     pagerduty_routing_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    pagerduty_webhook_secret: SecretStr | None = None
     database_url: SecretStr | None = None
     github_token: SecretStr | None = None
     github_app_private_key: SecretStr | None = None

@@ -121,9 +121,22 @@ class OncallSettings(SectionModel):
     primary: DiscordRef | None = None
     secondary: DiscordRef | None = None
     secondary_after: Duration = timedelta(minutes=5)
+    # An iCal URL (http/https) or file path; the event at the page time names the primary.
+    calendar: NonEmptyStr | None = None
+    calendar_refresh: Duration = timedelta(minutes=5)
+    # Who an event names (ATTENDEE e-mail or SUMMARY) -> Discord user id.
+    calendar_people: dict[str, str] = Field(default_factory=dict)
 
     def problems(self) -> list[ConfigProblem]:
-        """Reject a secondary with no primary to fall back from."""
+        """Reject a secondary with no primary, a too-eager refresh and non-numeric people."""
+        found: list[ConfigProblem] = []
         if self.secondary is not None and self.primary is None:
-            return [ConfigProblem("secondary", "set, but oncall.primary is not")]
-        return []
+            found.append(ConfigProblem("secondary", "set, but oncall.primary is not"))
+        if self.calendar_refresh < timedelta(seconds=10):
+            found.append(ConfigProblem("calendar_refresh", "must be at least 10s"))
+        found += [
+            ConfigProblem(f"calendar_people.{name}", f"expected a Discord user id, got {ref!r}")
+            for name, ref in self.calendar_people.items()
+            if not ref.strip().isdigit()
+        ]
+        return found

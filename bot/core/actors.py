@@ -44,6 +44,7 @@ class Source(StrEnum):
     REACTION = "reaction"
     TIMER = "timer"
     WEBHOOK = "webhook"
+    PAGERDUTY = "pagerduty"
     CLI = "cli"
     SYSTEM = "system"
 

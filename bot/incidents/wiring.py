@@ -17,12 +17,15 @@ from bot.config import Settings
 from bot.core.actors import AccessPolicy
 from bot.core.clock import Clock
 from bot.core.ports import UnitOfWorkFactory
+from bot.incidents.calendar.source import CalendarSource
 from bot.incidents.domain.ports import MemberDirectory
 from bot.incidents.paging.fallbacks import external_to_discord
 from bot.incidents.paging.pagerduty import PagerDutyChangeClient, PagerDutyClient
+from bot.incidents.paging.pagerduty_webhook import PagerDutyWebhook
 from bot.incidents.paging.webhook import WebhookClient
 from bot.incidents.service.change_events import PAGERDUTY_CHANGE, WEBHOOK_CHANGE, ChangeEvents
 from bot.incidents.service.oncall import OncallService
+from bot.incidents.service.pagerduty_sync import PagerDutySync
 from bot.incidents.service.use_cases import IncidentService
 from bot.runtime.outbox import (
     DeliveryFailed,
@@ -61,6 +64,7 @@ class IncidentFeature:
     service: IncidentService
     oncall: OncallService
     changes: ChangeEvents
+    pagerduty_webhook: PagerDutyWebhook | None = None
     closes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -121,10 +125,16 @@ def wire_incidents(
     senders use `http_client` if given; otherwise a client is opened here and closed with
     the bot.
     """
-    oncall = OncallService(uow, clock, policy, settings, directory)
+    oncall = OncallService(
+        uow, clock, policy, settings, directory, oncall_calendar(settings, http_client)
+    )
     service = IncidentService(uow, clock, policy, settings, oncall)
     service.register_timers(timers)
     wiring = IncidentFeature(service, oncall, ChangeEvents(settings, clock))
+    secret = settings.secrets.pagerduty_webhook_secret
+    wiring.pagerduty_webhook = PagerDutyWebhook(
+        secret.get_secret_value() if secret is not None else None, PagerDutySync(service).apply
+    )
     if background is not None:
         client = http_client
         if client is None and (
@@ -140,6 +150,16 @@ def wire_incidents(
         background.on_failure(timeline_note(service))
         background.still_wanted(until_resolved(service))
     return wiring
+
+
+def oncall_calendar(
+    settings: Settings, client: httpx.AsyncClient | None = None
+) -> CalendarSource | None:
+    """Return the on-call calendar source when `oncall.calendar` is set."""
+    oncall = settings.oncall
+    if oncall.calendar is None:
+        return None
+    return CalendarSource(oncall.calendar, oncall.calendar_people, oncall.calendar_refresh, client)
 
 
 def until_resolved(service: IncidentService) -> StillWanted:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
@@ -38,6 +39,7 @@ from bot.runtime.health import Health
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class PushedAlerts(Protocol):
@@ -183,6 +185,10 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._idle_timeout = idle_timeout
         self.port: int | None = None
+
+    def add_post(self, path: str, handler: Handler) -> None:
+        """Serve POST `path` with another feature's handler too (call before `start`)."""
+        self._app.router.add_post(path, handler)
 
     @property
     def url(self) -> str:

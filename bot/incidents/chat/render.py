@@ -71,12 +71,17 @@ def who(target: str, names: Mapping[str, str]) -> str:
     return names.get(target, target)
 
 
+def _by(actor_id: str | None) -> str:
+    # A member is mentioned; an integration (e.g. "pagerduty") is named as it is.
+    return f"<@{actor_id}>" if actor_id and actor_id.isdigit() else str(actor_id or "someone")
+
+
 def _status(incident: Incident) -> str:
     if incident.status is IncidentStatus.RESOLVED:
         note = f" — {incident.resolution_note}" if incident.resolution_note else ""
-        return f"Resolved by <@{incident.resolved_by}> at {when(incident.resolved_at)}{note}"
+        return f"Resolved by {_by(incident.resolved_by)} at {when(incident.resolved_at)}{note}"
     if incident.status is IncidentStatus.ACKNOWLEDGED:
-        return f"Acknowledged by <@{incident.acked_by}> at {when(incident.acked_at)}"
+        return f"Acknowledged by {_by(incident.acked_by)} at {when(incident.acked_at)}"
     return "Triggered — waiting for an acknowledgement"
 
 
@@ -219,10 +224,13 @@ def oncall_text(view: OncallView, names: Mapping[str, str]) -> str:
     for row in view.coverage:
         label = "1b" if row.step_index is None else str(row.step_index + 1)
         people = ", ".join(f"<@{u}>" for u in row.user_ids) or "nobody"
-        until = f" (override until {when(row.override.until)})" if row.override else ""
+        until = f" until {when(row.override.until)}" if row.override else ""
         lines.append(
-            f"{label}. {who(row.target, names)} at {when(anchor + row.pages_at)}: {people}{until}"
+            f"{label}. {who(row.target, names)} at {when(anchor + row.pages_at)}: {people}"
+            f" ({row.source}{until})"
         )
+    if view.calendar:
+        lines.append(f"On-call calendar: {view.calendar}")
     if view.overrides:
         lines.append("**Overrides in force:**")
         lines += [

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from bot.incidents.domain.escalation import ONCALL, SECONDARY, EscalationPolicy, check_target
 
 PRIMARY = "primary"
+# Where a step's people come from, as `/oncall show` names it.
+CALENDAR, OVERRIDE, STATIC, ROLE = "calendar", "override", "static", "role"
 
 
 def _check_user_id(user_id: str, what: str) -> str:
@@ -51,6 +53,7 @@ class Coverage:
     pages_at: timedelta
     user_ids: tuple[str, ...]
     override: Override | None
+    source: str = STATIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class Roster:
     secondary: str | None = None
     overrides: tuple[Override, ...] = ()
     role_members: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # How `primary` was chosen: "calendar" (the rotation's event now) or "static" (config).
+    primary_source: str = STATIC
 
     def __post_init__(self) -> None:
         for name in (PRIMARY, SECONDARY):
@@ -104,28 +109,35 @@ class Roster:
         kept = tuple(o for o in self.overrides if o.active(now) and o.role != role)
         return replace(self, overrides=kept)
 
+    def source_of(self, target: str, now: datetime) -> str:
+        """Return where `target`'s people come from at `now`: override, calendar, static, role."""
+        if target.startswith("user:"):
+            return STATIC
+        role = PRIMARY if target == ONCALL else target
+        if self.override_for(role, now) is not None:
+            return OVERRIDE
+        if target == ONCALL:
+            return self.primary_source if self.primary else ROLE
+        return STATIC if target == SECONDARY else ROLE
+
+    def _coverage(
+        self, index: int | None, target: str, after: timedelta, now: datetime
+    ) -> Coverage:
+        role = PRIMARY if target == ONCALL else target
+        return Coverage(
+            index,
+            target,
+            after,
+            self.who_for(target, now),
+            self.override_for(role, now),
+            self.source_of(target, now),
+        )
+
     def describe(self, now: datetime, policy: EscalationPolicy) -> tuple[Coverage, ...]:
         """Return, step by step, whom `policy` would page if an incident opened at `now`."""
         rows: list[Coverage] = []
         for step in policy.steps:
-            role = PRIMARY if step.target == ONCALL else step.target
-            rows.append(
-                Coverage(
-                    step.index,
-                    step.target,
-                    step.after,
-                    self.who_for(step.target, now),
-                    self.override_for(role, now),
-                )
-            )
+            rows.append(self._coverage(step.index, step.target, step.after, now))
             if step.target == ONCALL and step.index == 0:
-                rows.append(
-                    Coverage(
-                        None,
-                        SECONDARY,
-                        policy.secondary_after,
-                        self.who_for(SECONDARY, now),
-                        self.override_for(SECONDARY, now),
-                    )
-                )
+                rows.append(self._coverage(None, SECONDARY, policy.secondary_after, now))
         return tuple(rows)

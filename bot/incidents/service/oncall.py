@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from bot.config import Settings
 from bot.config.durations import parse_duration
@@ -19,11 +19,13 @@ from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
 from bot.core.errors import InvalidInput, NotAuthorized
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
+from bot.incidents.calendar.source import CalendarRead
 from bot.incidents.domain.escalation import SECONDARY, EscalationPolicy
-from bot.incidents.domain.oncall import PRIMARY, Coverage, Override, Roster
+from bot.incidents.domain.oncall import CALENDAR, PRIMARY, STATIC, Coverage, Override, Roster
 from bot.incidents.domain.ports import IncidentUnitOfWork, MemberDirectory, StoredOverride
 from bot.incidents.service.policy import escalation_policy
 
+CALENDAR_WARNING_KIND = "channel"  # the Discord channel sender posts a plain text payload
 MAX_OVERRIDE = timedelta(days=31)
 OVERRIDE_ROLES = (PRIMARY, SECONDARY, *ROLE_KEYS)
 _DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?::\d{2})?\s*(?:z|utc)?", re.I)
@@ -65,6 +67,16 @@ def parse_until(text: str, now: datetime) -> datetime:
     return until
 
 
+class RotationCalendar(Protocol):
+    """Where the on-call rotation is read (bot.incidents.calendar.source.CalendarSource)."""
+
+    location: str
+
+    async def shift_at(self, now: datetime, *, warn: bool = True) -> CalendarRead:
+        """Return who the calendar names at `now`, or why it cannot say."""
+        ...
+
+
 @dataclass(frozen=True)
 class OncallView:
     """Say whom each step of the current policy pages right now, and which overrides hold."""
@@ -73,6 +85,7 @@ class OncallView:
     policy: EscalationPolicy
     coverage: tuple[Coverage, ...]
     overrides: tuple[StoredOverride, ...]
+    calendar: str | None = None  # what the calendar said: its event, or why it was not read
 
 
 @dataclass
@@ -84,6 +97,7 @@ class OncallService:
     access: AccessPolicy
     settings: Settings
     directory: MemberDirectory
+    calendar: RotationCalendar | None = None
 
     async def policy(self) -> EscalationPolicy:
         """Return the escalation policy as configured now (incidents keep their snapshot)."""
@@ -94,25 +108,50 @@ class OncallService:
             return None
         return ref if ref.isdigit() else await self.directory.user_id(ref)
 
-    async def roster(self, uow: UnitOfWork, now: datetime) -> Roster:
-        """Return the roster at `now`: config primary/secondary, role holders, overrides."""
+    async def roster(self, uow: UnitOfWork, now: datetime, *, warn: bool = True) -> Roster:
+        """Return the roster at `now`: calendar or config primary, role holders, overrides.
+
+        With `warn`, the first page of a calendar failure streak also posts a warning in
+        the alerts channel (in the page's transaction).
+        """
+        roster, read = await self._roster(uow, now, warn=warn)
+        if read is not None and read.warn and self.calendar is not None:
+            await uow.outbox.enqueue(
+                CALENDAR_WARNING_KIND,
+                {"where": "alerts", "content": _calendar_warning(self.calendar.location, read)},
+                f"oncall-calendar-unreadable:{now.isoformat()}",
+            )
+        return roster
+
+    async def _roster(
+        self, uow: UnitOfWork, now: datetime, *, warn: bool
+    ) -> tuple[Roster, CalendarRead | None]:
         stored = await cast(IncidentUnitOfWork, uow).incidents.overrides(now)
         members = {key: tuple(await self.directory.role_members(key)) for key in ROLE_KEYS}
-        return Roster(
-            primary=await self._ref(self.settings.oncall.primary),
+        primary, source = await self._ref(self.settings.oncall.primary), STATIC
+        read = None
+        if self.calendar is not None:
+            read = await self.calendar.shift_at(now, warn=warn)
+            if read.shift is not None:
+                primary, source = read.shift.user_id, CALENDAR
+        roster = Roster(
+            primary=primary,
             secondary=await self._ref(self.settings.oncall.secondary),
             overrides=tuple(s.override for s in stored),
             role_members=members,
+            primary_source=source,
         )
+        return roster, read
 
     async def show(self) -> OncallView:
         """Return who each step of the configured policy pages right now."""
         now = self.clock.now()
         async with self.uow() as uow:
-            roster = await self.roster(uow, now)
+            roster, read = await self._roster(uow, now, warn=False)
             stored = await cast(IncidentUnitOfWork, uow).incidents.overrides(now)
         policy = await self.policy()
-        return OncallView(now, policy, roster.describe(now, policy), tuple(stored))
+        said = None if read is None or self.calendar is None else _calendar_said(read)
+        return OncallView(now, policy, roster.describe(now, policy), tuple(stored), said)
 
     async def set_override(
         self,
@@ -173,3 +212,18 @@ class OncallService:
         if end.tzinfo is None or end <= now:
             raise InvalidInput('"until" must be a timezone-aware time in the future')
         return Override(str(user_id), role, end, actor.id)
+
+
+def _calendar_said(read: CalendarRead) -> str:
+    if read.shift is not None:
+        return f"calendar event {read.shift.summary!r} names <@{read.shift.user_id}>"
+    if read.error is not None:
+        return f"calendar unreadable ({read.error}): the static primary pages"
+    return "the calendar names nobody now: the static primary pages"
+
+
+def _calendar_warning(location: str, read: CalendarRead) -> str:
+    return (
+        f"⚠️ The on-call calendar {location} cannot be read ({read.error}); paging the static "
+        "primary (oncall.primary) until it can. Said once until the calendar is readable again."
+    )

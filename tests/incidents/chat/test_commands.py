@@ -49,7 +49,7 @@ async def test_oncall_set_changes_who_step_one_pages_and_is_audited(world: World
     assert done.ephemeral and "until 2026-01-05 17:00 UTC" in said(done)
     after = said(await world.tom.slash(world.channel, "oncall show"))
     assert f"1. On-call engineer at 2026-01-05 09:00 UTC: {world.dora.mention}" in after
-    assert "override until 2026-01-05 17:00 UTC" in after
+    assert "(override until 2026-01-05 17:00 UTC)" in after
     async with world.bot.releases.uow() as uow:
         events = await uow.audit.all()  # type: ignore[attr-defined]
     [event] = [e for e in events if e.action == "oncall_set"]

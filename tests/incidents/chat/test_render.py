@@ -102,9 +102,9 @@ def test_list_and_oncall_texts() -> None:
         (),
     )  # fmt: skip
     assert oncall_text(view, NAMES).splitlines()[1:] == [
-        "1. On-call engineer at 2026-01-05 09:00 UTC: <@100>",
-        "1b. On-call secondary at 2026-01-05 09:05 UTC: nobody",
-        "2. Tech Lead at 2026-01-05 09:15 UTC: <@300>",
+        "1. On-call engineer at 2026-01-05 09:00 UTC: <@100> (static)",
+        "1b. On-call secondary at 2026-01-05 09:05 UTC: nobody (static)",
+        "2. Tech Lead at 2026-01-05 09:15 UTC: <@300> (static)",
     ]
 
 
