@@ -4,6 +4,12 @@ The parsed calendar is kept for `refresh` (default 5 min): pages in a burst read
 memory. A failure is retried after `RETRY_AFTER` at most, so a blip does not leave the
 rotation on the static primary for a whole refresh period. Failures form a streak that
 ends with the next good read; the warning for a streak is handed out once.
+
+A page asks the calendar inside its database transaction, which holds the write lock: an
+HTTP fetch there (up to `FETCH_TIMEOUT`) would stall every other writer. So only the very
+first read of a URL waits for the fetch; after that a due refresh runs in the background and
+the page is answered from what was last read (the previous answer, good or failed), and the
+refreshed calendar serves the pages after it. A file is read in place (milliseconds).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class CalendarSource:
         self._read_at: datetime | None = None
         self._error: str | None = None
         self._warned = False
+        self._refreshing: asyncio.Task[None] | None = None
         self.fetches = 0
 
     @property
@@ -66,7 +73,10 @@ class CalendarSource:
         `warn=False` (e.g. `/oncall show`) reads without using up the streak's warning.
         """
         if self._due(now):
-            await self._reload(now)
+            if self.is_url and self._read_at is not None:
+                self._refresh_in_background(now)
+            else:
+                await self._reload(now)
         if self._rotation is None or self._error is not None:
             first = warn and not self._warned
             self._warned = self._warned or warn
@@ -75,6 +85,17 @@ class CalendarSource:
             return CalendarRead(self._rotation.shift_at(now))
         except CalendarUnreadable as error:
             return CalendarRead(None, str(error), False)
+
+    async def settle(self) -> None:
+        """Wait for a background refresh in flight (tests; shutdown)."""
+        if self._refreshing is not None:
+            await asyncio.shield(self._refreshing)
+
+    def _refresh_in_background(self, now: datetime) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            return  # one fetch at a time: a burst of pages starts one refresh
+        self._read_at = now  # not due again until this one is old
+        self._refreshing = asyncio.get_running_loop().create_task(self._reload(now))
 
     def _due(self, now: datetime) -> bool:
         if self._read_at is None:

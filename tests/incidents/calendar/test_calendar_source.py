@@ -57,7 +57,10 @@ async def test_url_is_fetched_cached_and_refreshed(calendar_server):
         assert first.shift is not None and first.shift.user_id == ALICE
         assert again.shift == first.shift and calendar_server.hits == 1
         calendar_server.body = ROTATION_ICS.replace("mailto:alice@example.org", "mailto:x@y")
-        later = await source.shift_at(NOW + timedelta(minutes=5))
+        stale = await source.shift_at(NOW + timedelta(minutes=5))
+        await source.settle()
+        later = await source.shift_at(NOW + timedelta(minutes=5, seconds=1))
+    assert stale.shift == first.shift  # the due refresh ran in the background, not in the page
     assert calendar_server.hits == 2 and later.shift is None and later.error is None
 
 
@@ -67,11 +70,15 @@ async def test_http_error_warns_once_then_recovers(calendar_server):
     source = CalendarSource(calendar_server.url, PEOPLE, timedelta(minutes=5))
     first = await source.shift_at(NOW)
     shown = await source.shift_at(NOW + timedelta(seconds=61), warn=False)
+    await source.settle()
     second = await source.shift_at(NOW + timedelta(seconds=122))
+    await source.settle()
     assert (first.error, first.warn) == ("fetch answered HTTP 503", True)
     assert shown.warn is False and second.warn is False and calendar_server.hits == 3
     calendar_server.status = 200
-    back = await source.shift_at(NOW + timedelta(seconds=183))
+    await source.shift_at(NOW + timedelta(seconds=183))  # starts the refresh that recovers
+    await source.settle()
+    back = await source.shift_at(NOW + timedelta(seconds=184))
     assert back.shift is not None and back.shift.user_id == ALICE and back.error is None
 
 
