@@ -137,7 +137,6 @@ async def catch_up(sizes: Sequence[int], outage: timedelta) -> None:
             print(f"catch-up: {incidents} incidents, {incidents * per} overdue timers: fired "
                   f"{fired} once each in {spent:.2f} s = {ms:.2f} ms per timer "
                   f"(x{ms / base:.2f} of the smallest)")  # fmt: skip
-            Path(url.removeprefix("sqlite+aiosqlite:///")).unlink()
 
 
 async def burst(count: int) -> None:
@@ -158,7 +157,6 @@ async def burst(count: int) -> None:
             print(f"burst, {label}: {fired} timers due at {first:%H:%M} fired in {spent:.2f} s; "
                   f"lateness p50 {_pct(late, 0.5) * 1000:.0f} ms / p99 "
                   f"{_pct(late, 0.99) * 1000:.0f} ms / max {max(late) * 1000:.0f} ms")  # fmt: skip
-            Path(url.removeprefix("sqlite+aiosqlite:///")).unlink()
 
 
 def main() -> None:

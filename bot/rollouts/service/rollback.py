@@ -29,7 +29,6 @@ from bot.rollouts.k8s import (
     KubernetesError,
     Revision,
     RollbackReport,
-    RolloutController,
     RolloutRefused,
     UndoResult,
 )
