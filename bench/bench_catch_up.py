@@ -75,8 +75,12 @@ async def _clone(url: str, copies: int) -> None:
     await engine.dispose()
 
 
+_BUILT = [0]  # databases built so far (each run gets a fresh file)
+
+
 async def _build(folder: str, incidents: int) -> str:
-    url = f"sqlite+aiosqlite:///{Path(folder) / f'bench-{incidents}.db'}"
+    _BUILT[0] += 1
+    url = f"sqlite+aiosqlite:///{Path(folder) / f'bench-{_BUILT[0]}.db'}"
     engine = make_engine(url)
     await migrate.upgrade(engine)
     await engine.dispose()

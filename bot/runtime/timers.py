@@ -62,18 +62,23 @@ class TimerService:
 
     async def fire_due(self, limit: int = 200) -> int:
         """Fire every timer due now, earliest first; return how many fired."""
-        fired = 0
+        fired, short_rounds = 0, 0
         while True:
             now = self.clock.now()
             async with self.uow() as uow:
                 due = await uow.timers.due(now, limit)
+            before = fired
             for group in self._groups(due):
                 if len(group) == 1:
                     fired += await self._fire(group[0], now)
                     self._beat()
                 else:
                     fired += await self._fire_group(group, now)
-            if len(due) < limit:
+            # A handler may re-store timers that are already due (an incident re-stores its
+            # remaining steps under new rows): read again while a round fired anything, a
+            # bounded number of times, so they do not wait for the next wake-up.
+            short_rounds += len(due) < limit
+            if len(due) < limit and (fired == before or short_rounds >= 20):
                 return fired
 
     def _groups(self, due: Sequence[TimerRecord]) -> list[list[TimerRecord]]:

@@ -42,8 +42,8 @@ from bot.rollouts.k8s import (
 
 if TYPE_CHECKING:
     # kubernetes-asyncio (~100 MB, >1 s to import) loads when the cluster is first reached.
-    from bot.rollouts.k8s.rollout import RolloutController
     from bot.config import KubernetesSettings, Settings
+    from bot.rollouts.k8s.rollout import RolloutController
 
 log = logging.getLogger(__name__)
 
