@@ -75,6 +75,8 @@ class Met:
     severity: str
     measurement: Measured
     source: str = "poll"
+    unit: str = "ratio"
+    op: str = ">"
 
 
 def _services(url: str, clock: FakeClock) -> tuple[IncidentService, Background, AsyncEngine]:

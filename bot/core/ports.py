@@ -120,6 +120,14 @@ class Timers(Protocol):
         """Mark a timer fired unless already fired or cancelled (exactly once)."""
         ...
 
+    async def claim_many(self, timer_ids: Sequence[int], now: datetime) -> set[int]:
+        """Claim several timers at once; return the ids claimed (the others went elsewhere)."""
+        ...
+
+    async def unclaim(self, timer_ids: Sequence[int]) -> None:
+        """Give back claims made earlier in this unit of work."""
+        ...
+
     async def postpone(self, timer_id: int, due_at: datetime, error: str) -> None:
         """Push a failed timer back."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -20,7 +20,6 @@ from bot.core.events import EventBus, Publisher
 from bot.core.ports import UnitOfWorkFactory
 from bot.releases.service import ReleaseService
 from bot.rollouts.alertmanager import AlertmanagerSilences
-from bot.rollouts.k8s import RolloutController
 from bot.rollouts.k8s.models import DeploymentTarget
 from bot.rollouts.service.auto_rollback import TIMER_KIND, AutoRollback, policy_from_settings
 from bot.rollouts.service.deploy import DeployService
@@ -32,6 +31,9 @@ from bot.rollouts.service.rollback import (
     targets_from_settings,
 )
 from bot.runtime.timers import TimerService
+
+if TYPE_CHECKING:  # the controller (and kubernetes-asyncio) loads at first cluster use
+    from bot.rollouts.k8s.rollout import RolloutController
 
 
 class ControllerSource(Protocol):
@@ -105,6 +107,8 @@ def wire_rollouts(
     if factory is None and api_client is not None:
 
         async def controller_on_client() -> RolloutController:
+            from bot.rollouts.k8s.rollout import RolloutController
+
             return RolloutController(api_client, clock=clock)
 
         factory = controller_on_client

@@ -184,6 +184,8 @@ class TimerRow(Base):
     __table_args__ = (
         Index("ix_timers_status_due_at", "status", "due_at"),
         Index("ix_timers_kind_ref_id", "kind", "ref_id"),
+        # An owner's pending timers (every incident change lists them): no backlog scan.
+        Index("ix_timers_ref_id_status_due_at", "ref_id", "status", "due_at"),
     )
 
 

@@ -35,6 +35,7 @@ class SqlTimers:
         self._session = session
         self._now = now
         self.scheduled: list[datetime] = []  # due times added in this unit of work (to wake up)
+        self.claimed: list[int] = []  # timers this unit of work fired (once it commits)
 
     async def schedule(
         self,
@@ -109,7 +110,38 @@ class SqlTimers:
             .where(TimerRow.id == timer_id, TimerRow.status == TimerStatus.PENDING.value)
             .values(status=TimerStatus.FIRED.value, fired_at=now)
         )
-        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+        if int(result.rowcount) != 1:  # type: ignore[attr-defined]
+            return False
+        self.claimed.append(timer_id)
+        return True
+
+    async def claim_many(self, timer_ids: Sequence[int], now: datetime) -> set[int]:
+        """Claim several pending timers in one statement; return the ids this call claimed."""
+        if not timer_ids:
+            return set()
+        result = await self._session.execute(
+            update(TimerRow)
+            .where(TimerRow.id.in_(list(timer_ids)), TimerRow.status == TimerStatus.PENDING.value)
+            .values(status=TimerStatus.FIRED.value, fired_at=now)
+            .returning(TimerRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = set(result.scalars().all())
+        self.claimed.extend(i for i in timer_ids if i in claimed)
+        return claimed
+
+    async def unclaim(self, timer_ids: Sequence[int]) -> None:
+        """Give back claims made earlier in this same unit of work (they were not fired)."""
+        if not timer_ids:
+            return
+        await self._session.execute(
+            update(TimerRow)
+            .where(TimerRow.id.in_(list(timer_ids)), TimerRow.status == TimerStatus.FIRED.value)
+            .values(status=TimerStatus.PENDING.value, fired_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        given_back = set(timer_ids)
+        self.claimed = [i for i in self.claimed if i not in given_back]
 
     async def postpone(self, timer_id: int, due_at: datetime, error: str) -> None:
         """Push a failed timer back, counting the attempt."""

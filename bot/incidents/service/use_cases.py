@@ -285,8 +285,8 @@ class IncidentService:
 
     def register_timers(self, timers: TimerService) -> None:
         """Handle every incident timer kind with `handle_timer`."""
-        for kind in TIMER_KINDS:
-            timers.register(kind, self.handle_timer)
+        for kind in TIMER_KINDS:  # writes through the given unit of work only: batchable
+            timers.register(kind, self.handle_timer, in_batch=True)
 
     # ----- commands --------------------------------------------------------------------------
 

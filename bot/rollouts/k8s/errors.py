@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from kubernetes_asyncio.client.exceptions import ApiException
+
+if TYPE_CHECKING:  # loaded by the client that raises it; importing the adapter stays light
+    from kubernetes_asyncio.client.exceptions import ApiException
 
 
 class KubernetesError(Exception):
@@ -70,6 +72,8 @@ def translate(
     what = subject or f"{_singular(resource)} {namespace}/{name}"
     if isinstance(exc, KubernetesError):
         return exc
+    from kubernetes_asyncio.client.exceptions import ApiException
+
     if isinstance(exc, ApiException):
         return _from_status(exc, verb=verb, resource=resource, namespace=namespace, what=what)
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError):

@@ -37,13 +37,13 @@ from bot.rollouts.k8s import (
     DeploymentTarget,
     ImageRule,
     Rendering,
-    RolloutController,
     RolloutStatus,
-    make_api_client,
 )
 
 if TYPE_CHECKING:
+    # kubernetes-asyncio (~100 MB, >1 s to import) loads when the cluster is first reached.
     from bot.config import KubernetesSettings, Settings
+    from bot.rollouts.k8s.rollout import RolloutController
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def targets_from_settings(settings: Settings) -> dict[tuple[str, str], RolloutTa
     return targets
 
 
-ControllerFactory = Callable[[], Awaitable[RolloutController]]
+ControllerFactory = Callable[[], Awaitable["RolloutController"]]
 StillFiringHandler = Callable[[AlertsStillFiring], Awaitable[object]]
 
 
@@ -150,6 +150,9 @@ class ClusterAccess:
         clients: list[Any] = []
 
         async def connect() -> RolloutController:
+            from bot.rollouts.k8s.client import make_api_client
+            from bot.rollouts.k8s.rollout import RolloutController
+
             api = await make_api_client(
                 in_cluster=settings.in_cluster,
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.core.actors import Actor, Source
 from bot.core.audit import AuditEvent
@@ -29,7 +30,6 @@ from bot.rollouts.k8s import (
     KubernetesError,
     Revision,
     RollbackReport,
-    RolloutController,
     RolloutRefused,
     UndoResult,
 )
@@ -44,6 +44,9 @@ from bot.rollouts.service.operations import (
     rollout_records,
     targets_from_settings,
 )
+
+if TYPE_CHECKING:  # kubernetes-asyncio loads at first cluster use
+    from bot.rollouts.k8s.rollout import RolloutController
 
 __all__ = [
     "OUTBOX_KIND",

@@ -1,0 +1,181 @@
+"""Benchmark catch-up and bursts of due timers through the store; prints figures only.
+
+Run: .venv/bin/python -m bench.bench_catch_up [--sizes 1000,10000,50000] [--burst 1000]
+
+1. Catch-up: for each size N, a SQLite file holds about N overdue incident timers (with as many
+   incidents as that takes, each with its full set of pending steps, reminders and SLA alarms);
+   the bot restarts late and fires every overdue timer once through `TimerService.fire_due`
+   (claim + handler + outbox rows per timer). Printed: ms per timer at each size and the ratio
+   to the smallest, so growth with the backlog shows.
+2. Burst: N incidents opened at the same instant, so their first escalation steps are all due
+   at the same instant; the clock reaches it and `fire_due` runs. Lateness of a step = wall time
+   from that instant to the commit that fired it; printed p50/p99/max, one transaction per timer
+   (the old way) and batched, in the same run.
+
+The incidents are cloned in SQL from one opened through `IncidentService`, so building 10,000
+of them takes seconds, not minutes; what is timed runs the real services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from bench.bench_incident_store import DAY_START, Measured, Met, _services
+from bot.app.uow import SqlUnitOfWork
+from bot.core.timers import TimerStatus
+from bot.incidents.store.tables import IncidentRow
+from bot.store import migrate
+from bot.store.db import make_engine, make_session_factory
+from bot.store.tables import TimerRow
+
+CHUNK = 2000
+
+
+async def _open_template(url: str) -> None:
+    """Open one P1 incident at the start of the day through the real service."""
+    from bot.core.clock import FakeClock
+
+    clock = FakeClock(DAY_START)
+    incidents, _, engine = _services(url, clock)
+    event = Met(
+        None, "gw", "condition-0", "P1", Measured(0.05, 0.01, "rate(errors[5m])", DAY_START)
+    )
+    async with incidents.uow() as uow:
+        await incidents.open_or_update(uow, event)
+        await uow.commit()
+    await engine.dispose()
+
+
+async def _clone(url: str, copies: int) -> None:
+    """Copy incident #1 and its pending timers `copies` times (new ids, conditions)."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    async with sessions() as session, session.begin():
+        template = dict((await session.execute(select(IncidentRow.__table__))).mappings().one())
+        timers = [dict(r) for r in (await session.execute(select(TimerRow.__table__))).mappings()]
+        for start in range(0, copies, CHUNK):
+            rows: list[dict[str, Any]] = []
+            owned: list[dict[str, Any]] = []
+            for n in range(start + 2, min(start + CHUNK, copies) + 2):
+                rows.append({**template, "id": n, "condition": f"condition-{n}"})
+                owned.extend({**t, "id": None, "ref_id": n} for t in timers)
+            await session.execute(insert(IncidentRow.__table__), rows)
+            for t in owned:
+                t.pop("id")
+            await session.execute(insert(TimerRow.__table__), owned)
+    await engine.dispose()
+
+
+_BUILT = [0]  # databases built so far (each run gets a fresh file)
+
+
+async def _build(folder: str, incidents: int) -> str:
+    _BUILT[0] += 1
+    url = f"sqlite+aiosqlite:///{Path(folder) / f'bench-{_BUILT[0]}.db'}"
+    engine = make_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    await _open_template(url)
+    await _clone(url, incidents - 1)
+    return url
+
+
+async def _overdue_per_incident(folder: str, at: timedelta) -> int:
+    url = await _build(folder, 1)
+    engine = make_engine(url)
+    async with make_session_factory(engine)() as session:
+        count = await session.scalar(
+            select(func.count()).where(
+                TimerRow.status == TimerStatus.PENDING.value, TimerRow.due_at <= DAY_START + at
+            )
+        )
+    await engine.dispose()
+    return int(count or 0)
+
+
+async def _fire(url: str, at: timedelta, batch_size: int) -> tuple[float, int, list[float]]:
+    """Restart at `at` into the day, fire what is due; return seconds, fired, latenesses."""
+    from bot.core.clock import FakeClock
+
+    clock = FakeClock(DAY_START + at)
+    _, background, engine = _services(url, clock)
+    background.timers.batch_size = batch_size
+    late: list[float] = []
+    began = time.perf_counter()
+
+    def committed(uow: SqlUnitOfWork) -> None:
+        late.extend([time.perf_counter() - began] * len(uow.timers.claimed))
+
+    background.timers.uow.after_commit.append(committed)  # type: ignore[attr-defined]
+    fired = await background.timers.fire_due()
+    spent = time.perf_counter() - began
+    await engine.dispose()
+    return spent, fired, late
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def catch_up(sizes: Sequence[int], outage: timedelta) -> None:
+    """Print ms per overdue timer at each backlog size."""
+    with tempfile.TemporaryDirectory() as folder:
+        per = max(1, await _overdue_per_incident(folder, outage))
+        base: float | None = None
+        for size in sizes:
+            incidents = max(1, -(-size // per))
+            url = await _build(folder, incidents)
+            spent, fired, _ = await _fire(url, outage, batch_size=50)
+            ms = spent / max(fired, 1) * 1000
+            base = base or ms
+            print(f"catch-up: {incidents} incidents, {incidents * per} overdue timers: fired "
+                  f"{fired} once each in {spent:.2f} s = {ms:.2f} ms per timer "
+                  f"(x{ms / base:.2f} of the smallest)")  # fmt: skip
+
+
+async def burst(count: int) -> None:
+    """Print the lateness of `count` first escalation steps due at one instant."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = await _build(folder, 1)
+        engine = make_engine(url)
+        async with make_session_factory(engine)() as session:
+            first = await session.scalar(
+                select(func.min(TimerRow.due_at)).where(TimerRow.kind == "incident.step")
+            )
+        await engine.dispose()
+        assert first is not None
+        at = first - DAY_START
+        for label, size in (("one transaction per timer", 1), ("batched", 50)):
+            url = await _build(folder, count)
+            spent, fired, late = await _fire(url, at, batch_size=size)
+            print(f"burst, {label}: {fired} timers due at {first:%H:%M} fired in {spent:.2f} s; "
+                  f"lateness p50 {_pct(late, 0.5) * 1000:.0f} ms / p99 "
+                  f"{_pct(late, 0.99) * 1000:.0f} ms / max {max(late) * 1000:.0f} ms")  # fmt: skip
+
+
+def main() -> None:
+    """Run the catch-up and burst benchmarks and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--outage-hours", type=float, default=9.0)
+    args = parser.parse_args()
+    if args.burst:
+        asyncio.run(burst(args.burst))
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if sizes:
+        asyncio.run(catch_up(sizes, timedelta(hours=args.outage_hours)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Heavy libraries load on first use: the CLI and a built bot leave them out (issue 14)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "releasebot.example.toml"
+TEMPLATE = ROOT / "config" / "checklists" / "release.md"
+HEAVY = ("kubernetes_asyncio", "matplotlib")
+
+PROBE = """
+import contextlib, io, sys
+from bot.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exit:
+        code = exit.code
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("kubernetes_asyncio", "matplotlib"))
+print(code, ",".join(heavy) or "none")
+"""
+
+
+def _probe(*argv: str) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    code, loaded = done.stdout.split()
+    return code, loaded
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (("--help",), "0"),
+        (("check-config", str(EXAMPLE)), "0"),
+        (("checklist", "validate", str(TEMPLATE)), "0"),
+    ],
+)
+def test_cli_commands_import_neither_kubernetes_nor_matplotlib(argv, code) -> None:
+    """`--help`, `check-config` and `checklist validate` succeed without the heavy libraries."""
+    assert _probe(*argv) == (code, "none")
+
+
+BUILD = """
+import sys
+import bot.app
+from bot.app import create_bot
+from bot.config import build_settings
+settings = build_settings({"services": [{"name": "gw", "prometheus_url": "http://127.0.0.1:9090",
+    "kubernetes": {"production": {"namespace": "p", "deployment": "gw"}}}]}, env={})
+create_bot(settings)
+before = "kubernetes_asyncio" in sys.modules
+from bot.rollouts.k8s import RolloutController
+print(before, "kubernetes_asyncio" in sys.modules, RolloutController.__name__)
+"""
+
+
+def test_building_a_bot_with_kubernetes_targets_defers_the_client_to_first_use() -> None:
+    """A bot with Kubernetes targets is built without kubernetes-asyncio; asking for the
+    controller (first cluster use) loads it."""
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "RolloutController"]
+
+
+def test_an_unknown_adapter_name_is_an_attribute_error() -> None:
+    """The lazy loader only knows the adapter's own names (typos fail as usual)."""
+    import bot.rollouts.k8s as k8s
+
+    with pytest.raises(AttributeError, match="no attribute 'RolloutControler'"):
+        k8s.RolloutControler  # noqa: B018
