@@ -9,7 +9,7 @@ interval of the current schedule at that offset, so slightly shifted polls still
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from bot.core.errors import UnknownTarget
@@ -82,3 +82,21 @@ class BaselineFinder:
             found = await self.baseline(watched, offset)
             judged.append(judge(measurement, rule, found, title=watched.title, unit=watched.unit))
         return judged
+
+
+async def baseline_series(
+    uow: UnitOfWork,
+    repo: MonitoringRepository,
+    window: WindowRecord,
+    watched: WatchedCondition | None,
+) -> tuple[tuple[Measurement, ...], str]:
+    """Return the previous release's series of a relative condition on this window's clock."""
+    if watched is None or not watched.baseline:
+        return (), ""
+    previous = await BaselineFinder(uow, repo, window).previous()
+    if previous is None:
+        return (), ""
+    earlier, label = previous
+    shift = window.window.opened_at - earlier.window.opened_at
+    series = await repo.measurements(earlier.key, watched.name)
+    return tuple(replace(m, at=m.at + shift) for m in series), label
