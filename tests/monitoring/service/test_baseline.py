@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.core.actors import Source
 from bot.monitoring.domain.records import WatchedCondition
 from tests.monitoring.service.harness import build_bench, default_config, minutes
-from bot.core.actors import Source
 from tests.support.actors import LEAD, NOW
 
 LATENCY = WatchedCondition(
