@@ -18,8 +18,8 @@ from bot.monitoring.domain import (
 from bot.monitoring.domain.records import WatchedCondition
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-P, B, I, E = Verdict.PASS, Verdict.BREACH, Verdict.INCONCLUSIVE, Verdict.ERROR
-_VALUES = {P: 0.001, B: 0.05, I: None}
+P, B, N, E = Verdict.PASS, Verdict.BREACH, Verdict.INCONCLUSIVE, Verdict.ERROR
+_VALUES = {P: 0.001, B: 0.05, N: None}
 
 
 def _measure(index: int, verdict: Verdict) -> Measurement:
@@ -68,9 +68,9 @@ def test_without_failure_limit_breaches_stay_consecutive(breaches, verdicts, met
 @pytest.mark.parametrize(
     ("inconclusive_limit", "verdicts", "blind_at"),
     [
-        (0, [P, I], [1]),
-        (1, [I, P, I], [2]),  # total inconclusive results, a pass in between counts no less
-        (2, [I, P, I, P], []),
+        (0, [P, N], [1]),
+        (1, [N, P, N], [2]),  # total inconclusive results, a pass in between counts no less
+        (2, [N, P, N, P], []),
     ],
 )
 def test_inconclusive_limit_counts_inconclusive_in_total(inconclusive_limit, verdicts, blind_at):
@@ -85,7 +85,7 @@ def test_inconclusive_limit_counts_inconclusive_in_total(inconclusive_limit, ver
         (4, [E, E, E, E], []),  # Argo's default 4: four errors in a row are tolerated
         (4, [E, E, E, E, E], [4]),
         (1, [E, P, E, P, E], []),  # consecutive: a pass resets the count
-        (1, [E, I, E], []),  # an inconclusive result breaks an error run too
+        (1, [E, N, E], []),  # an inconclusive result breaks an error run too
         (0, [P, E], [1]),
     ],
 )
@@ -98,7 +98,7 @@ def test_consecutive_error_limit_counts_errors_in_a_row(limit, verdicts, blind_a
 def test_points_count_conclusive_results_only():
     """`points` counts passes and breaches, never blind results (low confidence uses it)."""
     state = ConditionState("c")
-    for index, verdict in enumerate([P, I, E, B, P]):
+    for index, verdict in enumerate([P, N, E, B, P]):
         state, _ = observe(state, _measure(index, verdict), ConditionSpec("c"))
     assert state.points == 3
     assert state.total_breaches == 1
