@@ -35,7 +35,7 @@ from bot.monitoring.domain import (
     format_limit,
     format_measure,
 )
-from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
+from bot.monitoring.domain.records import AlertKind, AlertStatus, WatchedCondition, WindowStatus
 from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 
 ACK_TEMPLATE = r"rb:alert-ack:(?P<alert>\d+)"
@@ -289,10 +289,20 @@ def _condition_rule(line: ConditionLine) -> str:
     watched = line.watched
     if watched is None:
         return f"{line.title} (pushed by Alertmanager)"
+    count = f"{watched.breaches} in a row"
+    if watched.failure_limit is not None:  # Argo's count: breaches in total beyond the limit
+        count = f"more than {watched.failure_limit} in total"
+    relative = f", or {_relative_text(watched)} vs the previous release" if watched.baseline else ""
     return (
-        f"{watched.title} (breach if {watched.op} {format_limit(watched.threshold, watched.unit)}, "
-        f"{watched.breaches} in a row, {watched.severity})"
+        f"{watched.title} (breach if {watched.op} {format_limit(watched.threshold, watched.unit)}"
+        f"{relative}, {count}, {watched.severity})"
     )
+
+
+def _relative_text(watched: WatchedCondition) -> str:
+    parts = [f"+{watched.max_increase}" if watched.max_increase else ""]
+    parts.append(f"-{watched.max_decrease}" if watched.max_decrease else "")
+    return " / ".join(part for part in parts if part)
 
 
 def render_window_event(

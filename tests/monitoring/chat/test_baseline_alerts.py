@@ -63,6 +63,8 @@ async def test_18_percent_slower_posts_an_alert_naming_both_values(world, clock,
     """412 ms vs v1.3.2's 350 ms at +35 min fires, saying the rule; the chart is a PNG."""
     await _two_releases(world, clock, script, 0.412)
     (alert,) = alerts_in(world.channel)
+    opened = [m.content for m in world.thread().history() if m.content.startswith("📈")]
+    assert "P95 latency (breach if > 500 ms, or +10% vs the previous release" in opened[0]
     assert "Rollback condition met: P95 latency" in alert.content
     assert "P95 latency 412 ms vs 350 ms for v1.3.2 at +35 min: +18 % > +10 %" in alert.content
     assert "v1.3.3" in alert.content
