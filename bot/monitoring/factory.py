@@ -44,7 +44,7 @@ def watched_condition(
         severity=condition.severity,
         threshold=threshold,
         op=check_operator(op),
-        breaches=condition.breaches,
+        breaches=condition.consecutive_breaches(),
         blind_after=blind_after,
         query=query,
         url=condition.url,
@@ -52,6 +52,14 @@ def watched_condition(
         body_match=condition.body_match,
         timeout=condition.timeout,
         unit=condition.unit,
+        baseline=condition.baseline or "",
+        max_increase=condition.max_increase,
+        max_decrease=condition.max_decrease,
+        failure_limit=condition.failure_limit,
+        inconclusive_limit=condition.inconclusive_limit,
+        consecutive_error_limit=condition.consecutive_error_limit,
+        initial_delay=condition.initial_delay,
+        min_points=condition.min_points,
     )
 
 

@@ -59,7 +59,8 @@ def test_defaults_follow_the_seed_monitoring_plan() -> None:
     error_rate = monitoring.conditions["error_rate"]
     assert (error_rate.threshold, error_rate.op, error_rate.breaches) == (0.01, ">", 2)
     assert monitoring.conditions["availability"].breach_rule() == (1.0, "<")
-    assert set(monitoring.conditions) == {"error_rate", "latency_p95", "availability"}
+    assert set(monitoring.active_conditions()) == {"error_rate", "latency_p95", "availability"}
+    assert set(monitoring.conditions) - set(monitoring.active_conditions()) == {"cpu", "memory"}
 
 
 def test_defaults_give_roles_and_permissions() -> None:

@@ -19,6 +19,7 @@ AXIS = (90, 90, 90)
 GRID = (228, 228, 228)
 TEXT = (30, 30, 30)
 SERIES = (37, 99, 235)
+BASELINE = (148, 163, 184)
 THRESHOLD_RED = (220, 38, 38)
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 80, 24, 48, 44
 DASH_ON, DASH_OFF = 8, 5
@@ -82,9 +83,17 @@ class ChartLayout:
 
 
 def chart_layout(
-    points: Sequence[Point], threshold: float, width: int = 800, height: int = 400
+    points: Sequence[Point],
+    threshold: float,
+    width: int = 800,
+    height: int = 400,
+    extra: Sequence[Point] = (),
 ) -> ChartLayout:
-    """Return the layout for `points` and `threshold` (the threshold is always in view)."""
+    """Return the layout for `points` and `threshold` (the threshold is always in view).
+
+    `extra` (a baseline series) widens the value range but not the time range: the chart is
+    about this release, the baseline is drawn only where it overlaps.
+    """
     if not points:
         raise ValueError("render_chart needs at least one point")
     if not math.isfinite(threshold):
@@ -98,7 +107,8 @@ def chart_layout(
     start, end = min(times), max(times)
     if start == end:
         start, end = start - timedelta(minutes=1), end + timedelta(minutes=1)
-    values = [v for _, v in points if v is not None and math.isfinite(v)] + [threshold]
+    values = [v for _, v in [*points, *extra] if v is not None and math.isfinite(v)]
+    values.append(threshold)
     low, high = min(values), max(values)
     if low == high:
         pad = abs(high) / 2 or 1.0
@@ -158,6 +168,22 @@ def _draw_threshold(
     draw.text((right, top - 8), label, fill=THRESHOLD_RED, font=font, anchor="rb")
 
 
+def _draw_baseline(
+    draw: ImageDraw.ImageDraw, layout: ChartLayout, points: Sequence[Point], label: str
+) -> None:
+    """Draw the previous release's series in grey under this release's, with its name."""
+    runs = _series_runs(layout, points)
+    for run in runs:
+        if len(run) > 1:
+            draw.line(run, fill=BASELINE, width=2)
+        for x, y in run:
+            draw.rectangle([x - 2, y - 2, x + 2, y + 2], fill=BASELINE)
+    if runs and label:
+        left, top, _, _ = layout.plot_box
+        font = ImageFont.load_default(size=12)
+        draw.text((left, top - 8), f"baseline {label}", fill=BASELINE, font=font, anchor="lb")
+
+
 def render_chart(
     points: Sequence[Point],
     threshold: float,
@@ -166,13 +192,21 @@ def render_chart(
     *,
     width: int = 800,
     height: int = 400,
+    baseline: Sequence[Point] = (),
+    baseline_label: str = "",
 ) -> bytes:
-    """Return a PNG of the series with its threshold; same input, same bytes."""
-    layout = chart_layout(points, threshold, width, height)
+    """Return a PNG of the series with its threshold (and baseline); same input, same bytes."""
+    start = min((when for when, _ in points), default=None)
+    end = max((when for when, _ in points), default=None)
+    shown = [
+        (w, v) for w, v in baseline if start is not None and end is not None and start <= w <= end
+    ]
+    layout = chart_layout(points, threshold, width, height, extra=shown)
     image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.text((MARGIN_LEFT, 12), title, fill=TEXT, font=ImageFont.load_default(size=16))
     _draw_axes(draw, layout, unit)
+    _draw_baseline(draw, layout, shown, baseline_label)
     runs = _series_runs(layout, points)
     for run in runs:
         if len(run) > 1:

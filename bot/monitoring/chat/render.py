@@ -35,7 +35,7 @@ from bot.monitoring.domain import (
     format_limit,
     format_measure,
 )
-from bot.monitoring.domain.records import AlertKind, AlertStatus, WindowStatus
+from bot.monitoring.domain.records import AlertKind, AlertStatus, WatchedCondition, WindowStatus
 from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 
 ACK_TEMPLATE = r"rb:alert-ack:(?P<alert>\d+)"
@@ -126,9 +126,19 @@ def headline(view: AlertView) -> str:
         detail = PUSHED_FIRING
     elif _alertmanager_rule(view):
         detail = f"{format_measure(m.value, unit_of(view))}, {PUSHED_FIRING}"
+    elif _relative(view):
+        detail = m.detail  # both values, the previous release, the offset and the rule
     else:
         detail = f"{format_measure(m.value, unit_of(view))} ({rule(m, unit_of(view))})"
+    if view.low_confidence:
+        detail += f" · {view.low_confidence}"
     return f"{icon} **{label}: {alert.title}** on {view.release_name} — {detail}"
+
+
+def _relative(view: AlertView) -> bool:
+    """Return True when the measurement was judged against the previous release."""
+    watched, m = view.watched, view.alert.measurement
+    return bool(watched and watched.baseline and m.verdict.conclusive and " vs " in m.detail)
 
 
 def _notes(view: AlertView) -> list[str]:
@@ -240,7 +250,15 @@ def alert_chart(view: AlertView) -> bytes:
     ]
     # ASCII separator: Pillow's built-in font has no em dash glyph.
     title = f"{alert.title} - {view.release_name}"
-    return render_chart(points, alert.measurement.threshold * scale, title, axis)
+    baseline = [(m.at, None if m.value is None else m.value * scale) for m in view.baseline]
+    return render_chart(
+        points,
+        alert.measurement.threshold * scale,
+        title,
+        axis,
+        baseline=baseline,
+        baseline_label=view.baseline_label,
+    )
 
 
 _AXES = {"ratio": (100.0, "%"), "seconds": (1000.0, "ms")}
@@ -271,10 +289,20 @@ def _condition_rule(line: ConditionLine) -> str:
     watched = line.watched
     if watched is None:
         return f"{line.title} (pushed by Alertmanager)"
+    count = f"{watched.breaches} in a row"
+    if watched.failure_limit is not None:  # Argo's count: breaches in total beyond the limit
+        count = f"more than {watched.failure_limit} in total"
+    relative = f", or {_relative_text(watched)} vs the previous release" if watched.baseline else ""
     return (
-        f"{watched.title} (breach if {watched.op} {format_limit(watched.threshold, watched.unit)}, "
-        f"{watched.breaches} in a row, {watched.severity})"
+        f"{watched.title} (breach if {watched.op} {format_limit(watched.threshold, watched.unit)}"
+        f"{relative}, {count}, {watched.severity})"
     )
+
+
+def _relative_text(watched: WatchedCondition) -> str:
+    parts = [f"+{watched.max_increase}" if watched.max_increase else ""]
+    parts.append(f"-{watched.max_decrease}" if watched.max_decrease else "")
+    return " / ".join(part for part in parts if part)
 
 
 def render_window_event(

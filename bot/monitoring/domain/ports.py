@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.monitoring.domain.records import AlertKind, AlertRecord, StoredCondition, WindowRecord
@@ -27,6 +27,12 @@ class MonitoringRepository(Protocol):
 
     async def open_windows(self, service: str | None = None) -> Sequence[WindowRecord]:
         """Return every open window (of `service`, when given), oldest first."""
+        ...
+
+    async def windows_before(
+        self, service: str, before: datetime, limit: int = 5
+    ) -> Sequence[WindowRecord]:
+        """Return up to `limit` windows of `service` opened before `before`, newest first."""
         ...
 
     async def save_window(self, record: WindowRecord) -> None:
@@ -53,6 +59,12 @@ class MonitoringRepository(Protocol):
         self, window_id: int, condition: str | None = None
     ) -> Sequence[Measurement]:
         """Return the window's measurements (of `condition`, when given), oldest first."""
+        ...
+
+    async def measurement_near(
+        self, window_id: int, condition: str, at: datetime, tolerance: timedelta
+    ) -> Measurement | None:
+        """Return the conclusive measurement of `condition` nearest `at` within `tolerance`."""
         ...
 
     async def count_measurements(self, window_id: int | None = None) -> int:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.monitoring.domain.baseline import RelativeRule
 from bot.monitoring.domain.schedule import MonitoringWindow, Stage
 from bot.monitoring.domain.tracker import ConditionSpec, ConditionState
 from bot.monitoring.domain.verdicts import Measurement, Operator, check_operator
@@ -65,15 +66,43 @@ class WatchedCondition:
     body_match: str | None = None
     timeout: timedelta | None = None
     unit: str = ""
+    # Relative rule against the previous release ("" = absolute threshold only).
+    baseline: str = ""
+    max_increase: str | None = None
+    max_decrease: str | None = None
+    # Argo Rollouts' analysis settings (None = today's consecutive counts apply).
+    failure_limit: int | None = None
+    inconclusive_limit: int | None = None
+    consecutive_error_limit: int | None = None
+    initial_delay: timedelta | None = None
+    min_points: int = 3
 
     def __post_init__(self) -> None:
         """Reject an unknown operator and counts the tracker would refuse."""
         check_operator(self.op)
         self.spec()
+        self.relative_rule()
 
     def spec(self) -> ConditionSpec:
         """Return the tracker's spec for this condition."""
-        return ConditionSpec(self.name, breaches=self.breaches, blind_after=self.blind_after)
+        return ConditionSpec(
+            self.name,
+            breaches=self.breaches,
+            blind_after=self.blind_after,
+            failure_limit=self.failure_limit,
+            inconclusive_limit=self.inconclusive_limit,
+            consecutive_error_limit=self.consecutive_error_limit,
+        )
+
+    def relative_rule(self) -> RelativeRule | None:
+        """Return the rule against the baseline, or None for an absolute-only condition."""
+        if not self.baseline:
+            return None
+        return RelativeRule.parse(self.max_increase, self.max_decrease, self.unit)
+
+    def measured_at(self, offset: timedelta) -> bool:
+        """Return False while `offset` from the deploy is before the initial delay."""
+        return self.initial_delay is None or offset >= self.initial_delay
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict (the timeout in seconds)."""
@@ -92,6 +121,14 @@ class WatchedCondition:
             "body_match": self.body_match,
             "timeout": None if self.timeout is None else self.timeout.total_seconds(),
             "unit": self.unit,
+            "baseline": self.baseline,
+            "max_increase": self.max_increase,
+            "max_decrease": self.max_decrease,
+            "failure_limit": self.failure_limit,
+            "inconclusive_limit": self.inconclusive_limit,
+            "consecutive_error_limit": self.consecutive_error_limit,
+            "initial_delay": _seconds(self.initial_delay),
+            "min_points": self.min_points,
         }
 
     @classmethod
@@ -113,7 +150,28 @@ class WatchedCondition:
             body_match=raw.get("body_match"),
             timeout=None if timeout is None else timedelta(seconds=float(timeout)),
             unit=str(raw.get("unit") or ""),
+            baseline=str(raw.get("baseline") or ""),
+            max_increase=raw.get("max_increase"),
+            max_decrease=raw.get("max_decrease"),
+            failure_limit=_count(raw.get("failure_limit")),
+            inconclusive_limit=_count(raw.get("inconclusive_limit")),
+            consecutive_error_limit=_count(raw.get("consecutive_error_limit")),
+            initial_delay=_duration(raw.get("initial_delay")),
+            min_points=int(raw.get("min_points", 3)),
         )
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _duration(raw: Any) -> timedelta | None:
+    return None if raw is None else timedelta(seconds=float(raw))
+
+
+def _count(raw: Any) -> int | None:
+    # Windows stored before the Argo settings existed have none of these keys.
+    return None if raw is None else int(raw)
 
 
 def stages_to_json(stages: tuple[Stage, ...]) -> list[list[float]]:

@@ -9,6 +9,13 @@ Rules (pure; `observe` is the only transition):
   nor reset the breach count (breach, no data, breach is two consecutive breaches: the
   gap says nothing about health). `blind_after` blind results in a row raise
   `MonitoringBlind`, once, until a conclusive result raises `SightRestored`.
+
+Argo Rollouts' settings replace those counts when given (per condition):
+- `failure_limit` N: the condition is met when the window's BREACH results *in total* exceed
+  N (a PASS does not forgive earlier breaches; it ends the episode, the next breach re-fires).
+- `inconclusive_limit` N: blind when INCONCLUSIVE results in total exceed N.
+- `consecutive_error_limit` N: blind when ERROR results in a row exceed N.
+`points` counts the conclusive results a verdict rests on ("low confidence" below min_points).
 """
 
 from __future__ import annotations
@@ -28,9 +35,16 @@ class ConditionSpec:
     name: str
     breaches: int = 2
     blind_after: int = 3
+    failure_limit: int | None = None
+    inconclusive_limit: int | None = None
+    consecutive_error_limit: int | None = None
 
     def __post_init__(self) -> None:
-        """Reject counts below one and an empty name."""
+        """Reject counts below one (limits below zero) and an empty name."""
+        for key in ("failure_limit", "inconclusive_limit", "consecutive_error_limit"):
+            limit = getattr(self, key)
+            if limit is not None and limit < 0:
+                raise ValueError(f"condition {self.name!r}: {key} must be >= 0, got {limit}")
         if not self.name:
             raise ValueError("condition spec needs a name")
         if self.breaches < 1:
@@ -52,6 +66,10 @@ class ConditionState:
     warned: bool = False
     blind: bool = False
     last: Measurement | None = None
+    total_breaches: int = 0
+    total_inconclusive: int = 0
+    consecutive_errors: int = 0
+    points: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,39 @@ class SightRestored(MonitoringEvent):
     kind: ClassVar[str] = "sight_restored"
 
 
+def _blind_reached(state: ConditionState, verdict: Verdict, spec: ConditionSpec) -> bool:
+    """Return True when this blind result makes the condition blind (see module rules)."""
+    legacy = state.consecutive_blind >= spec.blind_after
+    if verdict is Verdict.INCONCLUSIVE and spec.inconclusive_limit is not None:
+        return state.total_inconclusive > spec.inconclusive_limit
+    if verdict is Verdict.ERROR and spec.consecutive_error_limit is not None:
+        return state.consecutive_errors > spec.consecutive_error_limit
+    return legacy
+
+
+def _observe_blind(
+    state: ConditionState, measurement: Measurement, spec: ConditionSpec
+) -> tuple[ConditionState, list[MonitoringEvent]]:
+    error = measurement.verdict is Verdict.ERROR
+    new = replace(
+        state,
+        consecutive_blind=state.consecutive_blind + 1,
+        total_inconclusive=state.total_inconclusive + (0 if error else 1),
+        consecutive_errors=state.consecutive_errors + 1 if error else 0,
+        last=measurement,
+    )
+    events: list[MonitoringEvent] = []
+    if not state.blind and _blind_reached(new, measurement.verdict, spec):
+        events.append(MonitoringBlind(measurement, consecutive=new.consecutive_blind))
+    return replace(new, blind=state.blind or bool(events)), events
+
+
+def _limit_reached(breaches: int, total: int, spec: ConditionSpec) -> bool:
+    if spec.failure_limit is not None:
+        return total > spec.failure_limit
+    return breaches >= spec.breaches
+
+
 def observe(
     state: ConditionState, measurement: Measurement, spec: ConditionSpec
 ) -> tuple[ConditionState, list[MonitoringEvent]]:
@@ -142,35 +193,33 @@ def observe(
             f"condition mismatch: state {state.name!r}, spec {spec.name!r}, "
             f"measurement {measurement.condition!r}"
         )
-    events: list[MonitoringEvent] = []
     if not measurement.verdict.conclusive:
-        blind_count = state.consecutive_blind + 1
-        now_blind = state.blind or blind_count >= spec.blind_after
-        if now_blind and not state.blind:
-            events.append(MonitoringBlind(measurement, consecutive=blind_count))
-        new = replace(state, consecutive_blind=blind_count, blind=now_blind, last=measurement)
-        return new, events
-
+        return _observe_blind(state, measurement, spec)
+    events: list[MonitoringEvent] = []
     if state.blind:
         events.append(SightRestored(measurement))
+    # The window-long counts survive every episode; the consecutive ones do not.
+    totals = replace(
+        ConditionState(name=state.name, last=measurement),
+        total_breaches=state.total_breaches,
+        total_inconclusive=state.total_inconclusive,
+        points=state.points + 1,
+    )
     if measurement.verdict is Verdict.PASS:
         if state.warned or state.met:
             events.append(Recovered(measurement))
-        return ConditionState(name=state.name, last=measurement), events
+        return totals, events
 
-    breaches = state.consecutive_breaches + 1
+    breaches, total = state.consecutive_breaches + 1, state.total_breaches + 1
     met, warned = state.met, state.warned
-    if not met and breaches >= spec.breaches:
+    if not met and _limit_reached(breaches, total, spec):
         met = warned = True
         events.append(BreachLimitReached(measurement, consecutive=breaches))
     elif not met and not warned:
         warned = True
-        events.append(FirstBreach(measurement, needed=spec.breaches))
-    new = ConditionState(
-        name=state.name,
-        consecutive_breaches=breaches,
-        met=met,
-        warned=warned,
-        last=measurement,
+        needed = spec.breaches if spec.failure_limit is None else spec.failure_limit + 1
+        events.append(FirstBreach(measurement, needed=needed))
+    new = replace(
+        totals, consecutive_breaches=breaches, met=met, warned=warned, total_breaches=total
     )
     return new, events

@@ -37,6 +37,7 @@ from bot.monitoring.domain.ports import MonitoringRepository
 from bot.monitoring.domain.records import PollInProgress, WindowRecord, WindowStatus
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.probes.base import run_poll
+from bot.monitoring.service.baselines import BaselineFinder
 from bot.monitoring.service.config import (
     CLOSE_TIMER,
     LEASE_TIMER,
@@ -268,7 +269,12 @@ class PollRunner:
 
     async def measure(self, window: WindowRecord, run: PollInProgress) -> list[Measurement]:
         """Run the run's probes concurrently, each under the configured timeout."""
-        wanted = [c for c in window.conditions if not run.conditions or c.name in run.conditions]
+        offset = run.slot - window.window.opened_at
+        wanted = [
+            c
+            for c in window.conditions
+            if (not run.conditions or c.name in run.conditions) and c.measured_at(offset)
+        ]
         probes = self.probes.probes(window.service, wanted)
         # The guard sits a little above the probes' own timeout, so a slow endpoint is judged
         # by its probe (a health check's BREACH) rather than cut off by the guard (ERROR).
@@ -287,8 +293,9 @@ class PollRunner:
                 log.warning("results of a superseded poll of window %s dropped", window_id)
                 return
             now = self.clock.now()
+            judged = await BaselineFinder(uow, repo, window).judge_all(measurements)
             evaluation = Evaluation(uow, repo, window, self.events, run.kind, now)
-            await evaluation.run(list(measurements))
+            await evaluation.run(judged)
             window.in_progress = None
             await uow.timers.cancel(LEASE_TIMER, window.key)
             if window.is_open and run.kind == "poll":

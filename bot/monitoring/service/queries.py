@@ -7,6 +7,7 @@ from bot.core.errors import InvalidInput, UnknownTarget
 from bot.core.ports import MessageRef, UnitOfWorkFactory
 from bot.monitoring.domain import summarize
 from bot.monitoring.domain.records import AlertRecord, StoredCondition, WindowRecord
+from bot.monitoring.service.baselines import baseline_series
 from bot.monitoring.service.config import ALERT_MESSAGE_KIND, monitoring_repo
 from bot.monitoring.service.views import AlertView, ConditionLine, WindowView
 
@@ -56,6 +57,8 @@ class MonitoringQueries:
             series = await repo.measurements(alert.window_id, alert.condition)
             stored = (await repo.conditions(alert.window_id)).get(alert.condition)
             refs = await uow.messages.for_release(alert.release_id)
+            watched = window.condition(alert.condition)
+            baseline, label = await baseline_series(uow, repo, window, watched)
         mine = tuple(
             r for r in refs if r.kind == ALERT_MESSAGE_KIND and r.key.startswith(f"{alert_id}:")
         )
@@ -67,6 +70,8 @@ class MonitoringQueries:
             stored.silence if stored else None,
             mine,
             self.clock.now(),
+            baseline,
+            label,
         )
 
     async def record_alert_message(

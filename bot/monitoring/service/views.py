@@ -61,6 +61,26 @@ class AlertView:
     silence: Silence | None
     messages: tuple[MessageRef, ...]
     now: datetime
+    # A relative condition's previous release, its series moved onto this window's clock.
+    baseline: tuple[Measurement, ...] = ()
+    baseline_label: str = ""
+
+    @property
+    def points(self) -> int:
+        """Return how many conclusive measurements the alert's verdict rests on."""
+        at = self.alert.measurement.at
+        return sum(1 for m in self.series if m.verdict.conclusive and m.at <= at)
+
+    @property
+    def low_confidence(self) -> str:
+        """Return "low confidence (n points)" below the condition's min_points, else ""."""
+        needed = self.watched.min_points if self.watched is not None else 0
+        if self.alert.source != "poll" or not self.alert.measurement.verdict.conclusive:
+            return ""  # a pushed alert is Alertmanager's verdict; a blind one has no points
+        points = self.points
+        if points >= needed:
+            return ""
+        return f"low confidence ({points} point{'s' if points != 1 else ''})"
 
     @property
     def silenced(self) -> bool:

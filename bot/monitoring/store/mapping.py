@@ -194,5 +194,9 @@ def stored_condition(row: ConditionStateRow, lasts: dict[int, Measurement]) -> S
         warned=row.warned,
         blind=row.blind,
         last=last,
+        total_breaches=row.total_breaches,
+        total_inconclusive=row.total_inconclusive,
+        consecutive_errors=row.consecutive_errors,
+        points=row.points,
     )
     return StoredCondition(state=state, silence=silence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -20,7 +20,7 @@ from bot.monitoring.domain.records import (
     WindowRecord,
     WindowStatus,
 )
-from bot.monitoring.domain.verdicts import Measurement
+from bot.monitoring.domain.verdicts import Measurement, Verdict
 from bot.monitoring.store.mapping import (
     alert_record,
     alert_values,
@@ -83,6 +83,19 @@ class SqlMonitoringRepository:
         )
         return [window_record(row) for row in rows]
 
+    async def windows_before(
+        self, service: str, before: datetime, limit: int = 5
+    ) -> Sequence[WindowRecord]:
+        """Return up to `limit` windows of `service` opened before `before`, newest first."""
+        rows = await self._session.scalars(
+            select(MonitoringWindowRow)
+            .where(MonitoringWindowRow.service == service, MonitoringWindowRow.opened_at < before)
+            .order_by(MonitoringWindowRow.opened_at.desc(), MonitoringWindowRow.id.desc())
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        return [window_record(row) for row in rows]
+
     async def save_window(self, record: WindowRecord) -> None:
         """Store `record` unless someone saved it first (then raise ConcurrentUpdate)."""
         result = await self._session.execute(
@@ -131,6 +144,10 @@ class SqlMonitoringRepository:
             "met": state.met,
             "warned": state.warned,
             "blind": state.blind,
+            "total_breaches": state.total_breaches,
+            "total_inconclusive": state.total_inconclusive,
+            "consecutive_errors": state.consecutive_errors,
+            "points": state.points,
             "last_measurement_id": last_measurement_id,
             "silenced_until": silence.until if silence else None,
             "silence_reason": silence.reason if silence else None,
@@ -186,6 +203,23 @@ class SqlMonitoringRepository:
             query = query.where(MeasurementRow.condition == condition)
         rows = await self._session.scalars(query.order_by(MeasurementRow.at, MeasurementRow.id))
         return [measurement_record(row) for row in rows]
+
+    async def measurement_near(
+        self, window_id: int, condition: str, at: datetime, tolerance: timedelta
+    ) -> Measurement | None:
+        """Return the conclusive measurement of `condition` nearest `at` within `tolerance`."""
+        rows = await self._session.scalars(
+            select(MeasurementRow).where(
+                MeasurementRow.window_id == window_id,
+                MeasurementRow.condition == condition,
+                MeasurementRow.value.is_not(None),
+                MeasurementRow.verdict.in_([Verdict.PASS.value, Verdict.BREACH.value]),
+                MeasurementRow.at >= at - tolerance,
+                MeasurementRow.at <= at + tolerance,
+            )
+        )
+        found = [measurement_record(row) for row in rows]
+        return min(found, key=lambda m: (abs(m.at - at), m.at), default=None)
 
     async def count_measurements(self, window_id: int | None = None) -> int:
         """Return how many measurements are stored (in one window, when given)."""

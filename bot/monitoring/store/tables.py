@@ -76,6 +76,11 @@ class ConditionStateRow(Base):
     met: Mapped[bool] = mapped_column(Boolean, default=False)
     warned: Mapped[bool] = mapped_column(Boolean, default=False)
     blind: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Window-long counts for Argo's limits, and the conclusive points a verdict rests on.
+    total_breaches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total_inconclusive: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_measurement_id: Mapped[int | None] = mapped_column(
         # Named by hand: the convention's name would pass PostgreSQL's 63-character limit.
         ForeignKey(
