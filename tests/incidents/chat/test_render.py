@@ -34,8 +34,9 @@ def _incident(title: str = "Error rate 0.034 (threshold 0.01)"):
     return replace(incident, id=7)
 
 
-def test_page_shows_each_steps_absolute_deadline_and_the_three_buttons() -> None:
-    """Show 09:00/09:15/09:30 UTC for the seed path and Acknowledge, Resolve, Roll back."""
+def test_page_shows_each_steps_absolute_deadline_and_the_four_buttons() -> None:
+    """Show 09:00/09:15/09:30 UTC for the seed path and Acknowledge, Escalate now, Resolve,
+    Roll back."""
     spec = incident_spec(_incident(), RELEASE, T0, NAMES, "<@100> paged")
     fields = {f.name: f.value for f in spec.embeds[0].fields}
     assert fields["Escalation"].splitlines() == [
@@ -49,6 +50,7 @@ def test_page_shows_each_steps_absolute_deadline_and_the_three_buttons() -> None
     ]
     assert [(b.label, b.custom_id, b.disabled) for b in spec.rows[0]] == [
         ("Acknowledge", "rb:inc-ack:7", False),
+        ("Escalate now", "rb:inc-esc:7", False),
         ("Resolve", "rb:inc-resolve:7", False),
         ("Roll back", "rb:rollback:1", False),
     ]
