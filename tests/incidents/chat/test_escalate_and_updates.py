@@ -10,8 +10,8 @@ import discord
 import pytest
 
 from bot.config import Settings
-from bot.core.errors import NotAuthorized
 from bot.core.clock import FakeClock
+from bot.core.errors import NotAuthorized
 from bot.releases.chat.bot import ReleaseBot
 from tests.incidents.chat.harness import (
     PAGING,
