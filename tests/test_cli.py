@@ -82,7 +82,7 @@ def test_db_upgrade_and_downgrade(tmp_path: Path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     code, text = _run("db", "upgrade", "--url", url)
     assert code == 0
-    assert "revision 0005" in text or "revision 000" in text
+    assert "database at revision 0" in text  # any head (helpers add 0010..0012)
     code, text = _run("db", "downgrade", "--url", url)
     assert code == 0
     assert "base" in text
