@@ -122,3 +122,19 @@ def test_seen_reads_the_latest_value_in_the_conditions_unit_and_as_is_without_on
     assert seen(0.051, "ratio") == "1 time(s) · latest value 5.1 %"
     assert seen(0.412, "seconds") == "1 time(s) · latest value 412 ms"
     assert seen(0.051, "") == "1 time(s) · latest value 0.051"
+
+
+def test_escalate_now_is_disabled_once_acknowledged_and_the_loop_is_shown() -> None:
+    """After an ack only Escalate now is greyed out; with repeat=1 the field names loop 1 of 2."""
+    acked, _ = acknowledge(_incident(), "300", T0 + timedelta(minutes=3))
+    states = {b.label: b.disabled for b in incident_spec(acked, RELEASE, T0, NAMES).rows[0]}
+    assert states == {
+        "Acknowledge": False, "Escalate now": True, "Resolve": False, "Roll back": False,
+    }  # fmt: skip
+    looping = replace(_incident(), policy=replace(SEED_POLICY, repeat=1))
+    fields = incident_spec(looping, RELEASE, T0 + timedelta(minutes=50), NAMES).embeds[0].fields
+    escalation = next(f.value for f in fields if f.name == "Escalation")
+    assert escalation.splitlines()[:2] == [
+        "Loop 2 of 2",
+        "1. On-call engineer — 2026-01-05 09:45 UTC (paged)",
+    ]
