@@ -508,10 +508,6 @@ class IncidentService:
             async with self.uow() as uow:
                 incident = await incidents_of(uow).get(incident_id)
                 now = self.clock.now()
-                if roster_change is not None:
-                    roster = await self.oncall.roster(uow, now)
-                    change = _with_roster(roster_change, roster)
-                assert change is not None
                 allowed = (
                     self.access.may(actor, action)
                     if action == "severity"
@@ -523,6 +519,9 @@ class IncidentService:
                     await self.changes.deny(
                         uow, actor, action, target, incident.release_id, source, roles
                     )
+                if roster_change is not None:  # who the next step pages, read once allowed
+                    change = _with_roster(roster_change, await self.oncall.roster(uow, now))
+                assert change is not None
                 try:
                     updated, effects = change(incident, now)
                 except (IncidentTransitionError, ValueError) as refused:
