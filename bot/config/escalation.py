@@ -52,6 +52,8 @@ class EscalationSettings(SectionModel):
     steps: list[EscalationStepSettings] = Field(default_factory=_default_steps, min_length=1)
     ack_timeout: PositiveDuration = timedelta(minutes=30)
     reminder_before: Duration = timedelta(minutes=5)
+    repeat: int = Field(default=0, ge=0, le=5, strict=True)
+    """Start the path over after its last step this many times while nobody acks (0..5)."""
 
     def problems(self) -> list[ConfigProblem]:
         """Reject a late first step and steps whose deadlines go back in time."""
@@ -109,6 +111,8 @@ class SeverityPolicy(SectionModel):
     response: SlaDuration
     resolution: SlaDuration
     notify: list[Annotated[str, AfterValidator(_notify_target)]]
+    update_every: Duration = timedelta(0)
+    """Remind the owner to post a status update after this long without one ("0m": never)."""
 
     def problems(self) -> list[ConfigProblem]:
         """Reject a resolution deadline shorter than the response deadline."""
@@ -124,8 +128,18 @@ class SeverityPolicy(SectionModel):
 
 
 _DEFAULT_SEVERITIES: dict[str, dict[str, Any]] = {
-    "P0": {"response": "15m", "resolution": "4h", "notify": ["everyone", "stakeholders"]},
-    "P1": {"response": "1h", "resolution": "24h", "notify": ["tech_lead", "stakeholders"]},
+    "P0": {
+        "response": "15m",
+        "resolution": "4h",
+        "notify": ["everyone", "stakeholders"],
+        "update_every": "30m",
+    },
+    "P1": {
+        "response": "1h",
+        "resolution": "24h",
+        "notify": ["tech_lead", "stakeholders"],
+        "update_every": "2h",
+    },
     "P2": {"response": "4h", "resolution": "3d", "notify": ["dev_team"]},
     "P3": {"response": "1bd", "resolution": "next-release", "notify": ["dev_team"]},
 }

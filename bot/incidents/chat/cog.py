@@ -28,6 +28,7 @@ from bot.incidents.chat.view import (
     IncidentResolveButton,
     ack_answer,
     acting,
+    escalate_answer,
     incident_service,
 )
 from bot.incidents.paging.fallbacks import discord_to_external
@@ -66,7 +67,9 @@ async def _incident_choices(
 
 @app_commands.guild_only()
 class IncidentCommands(
-    commands.GroupCog, group_name="incident", group_description="Incidents: ack, resolve, status"
+    commands.GroupCog,
+    group_name="incident",
+    group_description="Incidents: ack, escalate, update, resolve",
 ):
     """Slash commands on incidents; every change goes through IncidentService."""
 
@@ -105,6 +108,37 @@ class IncidentCommands(
         )
         verdict = "⛔ outside" if done.resolution_sla_breached else "within"
         await send_private(interaction, f"🟢 Incident #{done.id} resolved ({verdict} its SLA).")
+
+    @app_commands.command(name="escalate", description="Page the next escalation step now")
+    @app_commands.autocomplete(incident=_incident_choices)
+    async def escalate(self, interaction: discord.Interaction, incident: str) -> None:
+        """Escalate now as the invoking person (the roles that may acknowledge may)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        service = incident_service(bot)
+        before = await service.get(incident_ref(incident))
+        done = await service.escalate_now(incident_ref(incident), actor, Source.SLASH)
+        await send_private(interaction, escalate_answer(before, done))
+
+    @app_commands.command(name="update", description="Post a status update to the stakeholders")
+    @app_commands.describe(text="Where things stand: impact, what is being done, next update")
+    @app_commands.autocomplete(incident=_incident_choices)
+    async def update(
+        self,
+        interaction: discord.Interaction,
+        incident: str,
+        text: app_commands.Range[str, 1, 1500],
+    ) -> None:
+        """Post the update to the severity's notify audience and the release thread."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        done = await incident_service(bot).post_update(
+            incident_ref(incident), actor, text, Source.SLASH
+        )
+        audience = ", ".join(done.sla.for_severity(done.severity).notify) or "the release thread"
+        await send_private(
+            interaction, f"📝 Status update posted on incident #{done.id} (to {audience})."
+        )
 
     @app_commands.command(name="status", description="Show an incident and its timeline")
     @app_commands.autocomplete(incident=_incident_choices)

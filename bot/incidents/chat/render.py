@@ -31,6 +31,7 @@ from bot.incidents.service.oncall import OncallView
 ACK_TEMPLATE = r"rb:inc-ack:(?P<incident>\d+)"
 RESOLVE_TEMPLATE = r"rb:inc-resolve:(?P<incident>\d+)"
 NOTE_TEMPLATE = r"rb:inc-note:(?P<incident>\d+)"
+ESCALATE_TEMPLATE = r"rb:inc-esc:(?P<incident>\d+)"
 _COLORS = {
     IncidentStatus.TRIGGERED: COLOR_STOPPED,
     IncidentStatus.ACKNOWLEDGED: COLOR_WARNING,
@@ -48,6 +49,11 @@ def ack_id(incident_id: int) -> str:
 def resolve_id(incident_id: int) -> str:
     """Return the custom id of an incident's Resolve button."""
     return f"rb:inc-resolve:{incident_id}"
+
+
+def escalate_id(incident_id: int) -> str:
+    """Return the custom id of an incident's Escalate now button."""
+    return f"rb:inc-esc:{incident_id}"
 
 
 def note_id(incident_id: int) -> str:
@@ -89,7 +95,10 @@ def escalation_lines(incident: Incident, now: datetime, names: Mapping[str, str]
     """Return one line per step: who, the absolute deadline, and whether it paged."""
     lines = []
     escalating = incident.status is IncidentStatus.TRIGGERED
-    for index, (target, due) in enumerate(incident.escalation_schedule()):
+    loop = incident.loop_at(now)
+    if incident.policy.repeat:
+        lines.append(f"Loop {loop} of {incident.policy.loops}")
+    for index, (target, due) in enumerate(incident.escalation_schedule(loop)):
         if due <= now:
             state = "paged"
         elif escalating:
@@ -122,6 +131,7 @@ def incident_embed(
         )
     )  # fmt: skip
     seen = f"{incident.trigger_count} time(s)"
+    updates = update_line(incident)
     if incident.latest_value is not None:
         seen += f" · latest value {format_measure(incident.latest_value, incident.unit)}"
     fields = [
@@ -134,6 +144,8 @@ def incident_embed(
         EmbedField(f"SLA ({incident.severity.value})", sla_text),
         EmbedField("Seen", seen, inline=True),
     ]
+    if updates:
+        fields.append(EmbedField("Status updates", clip(updates, EMBED_FIELD_VALUE_MAX), True))
     if release is not None:
         fields.insert(0, EmbedField("Release", clip(release.name, EMBED_FIELD_VALUE_MAX), True))
     icon = _ICONS[incident.status]
@@ -146,12 +158,34 @@ def incident_embed(
     )
 
 
+def update_line(incident: Incident) -> str:
+    """Return "last 09:40 UTC · next due 10:10 UTC · 2 updates missed" ("" without a cadence)."""
+    every = incident.sla.for_severity(incident.severity).update_every
+    if every is None and not incident.updates_missed and incident.last_update_at is None:
+        return ""
+    parts = [f"last {when(incident.last_update_at)}" if incident.last_update_at else "none yet"]
+    due = incident.update_due()
+    if due is not None and every is not None:
+        parts.append(f"next due {when(due)} (every {describe_duration(every)})")
+    if incident.updates_missed:
+        missed = incident.updates_missed
+        parts.append(f"⚠️ {missed} update{'s' if missed > 1 else ''} missed")
+    return " · ".join(parts)
+
+
 def incident_buttons(incident: Incident) -> tuple[ButtonSpec, ...]:
-    """Return Acknowledge, Resolve and (for a release) Roll back; disabled once resolved."""
+    """Return Acknowledge, Escalate now, Resolve and (for a release) Roll back.
+
+    All are disabled once resolved; Escalate now only works while nobody has acknowledged.
+    """
     assert incident.id is not None
     done = not incident.is_open
+    quiet = incident.status is not IncidentStatus.TRIGGERED
     buttons = [
         ButtonSpec("ack", ack_id(incident.id), "Acknowledge", "success", disabled=done),
+        ButtonSpec(
+            "escalate", escalate_id(incident.id), "Escalate now", "secondary", disabled=quiet
+        ),
         ButtonSpec("resolve", resolve_id(incident.id), "Resolve", "primary", disabled=done),
     ]
     if incident.release_id is not None:

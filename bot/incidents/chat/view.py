@@ -17,8 +17,14 @@ from bot.chat.kit import to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec
 from bot.chat.roles import home_actor
 from bot.core.actors import Actor, Source
-from bot.incidents.chat.render import ACK_TEMPLATE, NOTE_TEMPLATE, RESOLVE_TEMPLATE, note_id
-from bot.incidents.domain.model import Incident, IncidentStatus
+from bot.incidents.chat.render import (
+    ACK_TEMPLATE,
+    ESCALATE_TEMPLATE,
+    NOTE_TEMPLATE,
+    RESOLVE_TEMPLATE,
+    note_id,
+)
+from bot.incidents.domain.model import Incident, IncidentStatus, TimerKind
 from bot.incidents.service.use_cases import IncidentService
 from bot.releases.chat.bot import release_bot
 
@@ -32,6 +38,7 @@ _STYLES = {
     "secondary": discord.ButtonStyle.secondary,
 }
 NOTE_MAX = 1000
+STEP = TimerKind.ESCALATION_STEP
 
 
 def incident_service(bot: ReleaseBot) -> IncidentService:
@@ -59,6 +66,8 @@ def _button(spec: ButtonSpec) -> discord.ui.Item[Any]:
         return IncidentAckButton(button)
     if spec.action == "resolve":
         return IncidentResolveButton(button)
+    if spec.action == "escalate":
+        return IncidentEscalateButton(button)
     return button
 
 
@@ -132,6 +141,32 @@ class IncidentAckButton(_IncidentButton, template=ACK_TEMPLATE):
         await send_private(interaction, ack_answer(before, incident))
 
 
+def escalate_answer(before: Incident, after: Incident) -> str:
+    """Return the private answer to Escalate now: which step paged early, and what is next."""
+    fired = {t.key for t in before.timers if t.fired}
+    early = next(
+        (t for t in after.timers if t.fired and t.key not in fired and t.kind is STEP), None
+    )
+    # Steps are numbered from 1 on the incident message, as the seed's escalation path is.
+    step = "the next step" if early is None else f"step {(early.step_index or 0) + 1}"
+    then = next((t for t in after.pending_timers() if t.kind is STEP), None)
+    later = "" if then is None else f" The step after it still pages at {then.due_at:%H:%M} UTC."
+    return f"⏩ Escalated incident #{after.id}: {step} was paged now.{later}"
+
+
+class IncidentEscalateButton(_IncidentButton, template=ESCALATE_TEMPLATE):
+    """Escalate now: page the next step at once (the ack roles may, checked at the click)."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Escalate as the clicking person, with the roles they hold in the home guild now."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, actor = acting(interaction)
+        service = incident_service(bot)
+        before = await service.get(self.incident_id)
+        incident = await service.escalate_now(self.incident_id, actor, Source.BUTTON)
+        await send_private(interaction, escalate_answer(before, incident))
+
+
 class IncidentResolveButton(_IncidentButton, template=RESOLVE_TEMPLATE):
     """Ask for the resolution note, then resolve."""
 
@@ -172,5 +207,9 @@ class ResolveNoteModal(discord.ui.Modal):
         )
 
 
-INCIDENT_ITEMS: tuple[type[_IncidentButton], ...] = (IncidentAckButton, IncidentResolveButton)
+INCIDENT_ITEMS: tuple[type[_IncidentButton], ...] = (
+    IncidentAckButton,
+    IncidentEscalateButton,
+    IncidentResolveButton,
+)
 __all__ = ["INCIDENT_ITEMS", "NOTE_TEMPLATE", "message_kwargs", "to_view"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 ONCALL = "oncall"
+MAX_REPEAT = 5  # GoAlert's and Grafana OnCall's ceiling on loops of one path
 SECONDARY = "secondary"
 _ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _USER_TARGET = re.compile(r"^user:[0-9]{1,20}$")
@@ -65,6 +66,8 @@ class EscalationPolicy:
     ack_timeout: timedelta = timedelta(minutes=30)
     secondary_after: timedelta = timedelta(minutes=5)
     reminder_before: timedelta = timedelta(minutes=5)
+    # How many times the whole path starts over after its last step while nobody acks.
+    repeat: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -85,6 +88,26 @@ class EscalationPolicy:
         for name in ("secondary_after", "reminder_before"):
             if getattr(self, name) < timedelta(0):
                 raise ValueError(f"escalation {name} must be >= 0")
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int):
+            raise ValueError(f"escalation repeat must be a whole number, got {self.repeat!r}")
+        if not 0 <= self.repeat <= MAX_REPEAT:
+            raise ValueError(f"escalation repeat must be 0..{MAX_REPEAT}, got {self.repeat}")
+
+    @property
+    def loops(self) -> int:
+        """Return how many times the path pages in all (the first run plus the repeats)."""
+        return self.repeat + 1
+
+    @property
+    def loop_period(self) -> timedelta:
+        """Return how long one loop lasts: the next loop starts this long after the last one.
+
+        The last step waits as long for its ack as it waited for its turn (the gap before
+        it), as GoAlert's last-step delay does; a path without such a gap waits ack_timeout.
+        """
+        last = self.steps[-1].after
+        gap = last - self.steps[-2].after if len(self.steps) > 1 else timedelta(0)
+        return last + (gap if gap > timedelta(0) else self.ack_timeout)
 
     def to_dict(self) -> dict[str, object]:
         """Return a plain, JSON-ready dict that `from_dict` turns back into an equal policy."""
@@ -102,6 +125,7 @@ class EscalationPolicy:
             "ack_timeout_seconds": self.ack_timeout.total_seconds(),
             "secondary_after_seconds": self.secondary_after.total_seconds(),
             "reminder_before_seconds": self.reminder_before.total_seconds(),
+            "repeat": self.repeat,
         }
 
     @classmethod
@@ -119,8 +143,11 @@ class EscalationPolicy:
             _seconds(raw, "secondary_after_seconds", "escalation", defaults.secondary_after),
             _seconds(raw, "reminder_before_seconds", "escalation", defaults.reminder_before),
         )
+        repeat = raw.get("repeat", 0)  # snapshots from before repeat existed never loop
+        if isinstance(repeat, bool) or not isinstance(repeat, int):
+            raise ValueError(f"escalation.repeat: expected a whole number, got {repeat!r}")
         try:
-            return cls(steps, *timings)
+            return cls(steps, *timings, repeat=repeat)
         except ValueError as exc:
             raise ValueError(f"escalation: {exc}") from None
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.roles import Severity
+from bot.incidents.domain.cadence import update_missed
 from bot.incidents.domain.escalation import ONCALL, SECONDARY, EscalationPolicy
 from bot.incidents.domain.model import (
     ACK_ROLES,
@@ -37,12 +38,14 @@ from bot.incidents.domain.model import (
 from bot.incidents.domain.oncall import Roster
 from bot.incidents.domain.sla import SlaTable, describe_duration, until_words
 from bot.incidents.domain.timers import (
-    RESOLUTION_KINDS,
+    CARRIED_KINDS,
     SLA_KINDS,
     in_state_for,
     retoken,
     sla_timers,
     step_timers,
+    update_timer,
+    without_pending,
 )
 
 __all__ = [
@@ -65,6 +68,7 @@ __all__ = [
     "TimerKind",
     "acknowledge",
     "change_severity",
+    "escalate_now",
     "fire_due",
     "fire_timer",
     "may_acknowledge",
@@ -142,7 +146,7 @@ def open_incident(
     timers = step_timers(policy, 0, now, 0) + sla_timers(incident, now, include_response=True)
     if policy.steps[0].target == ONCALL:
         timers += (Timer(TimerKind.SECONDARY, now + policy.secondary_after, 0, 0),)
-    incident = replace(incident, timers=timers)
+    incident = replace(incident, timers=timers + update_timer(incident, now))
     sla = sla_policy.for_severity(severity)
     measured = "" if value is None else f" (value {reading or format(value, 'g')})"
     detail = (
@@ -231,6 +235,8 @@ def fire_timer(incident: Incident, timer: Timer, now: datetime, roster: Roster |
         return _page(incident, timer, tuple(marked), now, roster)
     if timer.kind is TimerKind.ACK_TIMEOUT:
         return _ack_timed_out(incident, tuple(marked), now)
+    if timer.kind is TimerKind.STATUS_UPDATE:
+        return update_missed(incident, timer, tuple(marked), now, roster)
     return _sla_alarm(incident, timer, tuple(marked), now)
 
 
@@ -254,6 +260,10 @@ def _page(
     action = IncidentAction.PAGE if index == 0 else IncidentAction.ESCALATE
     who = ", ".join(recipients) or "nobody (no one holds this role)"
     detail = f"step {index} {target} -> {who} via {', '.join(channels)}"
+    # The timer's own due time says which loop it belongs to (Escalate now fires it early).
+    loop = incident.loop_at(timer.due_at)
+    if incident.policy.repeat:
+        detail += f" (loop {loop} of {incident.policy.loops})"
     incident, event = _event(
         incident,
         action,
@@ -264,7 +274,10 @@ def _page(
         paged_user_ids=tuple(dict.fromkeys((*incident.paged_user_ids, *recipients))),
         paged_channels=tuple(dict.fromkeys((*incident.paged_channels, *channels))),
     )
-    page = Page(index, target, recipients, channels, incident.escalation_schedule())
+    page = Page(
+        index, target, recipients, channels, incident.escalation_schedule(loop),
+        loop=loop, loops=incident.policy.loops,
+    )  # fmt: skip
     return incident, [event, page]
 
 
@@ -273,7 +286,7 @@ def _ack_timed_out(incident: Incident, timers: tuple[Timer, ...], now: datetime)
     check_transition(incident.status, IncidentStatus.TRIGGERED, "re-trigger")
     token = incident.escalation_token + 1
     # Step 0 of the new run is the acknowledger; later steps escalate from now if they stay quiet.
-    renewed = retoken(timers, RESOLUTION_KINDS, token) + step_timers(incident.policy, 1, now, token)
+    renewed = retoken(timers, CARRIED_KINDS, token) + step_timers(incident.policy, 1, now, token)
     detail = f"no resolution {incident.policy.ack_timeout} after the ack; re-paging {acknowledger}"
     incident, event = _event(
         incident,
@@ -344,7 +357,7 @@ def acknowledge(incident: Incident, actor: str, now: datetime) -> Outcome:
     was_triggered = incident.status is IncidentStatus.TRIGGERED
     token = incident.escalation_token + 1
     ack_timeout = Timer(TimerKind.ACK_TIMEOUT, now + incident.policy.ack_timeout, None, token)
-    timers = (*retoken(incident.timers, RESOLUTION_KINDS, token), ack_timeout)
+    timers = (*retoken(incident.timers, CARRIED_KINDS, token), ack_timeout)
     incident = replace(
         incident,
         status=IncidentStatus.ACKNOWLEDGED,
@@ -420,7 +433,9 @@ def change_severity(incident: Incident, new: Severity, actor: str, now: datetime
         )
     # Same token: escalation steps keep running; only the SLA timers are replaced.
     kept = tuple(t for t in incident.timers if t.fired or t.kind not in SLA_KINDS)
+    kept = without_pending(kept, TimerKind.STATUS_UPDATE)  # the new severity's cadence
     fresh = sla_timers(incident, now, include_response=incident.responded_at is None)
+    fresh += update_timer(incident, now)
     incident = replace(incident, timers=kept + fresh)
     detail = (
         f"{old.value} -> {new.value}; response due {response_due}, resolve due {resolution_due}"
@@ -433,3 +448,33 @@ def change_severity(incident: Incident, new: Severity, actor: str, now: datetime
     # A tighter SLA may already be due: fire those alarms now rather than at the next tick.
     incident, fired = _fire_due(incident, now, None, set(SLA_KINDS))
     return incident, effects + fired
+
+
+def escalate_now(incident: Incident, actor: str, now: datetime, roster: Roster) -> Outcome:
+    """Page the next pending step at once; every later step keeps its original due time.
+
+    Only the step pulled forward changes: the one after it still pages when it was planned
+    to (relative to the page, not to this click), so escalating early never delays anyone.
+    """
+    _aware(now, "escalate_now")
+    if incident.status is not IncidentStatus.TRIGGERED:
+        raise IncidentTransitionError(
+            f"cannot escalate now: the incident is {incident.status.value} "
+            "(escalation only runs while nobody has acknowledged)"
+        )
+    steps = [t for t in incident.pending_timers() if t.kind is TimerKind.ESCALATION_STEP]
+    if not steps:
+        loops = incident.policy.loops
+        raise IncidentTransitionError(
+            f"cannot escalate now: every step of the path has paged (loop {loops} of {loops})"
+        )
+    nxt = steps[0]
+    target = incident.policy.steps[nxt.step_index or 0].target
+    marked = tuple(replace(t, fired=True) if t is nxt else t for t in incident.timers)
+    detail = (
+        f"escalated now: step {nxt.step_index} {target} (due {nxt.due_at:%H:%M} UTC) paged "
+        "early; later steps keep their times"
+    )
+    incident, event = _event(incident, IncidentAction.ESCALATE_NOW, actor, detail, now)
+    incident, paged = _page(incident, nxt, marked, now, roster)
+    return incident, [event, *paged]

@@ -50,6 +50,7 @@ class TimerKind(StrEnum):
     RESPONSE_BREACH = "response_breach"
     RESOLUTION_REMINDER = "resolution_reminder"
     RESOLUTION_BREACH = "resolution_breach"
+    STATUS_UPDATE = "status_update"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,9 @@ class IncidentAction(StrEnum):
     RETRIGGER = "retrigger"
     SLA_REMINDER = "sla_reminder"
     SLA_BREACH = "sla_breach"
+    ESCALATE_NOW = "escalate_now"
+    STATUS_UPDATE = "status_update"
+    UPDATE_MISSED = "update_missed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,8 @@ class Page:
     recipients: tuple[str, ...]
     channels: tuple[str, ...]
     deadline_of_each_step: StepDeadlines
+    loop: int = 1
+    loops: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +174,35 @@ class ExternalUpdate:
     channels: tuple[str, ...]
 
 
-Effect = Page | Repage | Announce | SlaReminder | SlaBreached | ExternalUpdate | IncidentEvent
+@dataclass(frozen=True, slots=True)
+class UpdateReminder:
+    """Remind the incident's owners that a status update is overdue (the `missed`-th one)."""
+
+    owners: tuple[str, ...]
+    missed: int
+    every: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """Post a responder's status update to the severity's notify audience."""
+
+    author: str
+    text: str
+    audience: tuple[str, ...]
+
+
+Effect = (
+    Page
+    | Repage
+    | Announce
+    | SlaReminder
+    | SlaBreached
+    | ExternalUpdate
+    | UpdateReminder
+    | StatusUpdate
+    | IncidentEvent
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +239,9 @@ class Incident:
     escalation_started_at: datetime | None = None
     paged_user_ids: tuple[str, ...] = ()
     paged_channels: tuple[str, ...] = ()
+    # Status updates: when the last one was posted, and how many reminders went unanswered.
+    last_update_at: datetime | None = None
+    updates_missed: int = 0
     timers: tuple[Timer, ...] = ()
     events: tuple[IncidentEvent, ...] = ()
 
@@ -227,10 +264,28 @@ class Incident:
         """Return how long the first acknowledgement (or resolution) took, if there was one."""
         return None if self.responded_at is None else self.responded_at - self.opened_at
 
-    def escalation_schedule(self) -> StepDeadlines:
-        """Return (target, absolute time) for each step of the current escalation run."""
+    def escalation_schedule(self, loop: int = 1) -> StepDeadlines:
+        """Return (target, absolute time) for each step of loop `loop` of the current run."""
+        start = self.loop_start(loop)
+        return tuple((s.target, start + s.after) for s in self.policy.steps)
+
+    def loop_start(self, loop: int) -> datetime:
+        """Return when loop `loop` (1 = the first run) of the current escalation run starts."""
         anchor = self.escalation_started_at or self.opened_at
-        return tuple((s.target, anchor + s.after) for s in self.policy.steps)
+        return anchor + (loop - 1) * self.policy.loop_period
+
+    def loop_at(self, moment: datetime) -> int:
+        """Return the loop (1..policy.loops) of the current run that `moment` falls in."""
+        anchor = self.escalation_started_at or self.opened_at
+        passed = int((moment - anchor) / self.policy.loop_period) if moment > anchor else 0
+        return min(passed + 1, self.policy.loops)
+
+    def update_due(self) -> datetime | None:
+        """Return when the next status update is due, if the severity has a cadence."""
+        every = self.sla.for_severity(self.severity).update_every
+        if every is None or not self.is_open:
+            return None
+        return (self.last_update_at or self.opened_at) + every
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,15 @@ def _duration_from_plain(raw: object, where: str) -> SlaDuration:
     )
 
 
+def _update_every(raw: object, where: str) -> timedelta | None:
+    # Snapshots from before status updates existed have no cadence: nobody is reminded.
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+        raise ValueError(f"{where}: must be a number > 0 or null, got {raw!r}")
+    return timedelta(seconds=raw)
+
+
 @dataclass(frozen=True, slots=True)
 class SlaPolicy:
     """Say how fast a severity must be answered and fixed, and whom to tell."""
@@ -129,8 +138,12 @@ class SlaPolicy:
     response: SlaDuration
     resolution: SlaDuration
     notify: tuple[str, ...] = ()
+    # How often the incident's owner must post a status update (None: no cadence).
+    update_every: timedelta | None = None
 
     def __post_init__(self) -> None:
+        if self.update_every is not None and self.update_every <= timedelta(0):
+            raise ValueError(f"SLA update_every must be longer than zero, got {self.update_every}")
         for name in ("response", "resolution"):
             value = getattr(self, name)
             if isinstance(value, timedelta) and value <= timedelta(0):
@@ -146,10 +159,16 @@ class SlaPolicy:
 def _default_policies() -> dict[Severity, SlaPolicy]:
     return {
         Severity.P0: SlaPolicy(
-            timedelta(minutes=15), timedelta(hours=4), ("everyone", "stakeholders")
+            timedelta(minutes=15),
+            timedelta(hours=4),
+            ("everyone", "stakeholders"),
+            timedelta(minutes=30),
         ),
         Severity.P1: SlaPolicy(
-            timedelta(hours=1), timedelta(hours=24), ("tech_lead", "stakeholders")
+            timedelta(hours=1),
+            timedelta(hours=24),
+            ("tech_lead", "stakeholders"),
+            timedelta(hours=2),
         ),
         Severity.P2: SlaPolicy(timedelta(hours=4), timedelta(days=3), ("dev_team",)),
         Severity.P3: SlaPolicy(BusinessDays(1), NEXT_RELEASE, ("dev_team",)),
@@ -205,6 +224,9 @@ class SlaTable:
                     "response": _duration_to_plain(p.response),
                     "resolution": _duration_to_plain(p.resolution),
                     "notify": list(p.notify),
+                    "update_every_seconds": (
+                        None if p.update_every is None else p.update_every.total_seconds()
+                    ),
                 }
                 for sev, p in sorted(self.policies.items())
             },
@@ -229,8 +251,9 @@ class SlaTable:
                 raise ValueError(f"{where}.notify: expected a list of role keys")
             response = _duration_from_plain(body.get("response"), f"{where}.response")
             resolution = _duration_from_plain(body.get("resolution"), f"{where}.resolution")
+            every = _update_every(body.get("update_every_seconds"), f"{where}.update_every_seconds")
             try:
-                policies[sev] = SlaPolicy(response, resolution, tuple(notify))
+                policies[sev] = SlaPolicy(response, resolution, tuple(notify), every)
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from None
         zone = raw.get("timezone", "UTC")

@@ -15,6 +15,8 @@ SLA_KINDS: dict[TimerKind, str] = {
     TimerKind.RESOLUTION_BREACH: "resolution",
 }
 RESOLUTION_KINDS = {TimerKind.RESOLUTION_REMINDER, TimerKind.RESOLUTION_BREACH}
+# What an ack (or its timeout) carries to the new token: resolution alarms and the update cadence.
+CARRIED_KINDS = RESOLUTION_KINDS | {TimerKind.STATUS_UPDATE}
 
 
 def sla_timers(incident: Incident, now: datetime, include_response: bool) -> tuple[Timer, ...]:
@@ -39,11 +41,33 @@ def sla_timers(incident: Incident, now: datetime, include_response: bool) -> tup
 def step_timers(
     policy: EscalationPolicy, first: int, anchor: datetime, token: int
 ) -> tuple[Timer, ...]:
-    """Return escalation-step timers from step `first` on, counted from `anchor`."""
+    """Return escalation-step timers from step `first` on, counted from `anchor`.
+
+    With `repeat`, the later loops are planned at once (each a loop period after the one
+    before, every step from step 0): an ack retokens them all away, a restart finds them
+    stored, and Escalate now leaves their due times as they are.
+    """
     return tuple(
-        Timer(TimerKind.ESCALATION_STEP, anchor + s.after, s.index, token)
-        for s in policy.steps[first:]
+        Timer(
+            TimerKind.ESCALATION_STEP, anchor + loop * policy.loop_period + s.after, s.index, token
+        )
+        for loop in range(policy.loops)
+        for s in policy.steps[(first if loop == 0 else 0) :]
     )
+
+
+def update_timer(incident: Incident, now: datetime) -> tuple[Timer, ...]:
+    """Return the status-update reminder due next (none without a cadence), at `now` at the
+    earliest: a cadence shortened by a severity change reminds at once, not in the past."""
+    due = incident.update_due()
+    if due is None:
+        return ()
+    return (Timer(TimerKind.STATUS_UPDATE, max(due, now), None, incident.escalation_token),)
+
+
+def without_pending(timers: tuple[Timer, ...], kind: TimerKind) -> tuple[Timer, ...]:
+    """Return `timers` less the unfired ones of `kind` (fired ones stay as history)."""
+    return tuple(t for t in timers if t.fired or t.kind is not kind)
 
 
 def retoken(timers: tuple[Timer, ...], keep: set[TimerKind], token: int) -> tuple[Timer, ...]:

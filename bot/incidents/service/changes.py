@@ -25,7 +25,13 @@ from bot.releases.domain.release import Release
 log = logging.getLogger(__name__)
 
 # How a refused action reads in "You may not <verb> <target>".
-_VERBS = {"ack": "acknowledge", "severity": "change the severity of", "open": "open"}
+_VERBS = {
+    "ack": "acknowledge",
+    "severity": "change the severity of",
+    "open": "open",
+    "escalate": "escalate",
+    "update": "post a status update on",
+}
 _NOT_PAGED = " (you were not paged for it)"
 
 # What the thread is told when a person acts (timer-driven changes bring their own notices).
@@ -33,6 +39,7 @@ _ACTION_TEXT = {
     "ack": "✅ Acknowledged by <@{actor}> — escalation stopped",
     "resolve": "🟢 Resolved by <@{actor}>: {note}",
     "severity": "⚠️ Severity changed to {severity} by <@{actor}>",
+    "escalate": "⏩ <@{actor}> escalated now (later steps keep their times)",
 }
 
 
@@ -74,7 +81,7 @@ class IncidentChanges:
     ) -> None:
         """Audit a refused attempt, commit it, and raise NotAuthorized."""
         what = f"{_VERBS.get(action, action)} {target}"
-        if action in ("ack", "resolve"):
+        if action in ("ack", "resolve", "escalate", "update"):
             what += _NOT_PAGED
         denied = NotAuthorized(what, actor.name, allowed)
         event = AuditEvent.record(

@@ -26,9 +26,11 @@ from bot.incidents.domain.model import (
     Repage,
     SlaBreached,
     SlaReminder,
+    StatusUpdate,
     StepDeadlines,
+    UpdateReminder,
 )
-from bot.incidents.domain.sla import until_words
+from bot.incidents.domain.sla import describe_duration, until_words
 from bot.incidents.paging.pagerduty import status_event, trigger_event
 from bot.incidents.paging.webhook import webhook_body
 
@@ -183,12 +185,43 @@ class NoticePlan:
             return self.channel("announce", text, mention_roles=effect.audience)
         if isinstance(effect, SlaReminder | SlaBreached):
             return self._sla(effect)
+        if isinstance(effect, UpdateReminder):
+            return self._update_reminder(effect)
+        if isinstance(effect, StatusUpdate):
+            return self._status_update(effect)
         return self._external(effect)
 
-    def _page_text(self, target: str, step: int, recipients: Sequence[str]) -> str:
+    def _page_text(self, page: Page) -> str:
+        step = page.step_index
         verb = "Paging" if step == 0 else f"Escalating (step {step}) to"
-        nobody = "" if recipients else " (nobody holds this role)"
-        return f"🚨 {verb} {target_title(target)}{nobody} — {self.headline()}"
+        nobody = "" if page.recipients else " (nobody holds this role)"
+        loop = f" (loop {page.loop} of {page.loops})" if page.loops > 1 else ""
+        return f"🚨 {verb} {target_title(page.target)}{nobody}{loop} — {self.headline()}"
+
+    def _update_reminder(self, effect: UpdateReminder) -> list[Outgoing]:
+        every = describe_duration(effect.every)
+        missed = f"{effect.missed} update{'s' if effect.missed > 1 else ''} missed"
+        text = (
+            f"📝 Status update due ({self.incident.severity.value}: one every {every}; "
+            f"{missed}). Post one with `/incident update {self.incident_id} <text>` — "
+            f"{self.headline()}"
+        )
+        out = self.channel(
+            "update_reminder",
+            text,
+            mention_users=effect.owners,
+            where=[RELEASE],
+            extra={"fallback_alerts": True},
+            key=str(effect.missed),
+        )
+        dms = [self.dm(u, "update_reminder", text, None) for u in effect.owners]
+        # The incident message shows the missed count: edit it too.
+        return [*out, *dms, self.refresh("update_missed")]
+
+    def _status_update(self, effect: StatusUpdate) -> list[Outgoing]:
+        # The severity's notify audience, as the opening announcement: thread and channel.
+        text = f"📝 Status update from <@{effect.author}>: {effect.text} — {self.headline()}"
+        return self.channel("status_update", text, mention_roles=effect.audience)
 
     def _dm_text(self, schedule: StepDeadlines, step: int, lead: str) -> str:
         nxt = next(((t, w) for t, w in schedule[step + 1 :] if w > self.now), None)
@@ -206,7 +239,7 @@ class NoticePlan:
             roles = [page.target] if not page.recipients and page.target in ROLE_TITLES else []
             out += self.channel(
                 "page",
-                self._page_text(page.target, page.step_index, page.recipients),
+                self._page_text(page),
                 mention_users=page.recipients,
                 mention_roles=roles,
                 extra={

@@ -45,7 +45,10 @@ def sla_table(settings: Settings) -> SlaTable:
     for severity in Severity:
         configured = settings.severities.policy(severity.value)
         policies[severity] = SlaPolicy(
-            _sla(configured.response), _sla(configured.resolution), tuple(configured.notify)
+            _sla(configured.response),
+            _sla(configured.resolution),
+            tuple(configured.notify),
+            configured.update_every or None,  # "0m": no status-update cadence
         )
     return SlaTable(policies, settings.severities.timezone)
 
@@ -93,6 +96,7 @@ async def escalation_policy(settings: Settings, directory: MemberDirectory) -> E
         ack_timeout=settings.escalation.ack_timeout,
         secondary_after=settings.oncall.secondary_after,
         reminder_before=settings.escalation.reminder_before,
+        repeat=settings.escalation.repeat,
     )
 
 

@@ -13,17 +13,19 @@ from bot.core.ports import UnitOfWork
 from bot.core.timers import TimerRecord
 from bot.incidents.domain.model import Incident, Timer, TimerKind
 
-STEP, SECONDARY, ACK_TIMEOUT, SLA = (
+STEP, SECONDARY, ACK_TIMEOUT, SLA, UPDATE = (
     "incident.step",
     "incident.secondary",
     "incident.ack_timeout",
     "incident.sla",
+    "incident.update",
 )
-TIMER_KINDS = (STEP, SECONDARY, ACK_TIMEOUT, SLA)
+TIMER_KINDS = (STEP, SECONDARY, ACK_TIMEOUT, SLA, UPDATE)
 _DURABLE = {
     TimerKind.ESCALATION_STEP: STEP,
     TimerKind.SECONDARY: SECONDARY,
     TimerKind.ACK_TIMEOUT: ACK_TIMEOUT,
+    TimerKind.STATUS_UPDATE: UPDATE,
 }
 
 

@@ -3,8 +3,9 @@
 Every change is one transaction: the incident row, its audit events, the outbox messages it
 causes and its durable due times are written together. The pure domain decides; this module
 loads, stores and translates. Timers are the shared `timers` table's kinds `incident.step`,
-`incident.secondary`, `incident.ack_timeout` and `incident.sla`, each carrying the
-incident's escalation token: a timer from before an ack (or any superseded run) does nothing.
+`incident.secondary`, `incident.ack_timeout`, `incident.sla` and `incident.update` (the
+status-update reminder), each carrying the incident's escalation token: a timer from before
+an ack (or any superseded run) does nothing.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import Severity
 from bot.core.timers import TimerRecord
 from bot.core.units import PUSHED_FIRING, format_measure, format_rule
-from bot.incidents.domain import lifecycle
+from bot.incidents.domain import cadence, lifecycle
 from bot.incidents.domain.model import (
     Effect,
     Incident,
     IncidentTransitionError,
     may_acknowledge,
 )
+from bot.incidents.domain.oncall import Roster
 from bot.incidents.domain.ports import (
     IncidentMessage,
     audit_target,
@@ -64,6 +66,9 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 8
 MAX_NOTE = 1000
 Change = Callable[[Incident, datetime], tuple[Incident, list[Effect]]]
+RosterChange = Callable[[Incident, datetime, Roster], tuple[Incident, list[Effect]]]
+# Actions checked with another action's roles: whoever may ack may escalate and post updates.
+_CHECKED_AS = {"escalate": "ack", "update": "ack"}
 IncidentListener = Callable[[Incident], Awaitable[None]]
 PUSHED = "alertmanager"
 _SOURCES = {"poll": Source.TIMER, PUSHED: Source.WEBHOOK}
@@ -366,6 +371,30 @@ class IncidentService:
             lambda i, now: lifecycle.change_severity(i, level, actor.id, now),
         )
 
+    async def escalate_now(self, incident_id: int, actor: Actor, source: Source) -> Incident:
+        """Page the next step at once (later steps keep their times); the ack roles may."""
+        return await self._mutate(
+            incident_id,
+            actor,
+            "escalate",
+            source,
+            roster_change=lambda i, now, roster: lifecycle.escalate_now(i, actor.id, now, roster),
+        )
+
+    async def post_update(
+        self, incident_id: int, actor: Actor, text: str, source: Source
+    ) -> Incident:
+        """Post a status update to the severity's notify audience; responders may."""
+        if not " ".join((text or "").split()):
+            raise InvalidInput("a status update needs some text saying where things stand")
+        return await self._mutate(
+            incident_id,
+            actor,
+            "update",
+            source,
+            lambda i, now: cadence.post_update(i, actor.id, text, now),
+        )
+
     # ----- reads -----------------------------------------------------------------------------
 
     async def get(self, incident_id: int) -> Incident:
@@ -462,11 +491,18 @@ class IncidentService:
         return stored
 
     def _may(self, actor: Actor, incident: Incident, action: str) -> bool:
-        allowed = self.access.allowed_roles(action)
+        allowed = self.access.allowed_roles(_CHECKED_AS.get(action, action))
         return bool(may_acknowledge(actor.id, actor.roles, incident, ack_roles=allowed))
 
     async def _mutate(
-        self, incident_id: int, actor: Actor, action: str, source: Source, change: Change
+        self,
+        incident_id: int,
+        actor: Actor,
+        action: str,
+        source: Source,
+        change: Change | None = None,
+        *,
+        roster_change: RosterChange | None = None,
     ) -> Incident:
         for attempt in range(MAX_RETRIES):
             async with self.uow() as uow:
@@ -479,10 +515,13 @@ class IncidentService:
                 )
                 if not allowed and incident.is_open:
                     target = audit_target(incident_id)
-                    roles = self.access.allowed_roles(action)
+                    roles = self.access.allowed_roles(_CHECKED_AS.get(action, action))
                     await self.changes.deny(
                         uow, actor, action, target, incident.release_id, source, roles
                     )
+                if roster_change is not None:  # who the next step pages, read once allowed
+                    change = _with_roster(roster_change, await self.oncall.roster(uow, now))
+                assert change is not None
                 try:
                     updated, effects = change(incident, now)
                 except (IncidentTransitionError, ValueError) as refused:
@@ -505,6 +544,10 @@ class IncidentService:
                 await listener(incident)
             except Exception:  # a broken listener must not undo a committed change
                 log.exception("incident listener failed for incident %s", incident.id)
+
+
+def _with_roster(change: RosterChange, roster: Roster) -> Change:
+    return lambda incident, now: change(incident, now, roster)
 
 
 def _severity(text: str) -> Severity:

@@ -76,6 +76,8 @@ def _columns(incident: Incident) -> dict[str, Any]:
         "escalation_started_at": incident.escalation_started_at,
         "paged_user_ids": list(incident.paged_user_ids),
         "paged_channels": list(incident.paged_channels),
+        "last_update_at": incident.last_update_at,
+        "updates_missed": incident.updates_missed,
         "timers": [timer_to_plain(t) for t in incident.timers],
     }
 
@@ -110,6 +112,8 @@ def _incident(row: IncidentRow) -> Incident:
         escalation_started_at=row.escalation_started_at,
         paged_user_ids=tuple(row.paged_user_ids or ()),
         paged_channels=tuple(row.paged_channels or ()),
+        last_update_at=row.last_update_at,
+        updates_missed=row.updates_missed or 0,
         timers=tuple(timer_from_plain(t) for t in row.timers or ()),
     )
 

@@ -48,6 +48,9 @@ class IncidentRow(Base):
     escalation_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     paged_user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     paged_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Status updates (0012): the last one posted, and how many reminders went unanswered.
+    last_update_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    updates_missed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The incident's own timer list (fired ones too): the token guard reads it; the shared
     # `timers` table only holds the pending due times that wake the bot.
     timers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -53,7 +53,7 @@ async def test_breach_pages_oncall_by_dm_and_channel_mention_at_once(world: Worl
     assert incident.severity.value == "P1"
     [dm] = dms(world.omar)
     assert "You are paged" in dm.content and "P1 incident #1" in dm.content
-    assert set(buttons(dm)) == {"Acknowledge", "Resolve", "Roll back"}
+    assert set(buttons(dm)) == {"Acknowledge", "Escalate now", "Resolve", "Roll back"}
     [in_thread] = mentioning(world.thread(), world.omar)
     embed = in_thread.embeds[0]
     assert embed.title is not None and embed.title.startswith("🚨 P1 · Incident #1")

@@ -34,8 +34,9 @@ def _incident(title: str = "Error rate 0.034 (threshold 0.01)"):
     return replace(incident, id=7)
 
 
-def test_page_shows_each_steps_absolute_deadline_and_the_three_buttons() -> None:
-    """Show 09:00/09:15/09:30 UTC for the seed path and Acknowledge, Resolve, Roll back."""
+def test_page_shows_each_steps_absolute_deadline_and_the_four_buttons() -> None:
+    """Show 09:00/09:15/09:30 UTC for the seed path and Acknowledge, Escalate now, Resolve,
+    Roll back."""
     spec = incident_spec(_incident(), RELEASE, T0, NAMES, "<@100> paged")
     fields = {f.name: f.value for f in spec.embeds[0].fields}
     assert fields["Escalation"].splitlines() == [
@@ -49,6 +50,7 @@ def test_page_shows_each_steps_absolute_deadline_and_the_three_buttons() -> None
     ]
     assert [(b.label, b.custom_id, b.disabled) for b in spec.rows[0]] == [
         ("Acknowledge", "rb:inc-ack:7", False),
+        ("Escalate now", "rb:inc-esc:7", False),
         ("Resolve", "rb:inc-resolve:7", False),
         ("Roll back", "rb:rollback:1", False),
     ]
@@ -120,3 +122,19 @@ def test_seen_reads_the_latest_value_in_the_conditions_unit_and_as_is_without_on
     assert seen(0.051, "ratio") == "1 time(s) · latest value 5.1 %"
     assert seen(0.412, "seconds") == "1 time(s) · latest value 412 ms"
     assert seen(0.051, "") == "1 time(s) · latest value 0.051"
+
+
+def test_escalate_now_is_disabled_once_acknowledged_and_the_loop_is_shown() -> None:
+    """After an ack only Escalate now is greyed out; with repeat=1 the field names loop 1 of 2."""
+    acked, _ = acknowledge(_incident(), "300", T0 + timedelta(minutes=3))
+    states = {b.label: b.disabled for b in incident_spec(acked, RELEASE, T0, NAMES).rows[0]}
+    assert states == {
+        "Acknowledge": False, "Escalate now": True, "Resolve": False, "Roll back": False,
+    }  # fmt: skip
+    looping = replace(_incident(), policy=replace(SEED_POLICY, repeat=1))
+    fields = incident_spec(looping, RELEASE, T0 + timedelta(minutes=50), NAMES).embeds[0].fields
+    escalation = next(f.value for f in fields if f.name == "Escalation")
+    assert escalation.splitlines()[:2] == [
+        "Loop 2 of 2",
+        "1. On-call engineer — 2026-01-05 09:45 UTC (paged)",
+    ]

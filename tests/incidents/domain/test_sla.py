@@ -102,7 +102,9 @@ def test_table_round_trips_through_a_plain_dict() -> None:
         "response": {"business_days": 1},
         "resolution": "next_release",
         "notify": ["dev_team"],
+        "update_every_seconds": None,
     }
+    assert plain["severities"]["P0"]["update_every_seconds"] == 1800  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -146,3 +147,18 @@ async def test_an_incident_from_before_0009_survives_the_migration_without_a_uni
     async with uow() as u:
         stored = await u.incidents.get(incident_id)
     assert (stored.title, stored.latest_value, stored.unit) == ("Error rate 0.051", 0.051, "")
+
+
+async def test_repeat_and_status_update_columns_round_trip(uow):
+    """Store repeat in the policy snapshot and last update / missed count in their columns."""
+    incident = replace(_open(), policy=replace(POLICY, repeat=3))
+    async with uow() as u:
+        incident_id = await u.incidents.add(incident)
+        await u.commit()
+    async with uow() as u:
+        stored = await u.incidents.get(incident_id)
+        await u.incidents.save(replace(stored, last_update_at=NOW, updates_missed=2))
+        await u.commit()
+    async with uow() as u:
+        again = await u.incidents.get(incident_id)
+    assert (again.policy.repeat, again.last_update_at, again.updates_missed) == (3, NOW, 2)
