@@ -39,7 +39,7 @@ class ReleaseRoom:
         self.config = config
         self.render_context = render_context(config)
         self.updater = RoomUpdater(self.wanted, self._edit)
-        self._changes = asyncio.Lock()
+        self._changes: dict[int, asyncio.Lock] = {}
         # Caches that spare each refresh two database reads; the database stays the truth.
         self._latest: dict[int, Release] = {}
         self._rendered: dict[int, int] = {}  # release id -> revision last rendered
@@ -49,14 +49,15 @@ class ReleaseRoom:
         """Return the lock that queues this bot's changes to release `release_id`.
 
         ReleaseService retries a change when another one committed first, so a burst of
-        clicks makes most of them retry again and again; and SQLite refuses to turn a read
-        transaction into a write once another write committed ("database is locked"), which
-        different releases changed at once run into. Queuing the bot's changes (one at a
-        time: each commits in milliseconds) lets every change commit on its first try. The
-        service's retries still guard against writers in other processes.
+        clicks on one release would make most of them retry again and again; queuing them
+        lets each commit on its first try. Different releases do not wait for each other:
+        a change is a few rows now, and every write transaction is `BEGIN IMMEDIATE`, so the
+        database queues writers itself. The service's retries still guard other processes.
         """
-        del release_id  # one queue for all releases; the parameter keeps call sites precise
-        return self._changes
+        lock = self._changes.get(release_id)
+        if lock is None:
+            lock = self._changes[release_id] = asyncio.Lock()
+        return lock
 
     # ----- lookups ------------------------------------------------------------------------
 
