@@ -120,6 +120,7 @@ class ReleaseService:
                 opened = ReleaseSignal("phase_entered", release.id, now, (("phase", first.key),))
                 await self.events.publish(uow, ReleaseSignalled(release, opened))
             await uow.commit()
+        self._remember(release)
         await self._notify(release)
         return release
 
