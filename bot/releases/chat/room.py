@@ -16,7 +16,7 @@ from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.controls import message_kwargs
 from bot.releases.chat.render import render_context
-from bot.releases.chat.summary import room_messages
+from bot.releases.chat.summary import PhaseMemo, room_messages
 from bot.releases.chat.updater import RoomUpdater
 from bot.releases.domain.release import Release
 from bot.releases.service import ReleaseService
@@ -44,6 +44,7 @@ class ReleaseRoom:
         self._latest: dict[int, Release] = {}
         self._rendered: dict[int, int] = {}  # release id -> revision last rendered
         self._refs: dict[int, list[MessageRef]] = {}
+        self._phase_memo: dict[int, PhaseMemo] = {}  # per release: rendered phase messages
 
     def serial(self, release_id: int) -> asyncio.Lock:
         """Return the lock that queues this bot's changes to release `release_id`.
@@ -170,7 +171,9 @@ class ReleaseRoom:
         refs = self._refs.get(release_id)
         if refs is None:
             refs = self._refs[release_id] = list(await self.releases.messages(release_id))
-        specs = {(m.kind, m.key): m.spec for m in room_messages(release, self.render_context)}
+        memo = self._phase_memo.setdefault(release_id, {})
+        rendered = room_messages(release, self.render_context, memo)
+        specs = {(m.kind, m.key): m.spec for m in rendered}
         return [(ref, specs[(ref.kind, ref.key)]) for ref in refs if (ref.kind, ref.key) in specs]
 
     async def _edit(self, ref: MessageRef, spec: MessageSpec) -> None:
