@@ -38,6 +38,8 @@ class BaselinePeer(discord.Client):
         """Open the database and create one row per item of every release."""
         self.db = await aiosqlite.connect(self.db_path)
         await (await self.db.execute("PRAGMA journal_mode=WAL")).close()
+        # As the project's engine (bot.store.db): WAL without an fsync per commit.
+        await (await self.db.execute("PRAGMA synchronous=NORMAL")).close()
         await (
             await self.db.execute(
                 "CREATE TABLE items (release INTEGER, item INTEGER, done TEXT, "

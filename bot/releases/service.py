@@ -71,6 +71,10 @@ class ReleaseService:
     _known: dict[int, Release] = field(default_factory=dict, repr=False)
     # Message id -> what it shows: a posted message never changes release or part.
     _refs: dict[int, MessageRef] = field(default_factory=dict, repr=False)
+    # This process's release changes take turns for the write lock here, for just the few
+    # statements of the transaction: SQLite's busy handler would poll for it in threads
+    # (slow, and "database is locked" once a burst outlasts busy_timeout).
+    _writes: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     # ----- commands -------------------------------------------------------------------------
 
@@ -293,7 +297,7 @@ class ReleaseService:
         change: Callable[[Release, datetime, Sequence[Hold]], None],
     ) -> Release:
         for attempt in range(MAX_RETRIES):
-            async with self.uow() as uow:
+            async with self._writes, self.uow() as uow:
                 release = await self._current(uow, release_id)
                 now = self.clock.now()
                 held = (
