@@ -33,6 +33,10 @@ class ReleaseRepository(Protocol):
         """Return the release or raise UnknownTarget."""
         ...
 
+    async def revision(self, release_id: int) -> int | None:
+        """Return the stored revision of the release (None if there is no such release)."""
+        ...
+
     async def add(self, release: Release, template_body: str) -> int:
         """Insert a new release with its template snapshot; return its id.
 

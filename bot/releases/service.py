@@ -25,6 +25,8 @@ from bot.releases.domain.values import DeploymentWindow, parse_date, validate_se
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 8
+# Releases kept in memory (the newest committed state of each); active ones are far fewer.
+KNOWN_MAX = 512
 
 ChangeListener = Callable[[Release], Awaitable[None]]
 HoldSource = Callable[[UnitOfWork, Release], Awaitable[Sequence[Hold]]]
@@ -64,6 +66,15 @@ class ReleaseService:
         default_factory=weakref.WeakKeyDictionary, repr=False
     )
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    # The last committed state of each release this process saw; used only while the stored
+    # revision still matches it (one indexed read instead of loading the whole aggregate).
+    _known: dict[int, Release] = field(default_factory=dict, repr=False)
+    # Message id -> what it shows: a posted message never changes release or part.
+    _refs: dict[int, MessageRef] = field(default_factory=dict, repr=False)
+    # This process's release changes take turns for the write lock here, for just the few
+    # statements of the transaction: SQLite's busy handler would poll for it in threads
+    # (slow, and "database is locked" once a burst outlasts busy_timeout).
+    _writes: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     # ----- commands -------------------------------------------------------------------------
 
@@ -113,6 +124,7 @@ class ReleaseService:
                 opened = ReleaseSignal("phase_entered", release.id, now, (("phase", first.key),))
                 await self.events.publish(uow, ReleaseSignalled(release, opened))
             await uow.commit()
+        self._remember(release)
         await self._notify(release)
         return release
 
@@ -285,8 +297,8 @@ class ReleaseService:
         change: Callable[[Release, datetime, Sequence[Hold]], None],
     ) -> Release:
         for attempt in range(MAX_RETRIES):
-            async with self.uow() as uow:
-                release = await uow.releases.get(release_id)
+            async with self._writes, self.uow() as uow:
+                release = await self._current(uow, release_id)
                 now = self.clock.now()
                 held = (
                     await self._holds_of(uow, release)
@@ -305,11 +317,13 @@ class ReleaseService:
                     await uow.releases.save(release)
                 except ConcurrentUpdate:
                     log.debug("concurrent update of release %s (attempt %d)", release_id, attempt)
+                    self._known.pop(release_id, None)
                     continue
                 for signal in signals:
                     await self.events.publish(uow, ReleaseSignalled(release, signal))
                 await uow.commit()
             release.signals.clear()
+            self._remember(release)
             await self._notify(release)
             return release
         raise ConcurrentUpdate(f"release #{release_id} is changing too fast; try again")
@@ -330,12 +344,14 @@ class ReleaseService:
         )
         if credited is None:
             return
+        self._known.pop(event.release_id, None)  # until monitoring's transaction commits
         await uow.releases.save(release)  # ConcurrentUpdate: monitoring's transaction retries
         self._credited.setdefault(uow, []).append(release)
 
     def after_commit(self, uow: object) -> None:
         """Refresh the room of each release the committed unit of work ticked for monitoring."""
         for release in self._credited.pop(uow, []):
+            self._remember(release)
             task = asyncio.get_running_loop().create_task(self._notify(release))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -350,9 +366,40 @@ class ReleaseService:
     # ----- reads ----------------------------------------------------------------------------
 
     async def get(self, release_id: int) -> Release:
-        """Return a release."""
+        """Return a release as stored now."""
         async with self.uow() as uow:
-            return await uow.releases.get(release_id)
+            return await self._current(uow, release_id)
+
+    async def peek(self, release_id: int) -> Release:
+        """Return the release as this process last committed or read it (no database read
+        when known), for what a click needs before its change: the phase's items, the lead.
+
+        The change itself reads the stored revision in its transaction, so a stale peek never
+        decides anything.
+        """
+        known = self._known.get(release_id)
+        return known.copy() if known is not None else await self.get(release_id)
+
+    async def _current(self, uow: UnitOfWork, release_id: int) -> Release:
+        """Return a private copy of the release as stored now: from memory while the stored
+        revision matches the one kept (every committed change bumps it), else loaded."""
+        known = self._known.get(release_id)
+        if known is not None and await uow.releases.revision(release_id) == known.revision:
+            return known.copy()
+        release = await uow.releases.get(release_id)
+        self._remember(release.copy())
+        return release
+
+    def _remember(self, release: Release) -> None:
+        """Keep `release` (committed; never changed afterwards) unless a newer one is kept."""
+        if release.id is None:
+            return
+        known = self._known.pop(release.id, None)
+        self._known[release.id] = (
+            release if known is None or known.revision <= release.revision else known
+        )
+        while len(self._known) > KNOWN_MAX:  # the least recently changed goes first
+            del self._known[next(iter(self._known))]
 
     async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
         """Return releases, newest first."""
@@ -369,6 +416,10 @@ class ReleaseService:
         async with self.uow() as uow:
             await uow.messages.put(ref)
             await uow.commit()
+        # A re-posted part replaces the older message's row: forget what it showed.
+        for message_id, known in list(self._refs.items()):
+            if (known.release_id, known.kind, known.key) == (ref.release_id, ref.kind, ref.key):
+                del self._refs[message_id]
 
     async def messages(self, release_id: int) -> Sequence[MessageRef]:
         """Return the Discord messages kept for a release."""
@@ -376,6 +427,12 @@ class ReleaseService:
             return await uow.messages.for_release(release_id)
 
     async def find_message(self, message_id: int) -> MessageRef | None:
-        """Return what a Discord message shows, if the bot keeps it."""
+        """Return what a Discord message shows, if the bot keeps it (every click asks)."""
+        known = self._refs.get(message_id)
+        if known is not None:
+            return known
         async with self.uow() as uow:
-            return await uow.messages.find_by_message(message_id)
+            found = await uow.messages.find_by_message(message_id)
+        if found is not None:
+            self._refs[message_id] = found
+        return found

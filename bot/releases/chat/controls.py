@@ -205,7 +205,7 @@ class _ItemSelect(_Control, template=r"rb:abstract-select"):
         """Apply the action to every chosen item; report the refusals together."""
         await interaction.response.defer()
         bot, actor = acting(interaction)
-        release = await bot.releases.get(self.target["release"])
+        release = await bot.releases.peek(self.target["release"])
         chosen = [phase_item(release, self.target["phase"], v) for v in self.item.values]
         refused: list[DomainError] = []
         for item in chosen:
@@ -242,7 +242,7 @@ class TickSelect(_ItemSelect, template=ids.TICK_TEMPLATE):
     async def act(self, interaction: discord.Interaction) -> None:
         """Ask a window-override holder for the reason when the window applies; else tick."""
         bot, actor = acting(interaction)
-        release = await bot.releases.get(self.target["release"])
+        release = await bot.releases.peek(self.target["release"])
         now = bot.releases.clock.now()
         chosen = [phase_item(release, self.target["phase"], v) for v in self.item.values]
         gated = [item for item in chosen if release.window_refusal(item, now) is not None]
@@ -280,7 +280,7 @@ class WaiveSelect(_Control, template=ids.WAIVE_TEMPLATE):
     async def act(self, interaction: discord.Interaction) -> None:
         """Open the reason modal (a modal must be the first answer, so no defer here)."""
         bot, actor = acting(interaction)
-        release = await bot.releases.get(self.target["release"])
+        release = await bot.releases.peek(self.target["release"])
         item = phase_item(release, self.target["phase"], self.item.values[0])
         # Refuse (and audit) before asking for a reason the person could not use anyway.
         await require_role(bot, release, actor, "waive", item.id, Source.SELECT)
@@ -323,7 +323,7 @@ class WaiveReasonModal(discord.ui.Modal):
     async def _waive(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot, actor = acting(interaction)
-        release = await bot.releases.get(self.release_id)
+        release = await bot.releases.peek(self.release_id)
         item = phase_item(release, self.phase, str(self.item_index))
         async with bot.room.serial(self.release_id):
             await bot.releases.waive(
@@ -394,7 +394,7 @@ class AdvanceButton(_Control, template=ids.ADVANCE_TEMPLATE):
         """Advance the release when this button's phase is the current one."""
         await interaction.response.defer()
         bot, actor = acting(interaction)
-        release = await bot.releases.get(self.target["release"])
+        release = await bot.releases.peek(self.target["release"])
         if not 0 <= self.target["phase"] < len(release.phases):
             raise UnknownTarget(f"this control no longer matches {release.name}; press Refresh")
         # The phase travels with the click; the service checks it inside the transaction,

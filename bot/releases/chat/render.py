@@ -10,7 +10,7 @@ block continues in the next fence.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -321,6 +321,21 @@ def phase_progress(release: Release, phase: Phase) -> tuple[int, int]:
     items = phase.all_items()
     done = sum(1 for item in items if _progress(release, item).state is not ItemState.OPEN)
     return done, len(items)
+
+
+def phase_fingerprint(release: Release, phase_index: int, chunk_index: int) -> Hashable:
+    """Return everything `render_phase_message` reads from the release's state (with one
+    room's context fixed): equal fingerprints render equal messages, so a click re-renders
+    only the message of the items it changed."""
+    items = release.phases[phase_index].all_items()
+    progress = tuple(
+        (p.state, p.actor_id, p.actor_name, p.at, p.reason)
+        for p in (
+            _progress(release, items[i])
+            for i in plan_phase(release.phases[phase_index])[chunk_index].items
+        )
+    )
+    return (release.id, release.status, release.phase_index, frozenset(release.signoffs), progress)
 
 
 def render_phase_message(

@@ -16,7 +16,7 @@ from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
 from bot.releases.chat.controls import message_kwargs
 from bot.releases.chat.render import render_context
-from bot.releases.chat.summary import room_messages
+from bot.releases.chat.summary import PhaseMemo, room_messages
 from bot.releases.chat.updater import RoomUpdater
 from bot.releases.domain.release import Release
 from bot.releases.service import ReleaseService
@@ -39,24 +39,26 @@ class ReleaseRoom:
         self.config = config
         self.render_context = render_context(config)
         self.updater = RoomUpdater(self.wanted, self._edit)
-        self._changes = asyncio.Lock()
+        self._changes: dict[int, asyncio.Lock] = {}
         # Caches that spare each refresh two database reads; the database stays the truth.
         self._latest: dict[int, Release] = {}
         self._rendered: dict[int, int] = {}  # release id -> revision last rendered
         self._refs: dict[int, list[MessageRef]] = {}
+        self._phase_memo: dict[int, PhaseMemo] = {}  # per release: rendered phase messages
 
     def serial(self, release_id: int) -> asyncio.Lock:
         """Return the lock that queues this bot's changes to release `release_id`.
 
         ReleaseService retries a change when another one committed first, so a burst of
-        clicks makes most of them retry again and again; and SQLite refuses to turn a read
-        transaction into a write once another write committed ("database is locked"), which
-        different releases changed at once run into. Queuing the bot's changes (one at a
-        time: each commits in milliseconds) lets every change commit on its first try. The
-        service's retries still guard against writers in other processes.
+        clicks on one release would make most of them retry again and again; queuing them
+        lets each commit on its first try. Different releases do not wait for each other:
+        a change is a few rows now, and every write transaction is `BEGIN IMMEDIATE`, so the
+        database queues writers itself. The service's retries still guard other processes.
         """
-        del release_id  # one queue for all releases; the parameter keeps call sites precise
-        return self._changes
+        lock = self._changes.get(release_id)
+        if lock is None:
+            lock = self._changes[release_id] = asyncio.Lock()
+        return lock
 
     # ----- lookups ------------------------------------------------------------------------
 
@@ -169,7 +171,9 @@ class ReleaseRoom:
         refs = self._refs.get(release_id)
         if refs is None:
             refs = self._refs[release_id] = list(await self.releases.messages(release_id))
-        specs = {(m.kind, m.key): m.spec for m in room_messages(release, self.render_context)}
+        memo = self._phase_memo.setdefault(release_id, {})
+        rendered = room_messages(release, self.render_context, memo)
+        specs = {(m.kind, m.key): m.spec for m in rendered}
         return [(ref, specs[(ref.kind, ref.key)]) for ref in refs if (ref.kind, ref.key) in specs]
 
     async def _edit(self, ref: MessageRef, spec: MessageSpec) -> None:

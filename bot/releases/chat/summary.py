@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from bot.chat.layout import (
@@ -24,6 +24,7 @@ from bot.core.audit import AuditEvent
 from bot.releases.chat.render import (
     NAME_MAX,
     RenderContext,
+    phase_fingerprint,
     phase_progress,
     phase_state,
     plan_phase,
@@ -153,6 +154,21 @@ def render_status(
     return MessageSpec(embeds=(embed,))
 
 
+def _phase_spec(
+    release: Release, phase_index: int, chunk_index: int, ctx: RenderContext, memo: PhaseMemo | None
+) -> MessageSpec:
+    if memo is None:
+        return render_phase_message(release, phase_index, chunk_index, ctx)
+    key = f"{phase_index}:{chunk_index}"
+    fingerprint = phase_fingerprint(release, phase_index, chunk_index)
+    known = memo.get(key)
+    if known is not None and known[0] == fingerprint:
+        return known[1]
+    spec = render_phase_message(release, phase_index, chunk_index, ctx)
+    memo[key] = (fingerprint, spec)
+    return spec
+
+
 def release_choice(release: Release) -> str:
     """Return a one-line label for a release (autocomplete choices, lists)."""
     where = release.current_phase.title if release.current_phase else release.status.value
@@ -185,18 +201,26 @@ class RoomMessage:
     spec: MessageSpec
 
 
-def room_messages(release: Release, ctx: RenderContext) -> list[RoomMessage]:
+PhaseMemo = dict[str, tuple[Hashable, MessageSpec]]
+"""One room's rendered phase messages by key, with the fingerprint each was rendered from."""
+
+
+def room_messages(
+    release: Release, ctx: RenderContext, memo: PhaseMemo | None = None
+) -> list[RoomMessage]:
     """Return every message of the release room in posting order.
 
     The summary comes first, then each phase's messages followed by the sign-offs that
     gate that phase. Keys are stable for the release's life: "<phase>:<chunk>" indexes
-    for phase messages, the sign-off key for sign-offs.
+    for phase messages, the sign-off key for sign-offs. With `memo` (kept per release and
+    context), a phase message whose state is unchanged is not rendered again.
     """
     messages = [RoomMessage("summary", "", render_summary(release, ctx))]
     for phase_index, phase in enumerate(release.phases):
         for chunk_index in range(len(plan_phase(phase))):
-            spec = render_phase_message(release, phase_index, chunk_index, ctx)
-            messages.append(RoomMessage("phase", f"{phase_index}:{chunk_index}", spec))
+            key = f"{phase_index}:{chunk_index}"
+            spec = _phase_spec(release, phase_index, chunk_index, ctx, memo)
+            messages.append(RoomMessage("phase", key, spec))
         for signoff in release.phase_signoffs(phase):
             messages.append(
                 RoomMessage("signoff", signoff.key, render_signoff(release, signoff, ctx))

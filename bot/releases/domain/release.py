@@ -8,7 +8,7 @@ does I/O; the store persists what changed and the services deliver the signals.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -127,6 +127,19 @@ class Release:
     signals: list[ReleaseSignal] = field(default_factory=list)
     dirty_items: set[str] = field(default_factory=set)
     dirty_signoffs: set[str] = field(default_factory=set)
+
+    def copy(self) -> Release:
+        """Return a private copy to change: the progress records are replaced, never edited,
+        so new dicts are enough, and the copy starts with no pending events or changes."""
+        return replace(
+            self,
+            items=dict(self.items),
+            signoffs=dict(self.signoffs),
+            events=[],
+            signals=[],
+            dirty_items=set(),
+            dirty_signoffs=set(),
+        )
 
     # ----- queries -------------------------------------------------------------------------
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +33,21 @@ def audit_row(event: AuditEvent, release_id: int | None) -> AuditRow:
         source=event.source.value,
         detail=dict(event.detail),
     )
+
+
+def _audit_values(event: AuditEvent, release_id: int) -> dict[str, Any]:
+    """Return the column values of `event`'s row (a Core insert: no ORM flush per click)."""
+    row = audit_row(event, release_id)
+    return {
+        "release_id": row.release_id,
+        "at": row.at,
+        "actor_id": row.actor_id,
+        "actor_name": row.actor_name,
+        "action": row.action,
+        "target": row.target,
+        "source": row.source,
+        "detail": row.detail,
+    }
 
 
 def audit_event(row: AuditRow) -> AuditEvent:
@@ -59,6 +77,16 @@ class SqlReleaseRepository:
         if row is None:
             raise UnknownTarget(f"there is no release #{release_id}")
         return await self._load(row)
+
+    async def revision(self, release_id: int) -> int | None:
+        """Return the stored revision of release `release_id` (None: there is no such release).
+
+        One indexed read: enough to tell whether a release kept in memory is still current.
+        """
+        stored: int | None = await self._session.scalar(
+            select(ReleaseRow.revision).where(ReleaseRow.id == release_id)
+        )
+        return stored
 
     async def _load(self, row: ReleaseRow) -> Release:
         template_row = await self._session.get(TemplateRow, row.template_id)
@@ -160,20 +188,22 @@ class SqlReleaseRepository:
         await self._write_changes(release)
 
     async def _write_changes(self, release: Release) -> None:
+        # One statement per changed row: an upsert needs no read of the row first (merge()
+        # would SELECT it), and nothing else of the aggregate is touched.
         assert release.id is not None
         for item_id in sorted(release.dirty_items):
             progress = release.items[item_id]
-            await self._session.merge(
-                ItemStateRow(
-                    release_id=release.id,
-                    item_id=item_id,
-                    state=progress.state.value,
-                    actor_id=progress.actor_id,
-                    actor_name=progress.actor_name,
-                    at=progress.at,
-                    reason=progress.reason,
-                    source=progress.source,
-                )
+            await self._upsert(
+                ItemStateRow.__table__,  # type: ignore[arg-type]
+                ("release_id", "item_id"),
+                release_id=release.id,
+                item_id=item_id,
+                state=progress.state.value,
+                actor_id=progress.actor_id,
+                actor_name=progress.actor_name,
+                at=progress.at,
+                reason=progress.reason,
+                source=progress.source,
             )
         for key in sorted(release.dirty_signoffs):
             given = release.signoffs.get(key)
@@ -184,21 +214,29 @@ class SqlReleaseRepository:
                     )
                 )
             else:
-                await self._session.merge(
-                    SignOffRow(
-                        release_id=release.id,
-                        key=key,
-                        actor_id=given.actor_id,
-                        actor_name=given.actor_name,
-                        at=given.at,
-                    )
+                await self._upsert(
+                    SignOffRow.__table__,  # type: ignore[arg-type]
+                    ("release_id", "key"),
+                    release_id=release.id,
+                    key=key,
+                    actor_id=given.actor_id,
+                    actor_name=given.actor_name,
+                    at=given.at,
                 )
-        for event in release.events:
-            self._session.add(audit_row(event, release.id))
+        if release.events:
+            rows = [_audit_values(event, release.id) for event in release.events]
+            await self._session.execute(insert(AuditRow), rows)
         release.events.clear()
         release.dirty_items.clear()
         release.dirty_signoffs.clear()
-        await self._session.flush()
+
+    async def _upsert(self, table: Table, keys: tuple[str, ...], **values: Any) -> None:
+        dialect = self._session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+        changed = {name: value for name, value in values.items() if name not in keys}
+        await self._session.execute(
+            statement.values(**values).on_conflict_do_update(index_elements=keys, set_=changed)
+        )
 
     async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
         """Return releases, newest first, optionally only active or only closed ones."""

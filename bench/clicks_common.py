@@ -1,0 +1,114 @@
+"""What `bench_clicks` and its baseline peer share: emitting clicks and timing their edits."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import discord
+from simcord import Env, MemberActor
+from simcord import interactions as sim_interactions
+from simcord.backend import serializers
+from simcord.enums import ComponentType, InteractionType
+
+__all__ = ["Burst", "Click", "emit_select", "percentile"]
+
+
+def emit_select(
+    env: Env, member: MemberActor, message: discord.Message, custom_id: str, values: Sequence[str]
+) -> None:
+    """Deliver a select click's gateway event without waiting for the bot to handle it.
+
+    SimCord's actors run one at a time; emitting every event first and settling afterwards
+    is how simultaneous clicks reach a bot on Discord.
+    """
+    backend = env.backend
+    stored = backend.get_message(message.channel.id, message.id)
+    data = {
+        "custom_id": custom_id,
+        "component_type": ComponentType.STRING_SELECT,
+        "values": list(values),
+    }
+    _record, payload = sim_interactions.base_payload(
+        backend,
+        type=InteractionType.MESSAGE_COMPONENT,
+        channel_id=message.channel.id,
+        guild_id=member.guild.id,
+        user_id=member.id,
+        data=data,
+    )
+    payload["message"] = dict(serializers.message_payload(backend, stored))
+    backend.emit("INTERACTION_CREATE", payload)
+
+
+@dataclass(frozen=True)
+class Click:
+    """One emitted click: what it ticks (`key`) and the message it was made on."""
+
+    key: Hashable
+    message_id: int
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Return the `share` percentile of `values` in milliseconds (nearest rank)."""
+    ordered = sorted(values) or [0.0]
+    if share == 0.5:
+        return statistics.median(ordered) * 1000
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
+
+
+@dataclass
+class Burst:
+    """Clicks of one scenario: when each was emitted and when its edit reached SimCord."""
+
+    clicks: dict[Hashable, Click] = field(default_factory=dict)
+    sent: dict[Hashable, float] = field(default_factory=dict)
+    done: dict[Hashable, float] = field(default_factory=dict)
+    cpu: float = 0.0
+    statements: int = 0
+    edits: int = 0
+
+    def emitted(self, click: Click, at: float) -> None:
+        """Record that `click`'s gateway event was emitted at `at` (perf_counter)."""
+        self.clicks[click.key] = click
+        self.sent[click.key] = at
+
+    def edited(self, key: Hashable, at: float) -> None:
+        """Record that the first edit showing click `key` reached SimCord at `at`."""
+        self.done.setdefault(key, at)
+
+    @contextmanager
+    def measuring(self) -> Iterator[None]:
+        """Add the process CPU time spent in the block to the burst's CPU."""
+        began = time.process_time()
+        try:
+            yield
+        finally:
+            self.cpu += time.process_time() - began
+
+    @property
+    def latencies(self) -> list[float]:
+        """Return emitted-to-edited seconds of every click that got its edit."""
+        return [self.done[k] - self.sent[k] for k in self.sent if k in self.done]
+
+    @property
+    def missing(self) -> int:
+        """Return how many clicks never saw their edit (should be 0)."""
+        return sum(1 for k in self.sent if k not in self.done)
+
+    def per_click(self, amount: float) -> float:
+        """Return `amount` divided by the number of clicks."""
+        return amount / max(1, len(self.sent))
+
+    def summary(self) -> str:
+        """Return one line of this burst's own figures."""
+        return (
+            f"clicks={len(self.sent)} edited p50={percentile(self.latencies, 0.5):.1f} ms "
+            f"p99={percentile(self.latencies, 0.99):.1f} ms cpu/click="
+            f"{self.per_click(self.cpu) * 1000:.2f} ms "
+            f"sql/click={self.per_click(self.statements):.1f}"
+            f" edits/click={self.per_click(self.edits):.2f} missing={self.missing}"
+        )

@@ -1,0 +1,46 @@
+"""The click benchmark still runs end to end (tiny sizes), so it cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_clicks_prints_a_ratio_per_scenario_and_the_per_click_figures() -> None:
+    """Run bench_clicks with 2 releases and 2 members; every table row has a ratio."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_clicks",
+            "--releases",
+            "2",
+            "--members",
+            "2",
+            "--per-release",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if re.search(r"\| x[\d.]+ \|$", line)]
+    names = [row.split("|")[1].strip() for row in rows]
+    assert names == [
+        "1 click, edited p50",
+        "2 members at once in one release, edited p99",
+        "2 releases x 1 clicks at once, edited p99",
+        "2 releases, one click each at once, edited p99",
+        "CPU per click",
+        "SQL statements per click",
+        "edits per click",
+    ]
+    assert "clicks without their edit: project 0, baseline 0" in done.stdout
+    assert re.search(r"RSS after 2 active releases: \d+ MB", done.stdout)
