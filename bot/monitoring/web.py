@@ -4,7 +4,13 @@
 progress within its bound (or the database cannot even be read); a restart helps then.
 `/readyz` is readiness: 503 while the database cannot be written, the Discord gateway is
 disconnected, a database write keeps failing, or pages fail past their retry budget. Both
-answer from memory plus one short statement; neither holds the write lock for long.
+answer from memory plus one short statement that takes no write lock: `/healthz` reads in a
+read-only transaction (a WAL snapshot), `/readyz` only tries the lock, so neither ever waits
+behind a write (a push of thousands of alerts included).
+
+A push the store cannot take in time (the database stayed locked, the write queue is full)
+is answered 503 with Retry-After, never 500: Alertmanager retries, and the intake is
+idempotent on each alert's fingerprint, so the retry stores only what is still missing.
 
 The webhook authenticates before it parses, and both happen before anything is stored: a
 refused body (401 unauthenticated, 400 malformed, 413 too large) changes nothing and the
@@ -22,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import Secrets, Settings
+from bot.core.errors import ConcurrentUpdate, StoreBusy
 from bot.core.redaction import install_redaction
 from bot.monitoring.alertmanager import (
     MAX_BODY_BYTES,
@@ -38,6 +45,10 @@ from bot.runtime.health import Health
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
+# Seconds Alertmanager is told to wait before retrying a push the store was too busy for.
+RETRY_AFTER_SECONDS = 5
+# /healthz gives the database this long to answer one read (a reader never waits for a writer).
+HEALTH_READ_TIMEOUT = 2.0
 
 
 class PushedAlerts(Protocol):
@@ -92,7 +103,18 @@ class WebHandlers:
         except WebhookRejected as rejected:
             log.warning("alertmanager webhook refused (%s): %s", rejected.status, rejected.reason)
             return _error(rejected.status, rejected.reason)
-        report = await self._monitoring.receive_alertmanager(payload)
+        try:
+            report = await self._monitoring.receive_alertmanager(payload)
+        except (StoreBusy, ConcurrentUpdate) as busy:
+            log.warning("alertmanager push deferred (store busy): %s", busy)
+            return web.json_response(
+                {
+                    "status": "busy",
+                    "error": f"the store is busy, retry in {RETRY_AFTER_SECONDS} s: {busy}",
+                },
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return web.json_response(
             {
                 "status": "accepted",
@@ -119,7 +141,9 @@ class WebHandlers:
         """Liveness: 200 when every loop made progress and the database answers, else 503."""
         alive, loops = self._health.liveness()
         try:
-            open_windows = await asyncio.wait_for(self._monitoring.open_window_count(), 5)
+            open_windows = await asyncio.wait_for(
+                self._monitoring.open_window_count(), HEALTH_READ_TIMEOUT
+            )
         except Exception as exc:  # any database failure is "unhealthy", with the reason
             log.exception("health check: database unavailable")
             return web.json_response(

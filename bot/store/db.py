@@ -79,18 +79,30 @@ def _begin_immediate(connection: Any) -> None:
     # (busy_timeout cannot help there). BEGIN IMMEDIATE takes the write lock up front, so
     # writers queue politely behind busy_timeout and every read-modify-write is serialized.
     # A reader needs none of that: a deferred BEGIN reads a WAL snapshot without any lock.
-    read_only = is_read_only(connection)
-    _query_only(connection, read_only)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if is_read_only(connection):
+        _query_only(connection, True)
+        connection.exec_driver_sql("BEGIN")
+        return
+    _query_only(connection, False)  # only if a reader's transaction ended without its reset
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _end_read_only(connection: Any) -> None:
+    # The pooled connection serves writers next: a reader lifts its query_only at its end.
+    if is_read_only(connection):
+        _query_only(connection, False)
 
 
 def _query_only(connection: Any, wanted: bool) -> None:
-    # Pooled connections serve readers and writers: switch the pragma only when the mode
-    # changes (remembered on the DBAPI connection), so a writer pays nothing in the common case.
+    # Only a reader's own pragma is undone (remembered on the DBAPI connection): writers pay
+    # nothing, and a query_only set by someone else (a read-only volume drill) is left alone.
     info = connection.connection.info
-    if info.get("query_only", False) != wanted:
-        connection.exec_driver_sql(f"PRAGMA query_only={int(wanted)}")
-        info["query_only"] = wanted
+    if wanted or info.pop("query_only", False):
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA query_only={int(wanted)}")
+        cursor.close()
+        if wanted:
+            info["query_only"] = True
 
 
 def _postgresql_read_only(connection: Any) -> bool:
@@ -153,6 +165,8 @@ def make_engine(url: str, *, fence: Fence | None = None) -> AsyncEngine:
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "commit", _end_read_only)
+        event.listen(engine.sync_engine, "rollback", _end_read_only)
     elif backend == "postgresql":
         begin = _postgresql_begin if fence is None else _postgresql_begin_replica
         event.listen(engine.sync_engine, "begin", begin)

@@ -83,7 +83,7 @@ class MonitoringQueries:
 
     async def open_window_count(self) -> int:
         """Return how many windows are open (a cheap database round trip for /healthz)."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return len(await monitoring_repo(uow).open_windows())
 
     async def measurement_count(self) -> int:
