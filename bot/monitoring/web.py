@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
@@ -49,6 +52,10 @@ SETTINGS = web.AppKey("settings", Settings)
 RETRY_AFTER_SECONDS = 5
 # /healthz gives the database this long to answer one read (a reader never waits for a writer).
 HEALTH_READ_TIMEOUT = 2.0
+# ... and reuses an answer this fresh: a probe every few ms costs one read a second at most.
+HEALTH_READ_MAX_AGE = 1.0
+# Bodies from this size (a few hundred alerts) are parsed in a worker thread.
+PARSE_IN_THREAD_BYTES = 64 * 1024
 
 
 class PushedAlerts(Protocol):
@@ -61,6 +68,36 @@ class PushedAlerts(Protocol):
     async def open_window_count(self) -> int:
         """Return how many windows are open (a database round trip)."""
         ...
+
+
+class RecentRead:
+    """The open-window count, read at most every HEALTH_READ_MAX_AGE s; probes share one read.
+
+    A failed read is not kept: the next probe reads again (and reports the failure again).
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
+        """Keep the read (a read-only database round trip)."""
+        self._read = read
+        self._value: int | None = None
+        self._at = -math.inf
+        self._pending: asyncio.Future[int] | None = None
+
+    async def get(self) -> int:
+        """Return a count at most HEALTH_READ_MAX_AGE seconds old, reading it if needed."""
+        if self._value is not None and time.monotonic() - self._at < HEALTH_READ_MAX_AGE:
+            return self._value
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._refresh())
+        return await asyncio.shield(self._pending)
+
+    async def _refresh(self) -> int:
+        try:
+            value = await asyncio.wait_for(self._read(), HEALTH_READ_TIMEOUT)
+            self._value, self._at = value, time.monotonic()
+            return value
+        finally:
+            self._pending = None
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -84,6 +121,7 @@ class WebHandlers:
         self._max_conditions = web_settings.max_conditions_per_push
         self._read_timeout = web_settings.read_timeout_seconds
         self._monitoring = monitoring
+        self._open_windows = RecentRead(monitoring.open_window_count)
         self._health = health or Health()
         self._metrics = metrics
         token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
@@ -97,9 +135,7 @@ class WebHandlers:
             authenticate_headers(request.headers, bearer_token=self._bearer, hmac_secret=self._hmac)
             body = await self._read(request)
             authenticate(request.headers, body, bearer_token=self._bearer, hmac_secret=self._hmac)
-            payload = parse_alertmanager_webhook(
-                body, max_alerts=self._max_alerts, max_conditions=self._max_conditions
-            )
+            payload = await self._parse(body)
         except WebhookRejected as rejected:
             log.warning("alertmanager webhook refused (%s): %s", rejected.status, rejected.reason)
             return _error(rejected.status, rejected.reason)
@@ -137,13 +173,18 @@ class WebHandlers:
                 413, f"body is larger than the limit of {MAX_BODY_BYTES} bytes"
             ) from None
 
+    async def _parse(self, body: bytes) -> AlertmanagerPayload:
+        """Parse; a large body off the event loop, so probes are answered meanwhile."""
+        limits = {"max_alerts": self._max_alerts, "max_conditions": self._max_conditions}
+        if len(body) < PARSE_IN_THREAD_BYTES:
+            return parse_alertmanager_webhook(body, **limits)
+        return await asyncio.to_thread(parse_alertmanager_webhook, body, **limits)
+
     async def healthz(self, request: web.Request) -> web.Response:
         """Liveness: 200 when every loop made progress and the database answers, else 503."""
         alive, loops = self._health.liveness()
         try:
-            open_windows = await asyncio.wait_for(
-                self._monitoring.open_window_count(), HEALTH_READ_TIMEOUT
-            )
+            open_windows = await self._open_windows.get()
         except Exception as exc:  # any database failure is "unhealthy", with the reason
             log.exception("health check: database unavailable")
             return web.json_response(

@@ -167,6 +167,7 @@ async def _evaluate_window(
         now = clock.now()
         extra: dict[str, WatchedCondition] = {}
         states = await repo.conditions(window.key)
+        await repo.preload_active(window.key, [(s.condition, s.fingerprint) for _, s in pushed])
         measurements = []
         lines = []
         breached: set[str] = set()
