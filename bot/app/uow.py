@@ -102,7 +102,8 @@ def _ref(row: MessageRefRow) -> MessageRef:
 # as long as a PostgreSQL writer waits for the lock (`bot.store.db.LOCK_TIMEOUT`).
 WRITE_TURN_TIMEOUT = 15.0
 
-_holding: contextvars.ContextVar[WriteQueue | None] = contextvars.ContextVar(
+# (queue, task) holding a turn: a task started meanwhile inherits the context, not the turn.
+_holding: contextvars.ContextVar[tuple[WriteQueue, object] | None] = contextvars.ContextVar(
     "releasebot_write_turn", default=None
 )
 
@@ -117,7 +118,7 @@ class WriteQueue:
 
     async def acquire(self) -> bool:
         """Wait for the turn; return False when this task already holds it (nested unit)."""
-        if _holding.get() is self:
+        if _holding.get() == (self, asyncio.current_task()):
             return False  # nesting keeps today's behaviour: the database decides
         self.waiting += 1
         try:
@@ -128,7 +129,7 @@ class WriteQueue:
             ) from None
         finally:
             self.waiting -= 1
-        _holding.set(self)
+        _holding.set((self, asyncio.current_task()))
         return True
 
     def release(self) -> None:
