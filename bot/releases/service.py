@@ -351,17 +351,17 @@ class ReleaseService:
 
     async def get(self, release_id: int) -> Release:
         """Return a release."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.releases.get(release_id)
 
     async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
         """Return releases, newest first."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.releases.list(active=active, limit=limit)
 
     async def timeline(self, release_id: int, limit: int = 50) -> Sequence[AuditEvent]:
         """Return the release's audit events, oldest first."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.audit.for_release(release_id, limit)
 
     async def put_message(self, ref: MessageRef) -> None:
@@ -372,10 +372,10 @@ class ReleaseService:
 
     async def messages(self, release_id: int) -> Sequence[MessageRef]:
         """Return the Discord messages kept for a release."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.messages.for_release(release_id)
 
     async def find_message(self, message_id: int) -> MessageRef | None:
         """Return what a Discord message shows, if the bot keeps it."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.messages.find_by_message(message_id)

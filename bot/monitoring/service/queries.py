@@ -21,7 +21,7 @@ class MonitoringQueries:
         self, *, release_id: int | None = None, window_id: int | None = None
     ) -> WindowView:
         """Return a window (by release or by id) with its conditions, summary and alerts."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             repo = monitoring_repo(uow)
             if window_id is not None:
                 window = await repo.get_window(window_id)
@@ -88,11 +88,11 @@ class MonitoringQueries:
 
     async def measurement_count(self) -> int:
         """Return how many measurements are stored in all."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await monitoring_repo(uow).count_measurements()
 
     async def _alert(self, alert_id: int) -> AlertRecord:
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             alert = await monitoring_repo(uow).get_alert(alert_id)
         if alert is None:
             raise UnknownTarget(f"there is no monitoring alert #{alert_id}")
