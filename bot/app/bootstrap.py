@@ -98,13 +98,13 @@ class Database:
         if self.engine is not None:
             await self.engine.dispose()
 
-    def __call__(self) -> UnitOfWork:
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """Return a new unit of work (the bot must have started)."""
         if self._units is None:
             raise RuntimeError("the database is not started yet: the bot starts it in setup_hook")
         # SqlUnitOfWork satisfies the port at run time; mypy rejects it because its
         # repositories are declared as concrete classes (a store-side typing gap).
-        return cast(UnitOfWork, self._units())
+        return cast(UnitOfWork, self._units(read_only=read_only))
 
 
 class TemplateFile:

@@ -57,3 +57,7 @@ class GatesOpen(DomainError):
 
 class ConcurrentUpdate(DomainError):
     """Signal that someone else changed the release first; the use-case retries."""
+
+
+class StoreBusy(RuntimeError):
+    """The store could not take the work in time (locked, queue full): retry later, no bug."""

@@ -182,9 +182,13 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    """Open a fresh unit of work (never shared between concurrent tasks)."""
+    """Open a fresh unit of work (never shared between concurrent tasks).
 
-    def __call__(self) -> UnitOfWork: ...
+    `read_only=True` opens one that only reads: it never waits for a writer (a snapshot, no
+    write lock, no leader fence) and any write in it fails. Use it only where nothing is written.
+    """
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 
 
 class NowProvider(Protocol):

@@ -4,7 +4,13 @@
 progress within its bound (or the database cannot even be read); a restart helps then.
 `/readyz` is readiness: 503 while the database cannot be written, the Discord gateway is
 disconnected, a database write keeps failing, or pages fail past their retry budget. Both
-answer from memory plus one short statement; neither holds the write lock for long.
+answer from memory plus one short statement that takes no write lock: `/healthz` reads in a
+read-only transaction (a WAL snapshot), `/readyz` only tries the lock, so neither ever waits
+behind a write (a push of thousands of alerts included).
+
+A push the store cannot take in time (the database stayed locked, the write queue is full)
+is answered 503 with Retry-After, never 500: Alertmanager retries, and the intake is
+idempotent on each alert's fingerprint, so the retry stores only what is still missing.
 
 The webhook authenticates before it parses, and both happen before anything is stored: a
 refused body (401 unauthenticated, 400 malformed, 413 too large) changes nothing and the
@@ -16,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -23,6 +31,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import Secrets, Settings
+from bot.core.errors import ConcurrentUpdate, StoreBusy
 from bot.core.redaction import install_redaction
 from bot.monitoring.alertmanager import (
     MAX_BODY_BYTES,
@@ -40,6 +49,14 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Seconds Alertmanager is told to wait before retrying a push the store was too busy for.
+RETRY_AFTER_SECONDS = 5
+# /healthz gives the database this long to answer one read (a reader never waits for a writer).
+HEALTH_READ_TIMEOUT = 2.0
+# ... and reuses an answer this fresh: a probe every few ms costs one read a second at most.
+HEALTH_READ_MAX_AGE = 1.0
+# Bodies from this size (a few hundred alerts) are parsed in a worker thread.
+PARSE_IN_THREAD_BYTES = 64 * 1024
 
 
 class PushedAlerts(Protocol):
@@ -52,6 +69,36 @@ class PushedAlerts(Protocol):
     async def open_window_count(self) -> int:
         """Return how many windows are open (a database round trip)."""
         ...
+
+
+class RecentRead:
+    """The open-window count, read at most every HEALTH_READ_MAX_AGE s; probes share one read.
+
+    A failed read is not kept: the next probe reads again (and reports the failure again).
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
+        """Keep the read (a read-only database round trip)."""
+        self._read = read
+        self._value: int | None = None
+        self._at = -math.inf
+        self._pending: asyncio.Future[int] | None = None
+
+    async def get(self) -> int:
+        """Return a count at most HEALTH_READ_MAX_AGE seconds old, reading it if needed."""
+        if self._value is not None and time.monotonic() - self._at < HEALTH_READ_MAX_AGE:
+            return self._value
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._refresh())
+        return await asyncio.shield(self._pending)
+
+    async def _refresh(self) -> int:
+        try:
+            value = await asyncio.wait_for(self._read(), HEALTH_READ_TIMEOUT)
+            self._value, self._at = value, time.monotonic()
+            return value
+        finally:
+            self._pending = None
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -75,6 +122,7 @@ class WebHandlers:
         self._max_conditions = web_settings.max_conditions_per_push
         self._read_timeout = web_settings.read_timeout_seconds
         self._monitoring = monitoring
+        self._open_windows = RecentRead(monitoring.open_window_count)
         self._health = health or Health()
         self._metrics = metrics
         token, hmac_secret = secrets.alertmanager_token, secrets.alertmanager_hmac_secret
@@ -88,13 +136,22 @@ class WebHandlers:
             authenticate_headers(request.headers, bearer_token=self._bearer, hmac_secret=self._hmac)
             body = await self._read(request)
             authenticate(request.headers, body, bearer_token=self._bearer, hmac_secret=self._hmac)
-            payload = parse_alertmanager_webhook(
-                body, max_alerts=self._max_alerts, max_conditions=self._max_conditions
-            )
+            payload = await self._parse(body)
         except WebhookRejected as rejected:
             log.warning("alertmanager webhook refused (%s): %s", rejected.status, rejected.reason)
             return _error(rejected.status, rejected.reason)
-        report = await self._monitoring.receive_alertmanager(payload)
+        try:
+            report = await self._monitoring.receive_alertmanager(payload)
+        except (StoreBusy, ConcurrentUpdate) as busy:
+            log.warning("alertmanager push deferred (store busy): %s", busy)
+            return web.json_response(
+                {
+                    "status": "busy",
+                    "error": f"the store is busy, retry in {RETRY_AFTER_SECONDS} s: {busy}",
+                },
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return web.json_response(
             {
                 "status": "accepted",
@@ -117,11 +174,18 @@ class WebHandlers:
                 413, f"body is larger than the limit of {MAX_BODY_BYTES} bytes"
             ) from None
 
+    async def _parse(self, body: bytes) -> AlertmanagerPayload:
+        """Parse; a large body off the event loop, so probes are answered meanwhile."""
+        limits = {"max_alerts": self._max_alerts, "max_conditions": self._max_conditions}
+        if len(body) < PARSE_IN_THREAD_BYTES:
+            return parse_alertmanager_webhook(body, **limits)
+        return await asyncio.to_thread(parse_alertmanager_webhook, body, **limits)
+
     async def healthz(self, request: web.Request) -> web.Response:
         """Liveness: 200 when every loop made progress and the database answers, else 503."""
         alive, loops = self._health.liveness()
         try:
-            open_windows = await asyncio.wait_for(self._monitoring.open_window_count(), 5)
+            open_windows = await self._open_windows.get()
         except Exception as exc:  # any database failure is "unhealthy", with the reason
             log.exception("health check: database unavailable")
             return web.json_response(

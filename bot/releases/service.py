@@ -71,10 +71,6 @@ class ReleaseService:
     _known: dict[int, Release] = field(default_factory=dict, repr=False)
     # Message id -> what it shows: a posted message never changes release or part.
     _refs: dict[int, MessageRef] = field(default_factory=dict, repr=False)
-    # This process's release changes take turns for the write lock here, for just the few
-    # statements of the transaction: SQLite's busy handler would poll for it in threads
-    # (slow, and "database is locked" once a burst outlasts busy_timeout).
-    _writes: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     # ----- commands -------------------------------------------------------------------------
 
@@ -297,7 +293,7 @@ class ReleaseService:
         change: Callable[[Release, datetime, Sequence[Hold]], None],
     ) -> Release:
         for attempt in range(MAX_RETRIES):
-            async with self._writes, self.uow() as uow:
+            async with self.uow() as uow:  # writers take turns in the unit's WriteQueue
                 release = await self._current(uow, release_id)
                 now = self.clock.now()
                 held = (
@@ -367,7 +363,7 @@ class ReleaseService:
 
     async def get(self, release_id: int) -> Release:
         """Return a release as stored now."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await self._current(uow, release_id)
 
     async def peek(self, release_id: int) -> Release:
@@ -403,12 +399,12 @@ class ReleaseService:
 
     async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
         """Return releases, newest first."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.releases.list(active=active, limit=limit)
 
     async def timeline(self, release_id: int, limit: int = 50) -> Sequence[AuditEvent]:
         """Return the release's audit events, oldest first."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.audit.for_release(release_id, limit)
 
     async def put_message(self, ref: MessageRef) -> None:
@@ -423,7 +419,7 @@ class ReleaseService:
 
     async def messages(self, release_id: int) -> Sequence[MessageRef]:
         """Return the Discord messages kept for a release."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await uow.messages.for_release(release_id)
 
     async def find_message(self, message_id: int) -> MessageRef | None:
@@ -431,7 +427,7 @@ class ReleaseService:
         known = self._refs.get(message_id)
         if known is not None:
             return known
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             found = await uow.messages.find_by_message(message_id)
         if found is not None:
             self._refs[message_id] = found

@@ -2,19 +2,26 @@
 
 SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE`; PostgreSQL gets the same
 "one writer at a time" contract from a transaction-scoped advisory lock taken at BEGIN (see
-`_postgresql_begin`). An optional `fence` runs inside every transaction right after that lock:
-the leader's epoch check (`bot.store.leadership`), so a deposed leader cannot write.
+`_postgresql_begin`). An optional `fence` runs inside every writing transaction right after
+that lock: the leader's epoch check (`bot.store.leadership`), so a deposed leader cannot write.
+
+Readers never queue behind writers: a connection of `reader_engine(engine)` begins a
+read-only transaction instead (SQLite: a deferred BEGIN under `PRAGMA query_only`, a WAL
+snapshot that takes no lock; PostgreSQL: REPEATABLE READ READ ONLY, no advisory lock, no
+fence). A write attempted in one fails at once instead of quietly taking the write lock.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +39,11 @@ LOCK_TIMEOUT = "15s"
 # successor, hostage (shorter than LOCK_TIMEOUT, so the successor's first transaction waits
 # it out). Not for a lone bot: a slow migration on a loaded machine must not be cut short.
 IDLE_IN_TRANSACTION_TIMEOUT = "10s"
+
+# Execution option marking the connections of `reader_engine` (read by the begin listeners).
+READ_ONLY = "releasebot_read_only"
+# PostgreSQL SQLSTATEs of "the lock could not be had in time" and "serialization failure".
+_PG_BUSY_STATES = frozenset({"55P03", "40001", "40P01"})
 
 _DRIVER_MODULES = {"asyncpg": "asyncpg", "aiosqlite": "aiosqlite", "psycopg": "psycopg"}
 
@@ -56,12 +68,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+def is_read_only(connection: Any) -> bool:
+    """Return whether `connection` belongs to `reader_engine` (a read-only transaction)."""
+    return bool(connection.get_execution_options().get(READ_ONLY, False))
+
+
 def _begin_immediate(connection: Any) -> None:
     # A unit of work reads, then writes. A deferred transaction would take a read snapshot and
     # fail with "database is locked" when it tries to write after another writer committed
     # (busy_timeout cannot help there). BEGIN IMMEDIATE takes the write lock up front, so
     # writers queue politely behind busy_timeout and every read-modify-write is serialized.
+    # A reader needs none of that: a deferred BEGIN reads a WAL snapshot without any lock.
+    if is_read_only(connection):
+        _query_only(connection, True)
+        connection.exec_driver_sql("BEGIN")
+        return
+    _query_only(connection, False)  # only if a reader's transaction ended without its reset
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _end_read_only(connection: Any) -> None:
+    # The pooled connection serves writers next: a reader lifts its query_only at its end.
+    if is_read_only(connection):
+        _query_only(connection, False)
+
+
+def _query_only(connection: Any, wanted: bool) -> None:
+    # Only a reader's own pragma is undone (remembered on the DBAPI connection): writers pay
+    # nothing, and a query_only set by someone else (a read-only volume drill) is left alone.
+    info = connection.connection.info
+    if wanted or info.pop("query_only", False):
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA query_only={int(wanted)}")
+        cursor.close()
+        if wanted:
+            info["query_only"] = True
+
+
+def _postgresql_read_only(connection: Any) -> bool:
+    # One snapshot for the whole unit of work (a view that reads several tables is
+    # consistent), and no advisory lock: readers never wait for the writer.
+    if not is_read_only(connection):
+        return False
+    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    return True
 
 
 def _postgresql_begin(connection: Any) -> None:
@@ -70,6 +120,8 @@ def _postgresql_begin(connection: Any) -> None:
     # one after another exactly as on SQLite (the code was written for that contract: read,
     # decide, write), across every process on the database. READ COMMITTED is enough under it:
     # each transaction starts after the previous writer committed, so it reads fresh rows.
+    if _postgresql_read_only(connection):
+        return
     connection.exec_driver_sql(
         f"SELECT set_config('lock_timeout', '{LOCK_TIMEOUT}', true), "
         f"pg_advisory_xact_lock({WRITE_LOCK_KEY})"
@@ -78,6 +130,8 @@ def _postgresql_begin(connection: Any) -> None:
 
 def _postgresql_begin_replica(connection: Any) -> None:
     # As `_postgresql_begin`, and the idle-in-transaction timeout (one round trip, in order).
+    if _postgresql_read_only(connection):
+        return
     connection.exec_driver_sql(
         f"SELECT set_config('lock_timeout', '{LOCK_TIMEOUT}', true), "
         "set_config('idle_in_transaction_session_timeout', "
@@ -111,12 +165,46 @@ def make_engine(url: str, *, fence: Fence | None = None) -> AsyncEngine:
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "commit", _end_read_only)
+        event.listen(engine.sync_engine, "rollback", _end_read_only)
     elif backend == "postgresql":
         begin = _postgresql_begin if fence is None else _postgresql_begin_replica
         event.listen(engine.sync_engine, "begin", begin)
     if fence is not None:
-        event.listen(engine.sync_engine, "begin", fence)
+        event.listen(engine.sync_engine, "begin", _writers_only(fence))
     return engine
+
+
+def _writers_only(fence: Fence) -> Fence:
+    # A deposed leader may still read (it changes nothing); only its writes are refused.
+    def check(connection: Any) -> None:
+        if not is_read_only(connection):
+            fence(connection)
+
+    return check
+
+
+def reader_engine(engine: AsyncEngine) -> AsyncEngine:
+    """Return `engine` for read-only transactions (same pool; see the module docstring)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def is_busy(error: BaseException) -> bool:
+    """Return whether `error` means "the store is busy, try again" (not a bug, not bad data).
+
+    SQLite's "database is locked/busy" after busy_timeout, PostgreSQL's lock_timeout,
+    serialization failure or deadlock, or no pooled connection free in time.
+    """
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError) or "sqlite" in type(orig).__module__:
+        text = str(orig).lower()
+        return "database is locked" in text or "database is busy" in text
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state in _PG_BUSY_STATES
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -399,21 +399,21 @@ class IncidentService:
 
     async def get(self, incident_id: int) -> Incident:
         """Return an incident (UnknownTarget if there is none)."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await incidents_of(uow).get(incident_id)
 
     async def list_incidents(
         self, *, open_only: bool = False, release_id: int | None = None, limit: int = 25
     ) -> Sequence[Incident]:
         """Return incidents, newest first."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await incidents_of(uow).list(
                 open_only=open_only, release_id=release_id, limit=limit
             )
 
     async def status(self, incident_id: int) -> tuple[Incident, Sequence[AuditEvent]]:
         """Return an incident with its timeline (pages, acks, escalations, SLA, resolution)."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             incident = await incidents_of(uow).get(incident_id)
             return incident, await incidents_of(uow).timeline(incident)
 
@@ -421,7 +421,7 @@ class IncidentService:
         """Return what messages say about the incident's release, if it has one."""
         if incident.release_id is None:
             return None
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await load_release(uow, incident.release_id)
 
     async def remember_message(self, message: IncidentMessage) -> None:
@@ -432,7 +432,7 @@ class IncidentService:
 
     async def messages(self, incident_id: int) -> Sequence[IncidentMessage]:
         """Return the Discord messages showing an incident."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await incidents_of(uow).messages(incident_id)
 
     async def record_delivery(self, incident_id: int, what: str, detail: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -111,6 +111,10 @@ class MonitoringRepository(Protocol):
         starts_at: datetime,
     ) -> bool:
         """Record one firing push of an alert; return True when the fingerprint is new."""
+        ...
+
+    async def preload_active(self, window_id: int, alerts: Iterable[tuple[str, str]]) -> None:
+        """Read these (condition, fingerprint) alerts of the window at once (a batch's lookups)."""
         ...
 
     async def note_resolved(self, window_id: int, condition: str, fingerprint: str) -> int:

@@ -17,15 +17,24 @@ same (its severity from the alert's `severity` label: P0-P3 as given, other valu
 the configured table, by default critical → P1, warning → P2, info → P3; else P2), so
 nothing pushed is dropped silently: what is not evaluated is listed in the report with the
 reason.
+
+A large push is stored in bounded transactions (`INTAKE_BATCH` alerts each, per window), so
+no transaction holds the write lock for long and readers and other pushes interleave. Each
+batch is idempotent on the fingerprint: when one fails (the store stayed busy through
+`BUSY_RETRIES`), the batches before it are kept, `StoreBusy` reaches the web handler (503 with
+Retry-After), and Alertmanager's retry of the whole push records only what is still missing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 
 from bot.core.clock import Clock
+from bot.core.errors import StoreBusy
 from bot.core.events import Publisher
 from bot.core.ports import UnitOfWork, UnitOfWorkFactory
 from bot.core.roles import SEVERITY_LEVELS
@@ -40,6 +49,12 @@ from bot.monitoring.service.views import IntakeReport
 
 SEVERITIES = SEVERITY_LEVELS
 DEFAULT_PUSHED_SEVERITY = "P2"
+
+# Alerts per transaction: ~100 alerts is a few tens of ms of writing (bench/bench_intake.py).
+INTAKE_BATCH = 100
+# A batch the store is too busy for is tried again this often, after a short pause each.
+BUSY_RETRIES = 3
+BUSY_PAUSE = 0.05
 
 Pushed = tuple[AlertmanagerAlert, AlertSignal]
 
@@ -83,13 +98,18 @@ async def evaluate_pushed(
     """Evaluate every alert of `payload` against the open windows of its service."""
     ignored: list[str] = []
     by_window: dict[int, list[Pushed]] = defaultdict(list)
-    async with uow_factory() as uow:
+    # Finding the windows only reads: it never waits for a writer, and each service is
+    # looked up once per push, not once per alert.
+    windows_of: dict[str, Sequence[WindowRecord]] = {}
+    async with uow_factory(read_only=True) as uow:
         repo = monitoring_repo(uow)
         for index, (alert, signal) in enumerate(zip(payload.alerts, payload.signals, strict=True)):
             if signal.service is None:
                 ignored.append(f"alerts[{index}] ({signal.condition}): no `service` label")
                 continue
-            windows = await repo.open_windows(signal.service)
+            if signal.service not in windows_of:
+                windows_of[signal.service] = await repo.open_windows(signal.service)
+            windows = windows_of[signal.service]
             if not windows:
                 ignored.append(
                     f"alerts[{index}] ({signal.condition}): no open monitoring window "
@@ -99,12 +119,35 @@ async def evaluate_pushed(
                 by_window[window.key].append((alert, signal))
     evaluated: list[str] = []
     for window_id, pushed in by_window.items():
-        evaluated.extend(
-            await _evaluate_window(
-                uow_factory, clock, config, events, window_id, pushed, payload.group_key
+        for start in range(0, len(pushed), INTAKE_BATCH):
+            batch = pushed[start : start + INTAKE_BATCH]
+            evaluated.extend(
+                await _with_busy_retries(
+                    partial(
+                        _evaluate_window,
+                        uow_factory,
+                        clock,
+                        config,
+                        events,
+                        window_id,
+                        batch,
+                        payload.group_key,
+                    )
+                )
             )
-        )
     return IntakeReport(tuple(evaluated), tuple(ignored))
+
+
+async def _with_busy_retries(attempt: Callable[[], Awaitable[list[str]]]) -> list[str]:
+    """Run `attempt`; when the store is busy, pause briefly and try again, then give up."""
+    for tries in range(BUSY_RETRIES):
+        try:
+            return await attempt()
+        except StoreBusy:
+            if tries == BUSY_RETRIES - 1:
+                raise
+            await asyncio.sleep(BUSY_PAUSE * (tries + 1))
+    raise AssertionError("unreachable")
 
 
 async def _evaluate_window(
@@ -124,6 +167,7 @@ async def _evaluate_window(
         now = clock.now()
         extra: dict[str, WatchedCondition] = {}
         states = await repo.conditions(window.key)
+        await repo.preload_active(window.key, [(s.condition, s.fingerprint) for _, s in pushed])
         measurements = []
         lines = []
         breached: set[str] = set()

@@ -22,7 +22,7 @@ class MonitoringQueries:
         self, *, release_id: int | None = None, window_id: int | None = None
     ) -> WindowView:
         """Return a window (by release or by id) with its conditions, summary and alerts."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             repo = monitoring_repo(uow)
             if window_id is not None:
                 window = await repo.get_window(window_id)
@@ -88,16 +88,16 @@ class MonitoringQueries:
 
     async def open_window_count(self) -> int:
         """Return how many windows are open (a cheap database round trip for /healthz)."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return len(await monitoring_repo(uow).open_windows())
 
     async def measurement_count(self) -> int:
         """Return how many measurements are stored in all."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await monitoring_repo(uow).count_measurements()
 
     async def _alert(self, alert_id: int) -> AlertRecord:
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             alert = await monitoring_repo(uow).get_alert(alert_id)
         if alert is None:
             raise UnknownTarget(f"there is no monitoring alert #{alert_id}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -46,6 +46,8 @@ class SqlMonitoringRepository:
     def __init__(self, session: AsyncSession, now: datetime) -> None:
         self._session = session
         self._now = now
+        # Active alerts read ahead by `preload_active` (None: known absent), by primary key.
+        self._active: dict[tuple[int, str, str], ActiveAlertRow | None] = {}
 
     # ----- windows ---------------------------------------------------------------------------
 
@@ -320,29 +322,49 @@ class SqlMonitoringRepository:
         starts_at: datetime,
     ) -> bool:
         """Record one firing push of an alert; return True when the fingerprint is new."""
-        row = await self._session.get(ActiveAlertRow, (window_id, condition, fingerprint))
+        key = (window_id, condition, fingerprint)
+        # Changes are flushed with the next query or the commit: a batch of new alerts
+        # becomes one multi-row INSERT, not one round trip per alert.
+        row = (
+            self._active[key]
+            if key in self._active
+            else await self._session.get(ActiveAlertRow, key)
+        )
         if row is not None:
             row.pushes += 1
             row.last_seen_at = self._now
-            await self._session.flush()
             return False
-        self._session.add(
-            ActiveAlertRow(
-                window_id=window_id,
-                condition=condition,
-                fingerprint=fingerprint,
-                group_key=group_key,
-                starts_at=starts_at,
-                first_seen_at=self._now,
-                last_seen_at=self._now,
-                pushes=1,
+        self._active[key] = ActiveAlertRow(
+            window_id=window_id,
+            condition=condition,
+            fingerprint=fingerprint,
+            group_key=group_key,
+            starts_at=starts_at,
+            first_seen_at=self._now,
+            last_seen_at=self._now,
+            pushes=1,
+        )
+        self._session.add(self._active[key])
+        return True
+
+    async def preload_active(self, window_id: int, alerts: Iterable[tuple[str, str]]) -> None:
+        """Read the window's (condition, fingerprint) alerts in one query, for `note_firing`."""
+        wanted = set(alerts)
+        if not wanted:
+            return
+        rows = await self._session.scalars(
+            select(ActiveAlertRow).where(
+                ActiveAlertRow.window_id == window_id,
+                ActiveAlertRow.fingerprint.in_({fingerprint for _, fingerprint in wanted}),
             )
         )
-        await self._session.flush()
-        return True
+        found = {(row.condition, row.fingerprint): row for row in rows}
+        for condition, fingerprint in wanted:
+            self._active[(window_id, condition, fingerprint)] = found.get((condition, fingerprint))
 
     async def note_resolved(self, window_id: int, condition: str, fingerprint: str) -> int:
         """Forget a resolved alert; return how many alerts of `condition` still fire."""
+        self._active.pop((window_id, condition, fingerprint), None)
         await self._session.execute(
             delete(ActiveAlertRow).where(
                 ActiveAlertRow.window_id == window_id,

@@ -219,12 +219,12 @@ class OperationRunner:
 
     async def get(self, op_id: int) -> RolloutOperation:
         """Return one operation."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await rollout_records(uow).get(op_id)
 
     async def for_release(self, release_id: int) -> Sequence[RolloutOperation]:
         """Return the release's operations of this kind, oldest first."""
-        async with self.uow() as uow:
+        async with self.uow(read_only=True) as uow:
             return await rollout_records(uow).for_release(release_id, self.kind)
 
     async def authorize(
