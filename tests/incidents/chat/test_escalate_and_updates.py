@@ -12,7 +12,6 @@ import pytest
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.core.errors import NotAuthorized
-from bot.releases.chat.bot import ReleaseBot
 from tests.incidents.chat.harness import (
     PAGING,
     add_cast,
@@ -39,12 +38,6 @@ MIN = timedelta(minutes=1)
 def settings(tmp_path: Path) -> Settings:
     """Return test settings with Omar on call and the path repeated once (two loops)."""
     return make_settings(tmp_path / "releasebot.db", **PAGING, escalation={"repeat": 1})
-
-
-@pytest.fixture
-def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
-    """Return the bot with the incident extension and the members intent."""
-    return incident_bot(settings, clock)
 
 
 async def tick(world: World, clock: FakeClock, minutes: int) -> None:

@@ -7,44 +7,24 @@ Everything is real but the met condition, which is reported the way monitoring's
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
-from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.incidents.domain.model import IncidentStatus, TimerKind
-from bot.releases.chat.bot import ReleaseBot
 from tests.incidents.chat.harness import (
-    PAGING,
     add_cast,
     breach,
     dms,
-    incident_bot,
     incidents,
     mentioning,
     pump,
     said,
 )
-from tests.support.world import make_settings
 
 if TYPE_CHECKING:
     from tests.support.world import World
 
 MIN = timedelta(minutes=1)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Return test settings with Omar as the on-call primary."""
-    return make_settings(tmp_path / "releasebot.db", **PAGING)
-
-
-@pytest.fixture
-def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
-    """Return the bot with the incident extension and the members intent."""
-    return incident_bot(settings, clock)
 
 
 async def test_an_abort_is_in_the_incident_timeline_and_resolving_it_stops_the_pages(

@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.config import Settings
-from bot.core.clock import FakeClock
-from bot.releases.chat.bot import ReleaseBot
-from tests.incidents.chat.harness import incident_bot, said
+from tests.incidents.chat.harness import said
 from tests.support.world import make_settings
 
 if TYPE_CHECKING:
@@ -37,12 +35,6 @@ def settings(tmp_path: Path) -> Settings:
     """Return settings whose on-call calendar is a file the test writes (Omar is static)."""
     oncall = {"primary": "omar", "calendar": str(tmp_path / "rotation.ics")}
     return make_settings(tmp_path / "releasebot.db", oncall=oncall)
-
-
-@pytest.fixture
-def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
-    """Return the bot with the incident extension and the members intent."""
-    return incident_bot(settings, clock)
 
 
 async def test_oncall_show_names_the_calendar_as_the_source(world: World, settings) -> None:

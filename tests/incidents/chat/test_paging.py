@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pytest
 
 from bot.config import Settings
 from bot.core.clock import FakeClock
-from bot.releases.chat.bot import ReleaseBot
 from tests.incidents.chat.harness import (
-    PAGING,
     add_cast,
     breach,
     buttons,
@@ -24,24 +19,11 @@ from tests.incidents.chat.harness import (
     said,
 )
 from tests.monitoring.service.harness import Script, ScriptedProbes
-from tests.support.world import make_settings
 
 if TYPE_CHECKING:
     from tests.support.world import World
 
 MIN = timedelta(minutes=1)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Return test settings with Omar as the on-call primary."""
-    return make_settings(tmp_path / "releasebot.db", **PAGING)
-
-
-@pytest.fixture
-def simcord_bot(settings: Settings, clock: FakeClock) -> ReleaseBot:
-    """Return the bot with the incident extension and the members intent (see senders.py)."""
-    return incident_bot(settings, clock)
 
 
 async def test_breach_pages_oncall_by_dm_and_channel_mention_at_once(world: World) -> None:

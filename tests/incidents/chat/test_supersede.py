@@ -10,7 +10,6 @@ breach counts on it: no second incident, no second page.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -22,9 +21,8 @@ from bot.monitoring.service.use_cases import MonitoringService
 from bot.releases.chat.bot import ReleaseBot
 from bot.releases.domain.release import ItemState
 from bot.releases.service import ReleaseService
-from tests.incidents.chat.harness import PAGING, dms, incident_bot, incidents, pump
+from tests.incidents.chat.harness import dms, incident_bot, incidents, pump
 from tests.monitoring.service.harness import Script, ScriptedProbes
-from tests.support.world import make_settings
 
 if TYPE_CHECKING:
     from tests.support.world import World
@@ -33,12 +31,6 @@ MIN = timedelta(minutes=1)
 EVERY_ROLE = Actor(
     "999", "setup", frozenset({"release_lead", "tech_lead", "devops", "oncall", "qa"})
 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Return test settings with Omar as the on-call primary."""
-    return make_settings(tmp_path / "releasebot.db", **PAGING)
 
 
 @pytest.fixture
