@@ -280,6 +280,8 @@ async def main(argv: Sequence[str]) -> None:
     ):
         unit = "ms" if label.startswith("CPU") else ""
         print(_row(label, _mean(figure, ours), _mean(figure, theirs), unit))
+    for scenario, mine, peer in zip((single, crowd, tens, hundred), ours, theirs, strict=True):
+        print(f"{scenario.name}:\n  project  {mine.summary()}\n  baseline {peer.summary()}")
     print(
         f"RSS after {args.releases} active releases: {rss_now:.0f} MB (peak {rss_peak:.0f} MB); "
         f"clicks without their edit: project {sum(b.missing for b in ours)}, "
