@@ -429,6 +429,9 @@ class ReleaseService:
         for message_id, known in list(self._refs.items()):
             if (known.release_id, known.kind, known.key) == (ref.release_id, ref.kind, ref.key):
                 del self._refs[message_id]
+        # What this process posted is known: the first click on it reads nothing (in a burst
+        # on a fresh message every click would otherwise read it, each in its own unit).
+        self._refs[ref.message_id] = ref
 
     async def messages(self, release_id: int) -> Sequence[MessageRef]:
         """Return the Discord messages kept for a release."""

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.actors import AccessPolicy, Source
 from bot.core.errors import InvalidTransition, NotAuthorized
+from bot.core.ports import MessageRef
 from bot.releases.domain.release import ItemState
 from bot.releases.service import ReleaseService
 from bot.releases.store import templates
@@ -173,3 +174,19 @@ async def test_a_stale_copy_ticks_through_the_revision_check(service, engine):
     assert after.progress(first).state is ItemState.OPEN
     assert after.progress(second).state is ItemState.DONE  # the other process's tick kept
     assert after.revision == 3
+
+
+async def test_a_message_this_process_stored_is_found_without_a_read(service, engine):
+    """The first click on a message the bot just posted reads no message row; a re-posted
+    part replaces the older message, which is no longer found from memory."""
+    release = await service.start(LEAD, service="gw", version="v1.0.0")
+    old = MessageRef(release.id, "phase", "0:0", channel_id=7, message_id=100)
+    new = MessageRef(release.id, "phase", "0:0", channel_id=7, message_id=101)
+    await service.put_message(old)
+    await service.put_message(new)
+    with counted(engine) as statements:
+        assert await service.find_message(101) == new
+    assert statements == []
+    with counted(engine) as statements:
+        assert await service.find_message(100) is None  # replaced: asked of the database
+    assert "SELECT" in statements
