@@ -10,10 +10,14 @@ discord.py handler: one-row UPDATE with aiosqlite, one message edit) get the sam
 
 "edited" is from a click's gateway event being emitted until the first edit of the clicked
 message that shows the click reaches SimCord (the project: an edit rendered from the
-revision the click committed, or a later one). Also printed: CPU per click
-(time.process_time over the handled clicks), SQL statements per click (a SQLAlchemy
+revision the click committed, or a later one). Also printed: CPU per click, the bot's own
+(time.process_time over the handled clicks minus SimCord's share, which
+`bench.clicks_common.SimCordShare` samples by file name: SimCord, the fake Discord, runs in
+this process), with the total and SimCord's share beside it; SQL statements per click (a SQLAlchemy
 `before_cursor_execute` count; the peer: its UPDATEs), message edits per click, and RSS
-after 100 active releases. Nothing is asserted.
+after 100 active releases. Edited latencies include SimCord's CPU, which shares the event
+loop and the cores with the bot: each latency row shows SimCord's share of that burst's CPU
+(project / baseline), the part of the wait that real Discord would not add. Nothing is asserted.
 
 Run: .venv/bin/python -m bench.bench_clicks [--releases 100] [--members 22] [--per-release 10]
 """
@@ -232,7 +236,7 @@ def scenarios(releases: int, members: int, per_release: int) -> tuple[Scenario, 
 
 def _row(name: str, ours: float, theirs: float, unit: str = "ms") -> str:
     ratio = ours / theirs if theirs else float("inf")
-    return f"| {name} | {ours:.1f} {unit} | {theirs:.1f} {unit} | x{ratio:.1f} |"
+    return f"| {name} | {ours:.2f} {unit} | {theirs:.2f} {unit} | x{ratio:.1f} |"
 
 
 async def main(argv: Sequence[str]) -> None:
@@ -256,8 +260,8 @@ async def main(argv: Sequence[str]) -> None:
         for s in (single, crowd, tens, hundred)
     ]
     ours = [ours_single, ours_crowd, ours_tens, ours_hundred]
-    print("| scenario | project | baseline | ratio |")
-    print("|---|---|---|---|")
+    print("| scenario | project | baseline | ratio | SimCord share of CPU (project / baseline) |")
+    print("|---|---|---|---|---|")
     for scenario, mine, peer in zip((single, crowd, tens, hundred), ours, theirs, strict=True):
         print(
             _row(
@@ -265,14 +269,19 @@ async def main(argv: Sequence[str]) -> None:
                 percentile(mine.latencies, scenario.share),
                 percentile(peer.latencies, scenario.share),
             )
+            + f" {mine.simcord.fraction:.0%} / {peer.simcord.fraction:.0%} |"
         )
     for label, figure in (
-        ("CPU per click", lambda b: b.per_click(b.cpu) * 1000),
+        ("CPU per click, the bot's own (total - SimCord)", lambda b: b.per_click(b.bot_cpu) * 1000),
+        ("CPU per click, total (bot + SimCord)", lambda b: b.per_click(b.cpu) * 1000),
+        ("CPU per click, SimCord's share", lambda b: b.per_click(b.simcord_cpu) * 1000),
         ("SQL statements per click", lambda b: b.per_click(b.statements)),
         ("edits per click", lambda b: b.per_click(b.edits)),
     ):
         unit = "ms" if label.startswith("CPU") else ""
         print(_row(label, _mean(figure, ours), _mean(figure, theirs), unit))
+    for scenario, mine, peer in zip((single, crowd, tens, hundred), ours, theirs, strict=True):
+        print(f"{scenario.name}:\n  project  {mine.summary()}\n  baseline {peer.summary()}")
     print(
         f"RSS after {args.releases} active releases: {rss_now:.0f} MB (peak {rss_peak:.0f} MB); "
         f"clicks without their edit: project {sum(b.missing for b in ours)}, "

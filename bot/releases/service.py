@@ -16,7 +16,7 @@ from bot.checklist.model import ChecklistTemplate
 from bot.core.actors import AccessPolicy, Actor, Source
 from bot.core.audit import AuditEvent
 from bot.core.clock import Clock
-from bot.core.errors import ConcurrentUpdate, InvalidInput, NotAuthorized
+from bot.core.errors import ConcurrentUpdate, DomainError, InvalidInput, NotAuthorized
 from bot.core.events import EventBus, MonitoringPassed, Publisher, ReleaseSignalled
 from bot.core.ports import MessageRef, UnitOfWork, UnitOfWorkFactory
 from bot.releases.domain.release import Hold, Release, ReleaseSignal, start_release
@@ -294,7 +294,14 @@ class ReleaseService:
     ) -> Release:
         for attempt in range(MAX_RETRIES):
             async with self.uow() as uow:  # writers take turns in the unit's WriteQueue
-                release = await self._current(uow, release_id)
+                # The release as this process last committed or read it, unread: the UPDATE
+                # of its revision (save) is the optimistic check, and a refusal is decided
+                # only after the stored revision was read. Unknown: read it now.
+                known = self._known.get(release_id)
+                verified = known is None
+                release = (
+                    known.copy() if known is not None else await self._current(uow, release_id)
+                )
                 now = self.clock.now()
                 held = (
                     await self._holds_of(uow, release)
@@ -303,8 +310,14 @@ class ReleaseService:
                 )
                 try:
                     change(release, now, held)
-                except NotAuthorized as denied:
-                    denial = release.deny(actor, action, target, now, source, denied.message)
+                except DomainError as refused:
+                    if not verified and await uow.releases.revision(release_id) != release.revision:
+                        log.debug("release %s changed elsewhere; deciding again", release_id)
+                        self._known.pop(release_id, None)
+                        continue  # a stale copy never refuses: decide on what is stored
+                    if not isinstance(refused, NotAuthorized):
+                        raise
+                    denial = release.deny(actor, action, target, now, source, refused.message)
                     await uow.audit.append(denial)
                     await uow.commit()
                     raise
@@ -416,6 +429,9 @@ class ReleaseService:
         for message_id, known in list(self._refs.items()):
             if (known.release_id, known.kind, known.key) == (ref.release_id, ref.kind, ref.key):
                 del self._refs[message_id]
+        # What this process posted is known: the first click on it reads nothing (in a burst
+        # on a fresh message every click would otherwise read it, each in its own unit).
+        self._refs[ref.message_id] = ref
 
     async def messages(self, release_id: int) -> Sequence[MessageRef]:
         """Return the Discord messages kept for a release."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Executable, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,41 @@ from bot.releases.domain.release import ItemProgress, ItemState, Release, Releas
 from bot.releases.domain.values import DeploymentWindow, Version
 from bot.releases.store.templates import parsed, snapshot_id
 from bot.store.tables import AuditRow, ItemStateRow, ReleaseRow, SignOffRow, TemplateRow
+
+# The tables a click writes, for Core statements: the ORM's bulk paths cost more than the rows.
+RELEASES: Table = ReleaseRow.__table__  # type: ignore[assignment]
+AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
+ITEMS: Table = ItemStateRow.__table__  # type: ignore[assignment]
+SIGNOFFS: Table = SignOffRow.__table__  # type: ignore[assignment]
+
+# A click's statements, built once with bound parameters: building and cache-keying a
+# statement per click cost more than running it.
+_REVISION = select(RELEASES.c.revision).where(RELEASES.c.id == bindparam("release_id"))
+_BUMP = (
+    update(RELEASES)
+    .where(RELEASES.c.id == bindparam("release_id"), RELEASES.c.revision == bindparam("seen"))
+    .values(
+        status=bindparam("new_status"),
+        phase_index=bindparam("new_phase_index"),
+        closed_at=bindparam("new_closed_at"),
+        close_reason=bindparam("new_close_reason"),
+        updated_at=bindparam("new_updated_at"),
+        revision=bindparam("new_revision"),
+    )
+)
+_INSERT_AUDIT = insert(AUDIT)
+_UPSERTS: dict[tuple[str, str], Executable] = {}
+
+
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Executable:
+    """Return the (cached) upsert of one row of `table`: insert, or update all but `keys`."""
+    statement = _UPSERTS.get((dialect, table.name))
+    if statement is None:
+        base = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+        changed = {c.name: base.excluded[c.name] for c in table.c if c.name not in keys}
+        statement = base.on_conflict_do_update(index_elements=keys, set_=changed)
+        _UPSERTS[(dialect, table.name)] = statement
+    return statement
 
 
 def audit_row(event: AuditEvent, release_id: int | None) -> AuditRow:
@@ -83,9 +118,7 @@ class SqlReleaseRepository:
 
         One indexed read: enough to tell whether a release kept in memory is still current.
         """
-        stored: int | None = await self._session.scalar(
-            select(ReleaseRow.revision).where(ReleaseRow.id == release_id)
-        )
+        stored: int | None = await self._session.scalar(_REVISION, {"release_id": release_id})
         return stored
 
     async def _load(self, row: ReleaseRow) -> Release:
@@ -170,17 +203,17 @@ class SqlReleaseRepository:
         if release.id is None:
             raise ValueError("save() needs a stored release; use add() first")
         result = await self._session.execute(
-            update(ReleaseRow)
-            .where(ReleaseRow.id == release.id, ReleaseRow.revision == release.revision)
-            .values(
-                status=release.status.value,
-                phase_index=release.phase_index,
-                closed_at=release.closed_at,
-                close_reason=release.close_reason,
-                updated_at=self._now,
-                revision=release.revision + 1,
-            )
-            .execution_options(synchronize_session=False)
+            _BUMP,
+            {
+                "release_id": release.id,
+                "seen": release.revision,
+                "new_status": release.status.value,
+                "new_phase_index": release.phase_index,
+                "new_closed_at": release.closed_at,
+                "new_close_reason": release.close_reason,
+                "new_updated_at": self._now,
+                "new_revision": release.revision + 1,
+            },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrentUpdate(f"{release.name} was changed by someone else; try again")
@@ -194,7 +227,7 @@ class SqlReleaseRepository:
         for item_id in sorted(release.dirty_items):
             progress = release.items[item_id]
             await self._upsert(
-                ItemStateRow.__table__,  # type: ignore[arg-type]
+                ITEMS,
                 ("release_id", "item_id"),
                 release_id=release.id,
                 item_id=item_id,
@@ -215,7 +248,7 @@ class SqlReleaseRepository:
                 )
             else:
                 await self._upsert(
-                    SignOffRow.__table__,  # type: ignore[arg-type]
+                    SIGNOFFS,
                     ("release_id", "key"),
                     release_id=release.id,
                     key=key,
@@ -225,18 +258,14 @@ class SqlReleaseRepository:
                 )
         if release.events:
             rows = [_audit_values(event, release.id) for event in release.events]
-            await self._session.execute(insert(AuditRow), rows)
+            await self._session.execute(_INSERT_AUDIT, rows)
         release.events.clear()
         release.dirty_items.clear()
         release.dirty_signoffs.clear()
 
     async def _upsert(self, table: Table, keys: tuple[str, ...], **values: Any) -> None:
         dialect = self._session.get_bind().dialect.name
-        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-        changed = {name: value for name, value in values.items() if name not in keys}
-        await self._session.execute(
-            statement.values(**values).on_conflict_do_update(index_elements=keys, set_=changed)
-        )
+        await self._session.execute(_upsert_statement(dialect, table, keys), values)
 
     async def list(self, *, active: bool | None = None, limit: int = 25) -> Sequence[Release]:
         """Return releases, newest first, optionally only active or only closed ones."""

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.actors import AccessPolicy, Source
 from bot.core.errors import InvalidTransition, NotAuthorized
+from bot.core.ports import MessageRef
 from bot.releases.domain.release import ItemState
 from bot.releases.service import ReleaseService
 from bot.releases.store import templates
@@ -81,7 +82,9 @@ async def test_a_click_neither_loads_nor_parses_the_template(service, engine, mo
         for item in release.template.items()[:2]:
             await service.tick(release.id, item.id, DEV, Source.SELECT)
     assert parses == []
-    assert statements.count("SELECT") == 2  # one revision read per tick, nothing else
+    # Memory is current: nothing is read, the revision UPDATE is the optimistic check.
+    assert statements.count("SELECT") == 0
+    assert statements.count("UPDATE") == 2
 
 
 async def test_a_denied_click_is_audited_from_memory_too(service):
@@ -107,7 +110,8 @@ async def test_a_change_by_another_process_is_seen_by_the_next_click(service, en
 
 
 async def test_a_stale_peek_never_decides(service, engine):
-    """A tick refused on stale memory would be wrong: the revision read reloads first."""
+    """A tick refused on stale memory would be wrong: the refusal reads the revision and
+    decides again on what is stored."""
     release = await service.start(LEAD, service="gw", version="v1.0.0")
     first = release.template.items()[0].id
     await service.tick(release.id, first, DEV, Source.SELECT)
@@ -140,3 +144,49 @@ async def test_a_failed_change_leaves_memory_untouched(service):
     with pytest.raises(InvalidTransition):
         await service.tick(release.id, first, DEV, Source.SELECT)
     assert (await service.peek(release.id)).progress(first).state is ItemState.OPEN
+
+
+async def test_a_stale_copy_never_refuses_a_denial_either(service, engine):
+    """A refusal decided on stale memory (a sign-off whose phase moved on elsewhere) is
+    decided again on the stored release before anything is audited."""
+    release = await service.start(LEAD, service="gw", version="v1.0.0")
+    first = release.template.items()[0].id
+    await service.tick(release.id, first, DEV, Source.SELECT)
+    other = other_process(service, engine)
+    await other.untick(release.id, first, TECH, Source.SLASH)
+    await other.tick(release.id, first, TECH, Source.SLASH)
+    # Ticked already, as stored now (by TECH), and as remembered (by DEV).
+    with counted(engine) as statements, pytest.raises(InvalidTransition):
+        await service.tick(release.id, first, DEV, Source.SELECT)
+    assert statements.count("SELECT") >= 2  # the revision, then the stored release
+    assert (await service.peek(release.id)).progress(first).actor_id == TECH.id
+
+
+async def test_a_stale_copy_ticks_through_the_revision_check(service, engine):
+    """A change on stale memory fails its revision UPDATE, reloads and lands once."""
+    release = await service.start(LEAD, service="gw", version="v1.0.0")
+    first, second = (item.id for item in release.template.items()[:2])
+    await service.tick(release.id, first, DEV, Source.SELECT)
+    await other_process(service, engine).tick(release.id, second, TECH, Source.SLASH)
+    with counted(engine) as statements:
+        after = await service.untick(release.id, first, DEV, Source.SELECT)
+    assert statements.count("UPDATE") == 2  # the stale attempt, then the one that landed
+    assert after.progress(first).state is ItemState.OPEN
+    assert after.progress(second).state is ItemState.DONE  # the other process's tick kept
+    assert after.revision == 3
+
+
+async def test_a_message_this_process_stored_is_found_without_a_read(service, engine):
+    """The first click on a message the bot just posted reads no message row; a re-posted
+    part replaces the older message, which is no longer found from memory."""
+    release = await service.start(LEAD, service="gw", version="v1.0.0")
+    old = MessageRef(release.id, "phase", "0:0", channel_id=7, message_id=100)
+    new = MessageRef(release.id, "phase", "0:0", channel_id=7, message_id=101)
+    await service.put_message(old)
+    await service.put_message(new)
+    with counted(engine) as statements:
+        assert await service.find_message(101) == new
+    assert statements == []
+    with counted(engine) as statements:
+        assert await service.find_message(100) is None  # replaced: asked of the database
+    assert "SELECT" in statements
