@@ -38,6 +38,7 @@ def alembic_config(url: str) -> Config:
 def _assigned(tree: ast.Module, name: str) -> object:
     """Return the literal assigned to module-level `name` (KeyError when absent)."""
     for node in tree.body:
+        targets: list[ast.expr]
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             targets, value = [node.target], node.value
         elif isinstance(node, ast.Assign):
