@@ -240,7 +240,8 @@ def main() -> None:
     sim_runtime = after["simcord"] - at_import["simcord"]
     print(f"tracemalloc after {traced['started']} releases (nearest owner, MB): simcord "
           f"{after['simcord']:.1f} (of which at import {at_import['simcord']:.1f}), bot "
-          f"{after['bot']:.1f}, other {after['other']:.1f}")  # fmt: skip
+          f"{after['bot']:.1f} (at import {at_import['bot']:.1f}), other {after['other']:.1f} "
+          f"(at import {at_import['other']:.1f})")  # fmt: skip
     own = restart["after"] - sim_import - sim_runtime
     print(f"RSS attributable to the bot with {restart['started']} active releases: "
           f"{restart['after']:.0f} total − {sim_import:.0f} SimCord import − {sim_runtime:.1f} "
