@@ -1,27 +1,105 @@
-"""Run Alembic migrations from code (`releasebot db upgrade`, and at bot start-up)."""
+"""Run Alembic migrations from code (`releasebot db upgrade`, and at bot start-up).
+
+Alembic (and Mako behind it, ~11 MB RSS) is imported only when a migration has to run: at
+start-up `upgrade` first reads the database's `alembic_version` with plain SQL and compares
+it with the newest bundled revision, found by reading the revision files' `revision` /
+`down_revision` assignments (no import of the files or of Alembic). Anything unusual (no
+version table, several heads, a merge revision, an unparsable file) takes Alembic's path.
+"""
 
 from __future__ import annotations
 
+import ast
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+VERSION_TABLE = "alembic_version"  # Alembic's default; migrations/env.py does not change it
 
 
 def alembic_config(url: str) -> Config:
     """Return an Alembic config pointing at the bundled migrations and `url`."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = url
     return cfg
 
 
+def _assigned(tree: ast.Module, name: str) -> object:
+    """Return the literal assigned to module-level `name` (KeyError when absent)."""
+    for node in tree.body:
+        targets: list[ast.expr]
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and value is not None:
+            return ast.literal_eval(value)
+    raise KeyError(name)
+
+
+@cache
+def bundled_head(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """Return the single newest bundled revision without importing Alembic.
+
+    None when that cannot be told for sure (several heads, a merge revision, a file whose
+    `revision`/`down_revision` are not plain literals): the caller then asks Alembic.
+    """
+    parents: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            revision, down = _assigned(tree, "revision"), _assigned(tree, "down_revision")
+        except (SyntaxError, ValueError, KeyError):
+            return None
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None  # a merge (tuple of parents) or something unexpected
+        if revision in parents:
+            return None
+        parents[revision] = down
+    heads = set(parents) - {down for down in parents.values() if down is not None}
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+def _stamped(connection: Connection) -> set[str] | None:
+    """Return the revisions recorded in the database, None without a version table."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+    return {row[0] for row in rows}
+
+
+async def at_head(engine: AsyncEngine) -> bool:
+    """Whether the database already is at the newest bundled revision (read without Alembic)."""
+    newest = bundled_head()
+    if newest is None:
+        return False
+    async with engine.connect() as connection:
+        stamped = await connection.run_sync(_stamped)
+    return stamped == {newest}
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the database behind `engine` to `revision`."""
+    """Upgrade the database behind `engine` to `revision`.
+
+    Upgrading to "head" a database that is already there returns without importing Alembic.
+    """
+    if revision == "head" and await at_head(engine):
+        return
+    from alembic import command
+
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
 
     def run(connection: Connection) -> None:
@@ -34,6 +112,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
     """Downgrade the database behind `engine` to `revision`."""
+    from alembic import command
+
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
 
     def run(connection: Connection) -> None:
@@ -46,6 +126,8 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
 
 async def check(engine: AsyncEngine) -> None:
     """Raise alembic's AutogenerateDiffsDetected if the models drifted from the migrations."""
+    from alembic import command
+
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
 
     def run(connection: Connection) -> None:
@@ -57,7 +139,7 @@ async def check(engine: AsyncEngine) -> None:
 
 
 def head() -> str | None:
-    """Return the newest revision of the bundled migrations."""
+    """Return the newest revision of the bundled migrations (as Alembic sees it)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

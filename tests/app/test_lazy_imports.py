@@ -21,7 +21,8 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
         code = main(sys.argv[1:])
     except SystemExit as exit:
         code = exit.code
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("kubernetes_asyncio", "matplotlib"))
+LAZY = ("kubernetes_asyncio", "matplotlib", "alembic")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in LAZY)
 print(code, ",".join(heavy) or "none")
 """
 
@@ -44,7 +45,8 @@ def _probe(*argv: str) -> tuple[str, str]:
     ],
 )
 def test_cli_commands_import_neither_kubernetes_nor_matplotlib(argv, code) -> None:
-    """`--help`, `check-config` and `checklist validate` succeed without the heavy libraries."""
+    """`--help`, `check-config` and `checklist validate` succeed without the heavy libraries
+    (kubernetes-asyncio, matplotlib, Alembic)."""
     assert _probe(*argv) == (code, "none")
 
 
@@ -57,19 +59,20 @@ settings = build_settings({"services": [{"name": "gw", "prometheus_url": "http:/
     "kubernetes": {"production": {"namespace": "p", "deployment": "gw"}}}]}, env={})
 create_bot(settings)
 before = "kubernetes_asyncio" in sys.modules
+alembic = "alembic" in sys.modules
 from bot.rollouts.k8s import RolloutController
-print(before, "kubernetes_asyncio" in sys.modules, RolloutController.__name__)
+print(before, "kubernetes_asyncio" in sys.modules, RolloutController.__name__, alembic)
 """
 
 
 def test_building_a_bot_with_kubernetes_targets_defers_the_client_to_first_use() -> None:
-    """A bot with Kubernetes targets is built without kubernetes-asyncio; asking for the
-    controller (first cluster use) loads it."""
+    """A bot with Kubernetes targets is built without kubernetes-asyncio (nor Alembic: that
+    loads only when a migration has to run); asking for the controller loads kubernetes."""
     done = subprocess.run(
         [sys.executable, "-c", BUILD], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "True", "RolloutController"]
+    assert done.stdout.split() == ["False", "True", "RolloutController", "False"]
 
 
 def test_an_unknown_adapter_name_is_an_attribute_error() -> None:

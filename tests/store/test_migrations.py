@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from sqlalchemy import inspect
 from bot.store import migrate
 from bot.store.db import make_engine
 
+ROOT = Path(__file__).resolve().parents[2]
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 
@@ -89,3 +92,80 @@ async def test_writers_queue_instead_of_failing(engine):
     await asyncio.gather(*(bump() for _ in range(20)))
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT n FROM counter"))).scalar_one() == 20
+
+
+def test_the_head_read_from_the_files_is_alembics_head():
+    """The revision files read without Alembic give the same newest revision Alembic does."""
+    assert migrate.bundled_head() == migrate.head()
+    assert migrate.head() is not None
+
+
+def _revision(folder: Path, name: str, down: object) -> None:
+    (folder / f"{name}.py").write_text(
+        f'"""r"""\nrevision: str = {name!r}\ndown_revision = {down!r}\n', encoding="utf-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("chain", "head"),
+    [
+        ([("a", None), ("b", "a"), ("c", "b")], "c"),
+        ([("a", None), ("b", "a"), ("c", "a")], None),  # two heads: ask Alembic
+        ([("a", None), ("b", "a"), ("c", "a"), ("d", ("b", "c"))], None),  # a merge
+    ],
+)
+def test_the_file_read_head_is_none_when_not_a_single_line(tmp_path: Path, chain, head):
+    """Branches and merges are not guessed at: None sends `upgrade` down Alembic's path."""
+    for name, down in chain:
+        _revision(tmp_path, name, down)
+    assert migrate.bundled_head.__wrapped__(tmp_path) == head
+
+
+async def test_at_head_only_when_the_database_holds_the_newest_revision(empty_url: str):
+    """Empty, one revision behind, emptied by a downgrade: not at head; upgraded: at head
+    (on SQLite and PostgreSQL)."""
+    engine = make_engine(empty_url)
+    try:
+        assert not await migrate.at_head(engine)  # no version table yet
+        await migrate.upgrade(engine)
+        assert await migrate.at_head(engine)
+        await migrate.downgrade(engine, "-1")
+        assert not await migrate.at_head(engine)
+        await migrate.upgrade(engine)  # the fast path must not skip this one
+        assert await migrate.current(engine) == migrate.head()
+        await migrate.downgrade(engine, "base")
+        assert not await migrate.at_head(engine)  # version table left, but empty
+    finally:
+        await engine.dispose()
+
+
+UP_TO_DATE = """
+import asyncio, sys
+from bot.store import migrate
+from bot.store.db import make_engine
+
+async def main(url):
+    engine = make_engine(url)
+    await migrate.upgrade(engine)
+    first = "alembic" in sys.modules
+    await engine.dispose()
+    return first
+
+print(asyncio.run(main(sys.argv[1])))
+"""
+
+
+def test_upgrading_an_up_to_date_database_does_not_import_alembic(tmp_path: Path):
+    """Start-up on a migrated database leaves Alembic out; an empty one still needs it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+
+    def probe() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", UP_TO_DATE, url],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert probe() == "True"  # empty: Alembic ran the migrations
+    assert probe() == "False"  # now at head: nothing to run, Alembic not imported
