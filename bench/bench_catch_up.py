@@ -9,8 +9,9 @@ Run: .venv/bin/python -m bench.bench_catch_up [--sizes 1000,10000,50000] [--burs
    to the smallest, so growth with the backlog shows.
 2. Burst: N incidents opened at the same instant, so their first escalation steps are all due
    at the same instant; the clock reaches it and `fire_due` runs. Lateness of a step = wall time
-   from that instant to the commit that fired it; printed p50/p99/max, one transaction per timer
-   (the old way) and batched, in the same run.
+   from that instant to the commit that fired it; printed p50/p99/max of every due timer and
+   p50/p99 of the escalation steps alone (the issue's figure: 1,000 steps, p99 <= 1 s), one
+   transaction per timer (the old way) and batched, in the same run.
 
 The incidents are cloned in SQL from one opened through `IncidentService`, so building 10,000
 of them takes seconds, not minutes; what is timed runs the real services.
@@ -38,6 +39,7 @@ from bot.store.db import make_engine, make_session_factory
 from bot.store.tables import TimerRow
 
 CHUNK = 2000
+BURST_BATCH = 50  # TimerService's default batch size
 
 
 async def _open_template(url: str) -> None:
@@ -102,18 +104,30 @@ async def _overdue_per_incident(folder: str, at: timedelta) -> int:
     return int(count or 0)
 
 
-async def _fire(url: str, at: timedelta, batch_size: int) -> tuple[float, int, list[float]]:
-    """Restart at `at` into the day, fire what is due; return seconds, fired, latenesses."""
+async def _fire(
+    url: str, at: timedelta, batch_size: int, steps: list[float] | None = None
+) -> tuple[float, int, list[float]]:
+    """Restart at `at` into the day, fire what is due; return seconds, fired, latenesses.
+
+    `steps` (if given) receives the lateness of each escalation step ("incident.step") alone.
+    """
     from bot.core.clock import FakeClock
 
     clock = FakeClock(DAY_START + at)
     _, background, engine = _services(url, clock)
     background.timers.batch_size = batch_size
+    async with make_session_factory(engine)() as session:
+        step_ids = set(
+            await session.scalars(select(TimerRow.id).where(TimerRow.kind == "incident.step"))
+        )
     late: list[float] = []
     began = time.perf_counter()
 
     def committed(uow: SqlUnitOfWork) -> None:
-        late.extend([time.perf_counter() - began] * len(uow.timers.claimed))
+        now = time.perf_counter() - began
+        late.extend([now] * len(uow.timers.claimed))
+        if steps is not None:
+            steps.extend(now for i in uow.timers.claimed if i in step_ids)
 
     background.timers.uow.after_commit.append(committed)  # type: ignore[attr-defined]
     fired = await background.timers.fire_due()
@@ -155,12 +169,16 @@ async def burst(count: int) -> None:
         await engine.dispose()
         assert first is not None
         at = first - DAY_START
-        for label, size in (("one transaction per timer", 1), ("batched", 50)):
+        for label, size in (("one transaction per timer", 1), ("batched", BURST_BATCH)):
             url = await _build(folder, count)
-            spent, fired, late = await _fire(url, at, batch_size=size)
+            steps: list[float] = []
+            spent, fired, late = await _fire(url, at, batch_size=size, steps=steps)
             print(f"burst, {label}: {fired} timers due at {first:%H:%M} fired in {spent:.2f} s; "
                   f"lateness p50 {_pct(late, 0.5) * 1000:.0f} ms / p99 "
                   f"{_pct(late, 0.99) * 1000:.0f} ms / max {max(late) * 1000:.0f} ms")  # fmt: skip
+            print(f"burst, {label}: the {len(steps)} escalation steps among them: lateness "
+                  f"p50 {_pct(steps, 0.5) * 1000:.0f} ms / p99 {_pct(steps, 0.99) * 1000:.0f} ms "
+                  f"(goal: p99 <= 1000 ms)")  # fmt: skip
 
 
 def main() -> None:

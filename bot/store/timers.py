@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.timers import TimerRecord, TimerStatus
 from bot.store.tables import OutboxRow, TimerRow
 
+_TABLE = cast(Table, TimerRow.__table__)
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_PENDING = TimerStatus.PENDING.value
 
-def _record(row: TimerRow) -> TimerRecord:
+
+def _record(row: Any) -> TimerRecord:
+    """Return the record of an ORM row or of a Core row of the `timers` table."""
     return TimerRecord(
         row.id,
         row.kind,
@@ -26,6 +31,12 @@ def _record(row: TimerRow) -> TimerRecord:
         TimerStatus(row.status),
         row.attempts,
     )
+
+
+# (kind, ref_id, due_at, token, payload): a pending timer for `SqlTimers.schedule_many`.
+NewTimer = tuple[str, int, datetime, int, Mapping[str, Any]]
+# (kind, payload, idempotency_key, order_key): a message for `SqlOutbox.enqueue_many`.
+NewMessage = tuple[str, Mapping[str, Any], str, str | None]
 
 
 class SqlTimers:
@@ -77,13 +88,71 @@ class SqlTimers:
 
     async def due(self, now: datetime, limit: int = 100) -> Sequence[TimerRecord]:
         """Return pending timers due at or before `now`, earliest first."""
-        rows = await self._session.scalars(
-            select(TimerRow)
-            .where(TimerRow.status == TimerStatus.PENDING.value, TimerRow.due_at <= now)
-            .order_by(TimerRow.due_at, TimerRow.id)
+        # A Core select: the rows are only read, so no ORM identity map to fill per timer.
+        rows = await self._session.execute(
+            select(_TABLE)
+            .where(_TABLE.c.status == _PENDING, _TABLE.c.due_at <= now)
+            .order_by(_TABLE.c.due_at, _TABLE.c.id)
             .limit(limit)
         )
         return [_record(row) for row in rows]
+
+    async def pending_keys(
+        self, ref_ids: Sequence[int], kinds: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """Return (ref_id, kind, payload key) of the pending timers of `kinds` of `ref_ids`.
+
+        Just those columns, in one query: what a bulk due-time sync compares.
+        """
+        if not ref_ids:
+            return []
+        rows = await self._session.execute(
+            select(_TABLE.c.ref_id, _TABLE.c.kind, _TABLE.c.payload).where(
+                _TABLE.c.ref_id.in_(list(ref_ids)),
+                _TABLE.c.kind.in_(list(kinds)),
+                _TABLE.c.status == _PENDING,
+            )
+        )
+        return [(ref_id, kind, str((payload or {}).get("key"))) for ref_id, kind, payload in rows]
+
+    async def cancel_many(self, pairs: Sequence[tuple[str, int]]) -> None:
+        """Cancel the pending timers of each (kind, ref_id) pair, in one statement."""
+        if not pairs:
+            return
+        await self._session.execute(
+            update(_TABLE)
+            .where(
+                and_(
+                    _TABLE.c.kind == bindparam("b_kind"),
+                    _TABLE.c.ref_id == bindparam("b_ref"),
+                    _TABLE.c.status == _PENDING,
+                )
+            )
+            .values(status=TimerStatus.CANCELLED.value, fired_at=self._now),
+            [{"b_kind": kind, "b_ref": ref_id} for kind, ref_id in pairs],
+        )
+
+    async def schedule_many(self, timers: Sequence[NewTimer]) -> None:
+        """Store several pending timers in one statement (their ids are not needed)."""
+        if not timers:
+            return
+        await self._session.execute(
+            insert(_TABLE),
+            [
+                {
+                    "kind": kind,
+                    "ref_id": ref_id,
+                    "due_at": due_at,
+                    "token": token,
+                    "payload": dict(payload),
+                    "status": _PENDING,
+                    "attempts": 0,
+                    "created_at": self._now,
+                }
+                for kind, ref_id, due_at, token, payload in timers
+            ],
+        )
+        self.scheduled.extend(due_at for _, _, due_at, _, _ in timers)
 
     async def pending(
         self, *, kind: str | None = None, ref_id: int | None = None
@@ -197,3 +266,29 @@ class SqlOutbox:
         if new_id is not None:
             self.enqueued += 1
         return new_id
+
+    async def enqueue_many(self, messages: Sequence[NewMessage]) -> None:
+        """Store several messages in one statement, in order; repeated keys are ignored."""
+        if not messages:
+            return
+        dialect = self._session.get_bind().dialect.name
+        insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        result = await self._session.execute(
+            insert_(_OUTBOX).on_conflict_do_nothing(),
+            [
+                {
+                    "kind": kind,
+                    "payload": dict(payload),
+                    "idempotency_key": key[:255],
+                    "order_key": order_key[:255] if order_key else None,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": self._now,
+                    "created_at": self._now,
+                }
+                for kind, payload, key, order_key in messages
+            ],
+        )
+        # rowcount sums an executemany's inserted rows (-1 where a driver cannot say: assume all)
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        self.enqueued += count if count >= 0 else len(messages)

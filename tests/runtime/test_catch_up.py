@@ -6,13 +6,18 @@ kill tests cover them.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.timers import TimerStatus
+from bot.runtime.timers import TimerService
+from bot.store.db import make_engine, make_session_factory
 from bot.store.tables import TimerRow
 from tests.incidents.service.harness import World, make_settings, met, start_release
 from tests.support.actors import NOW
@@ -100,8 +105,18 @@ async def test_a_failing_handler_in_a_batch_is_postponed_and_the_others_fire(wor
             raise RuntimeError("handler bug")
         await real(uow, record, now)
 
+    real_batch = world.timers.batch_handlers["incident.step"]
+
+    async def flaky_batch(uow, records, now):
+        for record in records:
+            if record.id == victim_row.id:
+                calls[record.id] += 1
+                raise RuntimeError("handler bug")
+        await real_batch(uow, records, now)
+
     for kind in list(world.timers.handlers):
         world.timers.handlers[kind] = flaky if kind == "incident.step" else real
+        world.timers.batch_handlers[kind] = flaky_batch
     claims = _record_claims(world)
     await world.timers.fire_due()
     assert victim_row.id not in claims
@@ -123,6 +138,9 @@ async def test_a_batch_cut_short_by_its_time_bound_gives_back_the_rest(world, se
     clock.advance(timedelta(hours=2))
     overdue = await _overdue(world, clock.now())
     world.timers.batch_hold = 0.0
+    # The bound cuts between handler calls: without the bulk handler (which takes a whole run
+    # of incident timers in one call) every timer is a call of its own.
+    world.timers.batch_handlers.clear()
     claims = _record_claims(world)
     await world.timers.fire_due()
     per_timer = await _fired(world, claims)
@@ -139,3 +157,84 @@ def test_batchable_kinds_are_the_ones_registered_so(world) -> None:
     world.timers.register("plain", handler)
     assert "incident.step" in world.timers.batched_kinds
     assert "plain" not in world.timers.batched_kinds
+
+
+async def _store_state(engine) -> dict[str, list[tuple]]:
+    """Return what firing timers writes: incidents, audit rows, outbox rows, pending timers."""
+    async with engine.connect() as conn:
+        incidents = await conn.execute(text("SELECT * FROM incidents ORDER BY id"))
+        skip = {"updated_at", "revision"}  # one bulk save per batch, not one per timer
+        rows = [tuple(v for k, v in row._mapping.items() if k not in skip) for row in incidents]
+        audit = await conn.execute(
+            text(
+                "SELECT at, actor_id, action, target, source, detail FROM audit_events ORDER BY id"
+            )
+        )
+        outbox = await conn.execute(
+            text("SELECT kind, payload, idempotency_key, order_key FROM outbox ORDER BY id")
+        )
+        pending = await conn.execute(
+            text("SELECT kind, ref_id, due_at, token, payload FROM timers WHERE status = 'pending'")
+        )
+        return {
+            "incidents": rows,
+            "audit": [tuple(r) for r in audit],
+            "outbox": [tuple(r) for r in outbox],
+            "pending": sorted(tuple(r) for r in pending),
+        }
+
+
+async def test_the_bulk_incident_handler_writes_what_one_timer_at_a_time_writes(
+    world, service, clock, engine, tmp_path
+):
+    """The same overdue timers fired through the bulk handler and one per transaction (on a
+    copy of the database) leave the same incidents, audit rows, outbox rows (same order) and
+    pending due times."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the copy is made with SQLite's VACUUM INTO")
+    release_id = await start_release(service)
+    await _open(world, release_id, 12)
+    copy = tmp_path / "one-by-one.db"
+    with closing(sqlite3.connect(engine.url.database)) as source:
+        source.execute("VACUUM INTO ?", (str(copy),))
+    other_engine = make_engine(f"sqlite+aiosqlite:///{copy}")
+    try:
+        one_by_one = World(other_engine, clock, make_settings())
+        one_by_one.timers.batch_handlers.clear()
+        one_by_one.timers.batch_size = 1
+        for hours in (0.3, 2, 9):
+            clock.set(NOW + timedelta(hours=hours))
+            assert await world.timers.fire_due() > 0
+            await one_by_one.timers.fire_due()
+            bulk, single = await _store_state(engine), await _store_state(other_engine)
+            assert len(bulk["outbox"]) > 12
+            for part in ("incidents", "audit", "outbox", "pending"):
+                assert bulk[part] == single[part], part
+    finally:
+        await other_engine.dispose()
+
+
+async def test_a_batch_handler_gets_runs_of_its_kinds_and_fires_each_claim_once(engine, clock):
+    """Consecutive timers sharing a batch handler reach it in one call, in due order; a kind
+    without one splits the runs; every timer is handled once."""
+    uow = SqlUnitOfWorkFactory(make_session_factory(engine), clock)
+    timers = TimerService(uow, clock)
+    calls: list[list[tuple[str, int]]] = []
+
+    async def single(u, record, now) -> None:
+        calls.append([(record.kind, record.ref_id)])
+
+    async def batch(u, records, now) -> None:
+        calls.append([(r.kind, r.ref_id) for r in records])
+
+    timers.register("a", single, batch=batch)
+    timers.register("b", single, batch=batch)
+    timers.register("plain", single, in_batch=True)
+    for ref, kind in enumerate(("a", "b", "a", "plain", "b", "a")):
+        async with uow() as u:
+            await u.timers.schedule(kind, ref, NOW + timedelta(minutes=ref))
+            await u.commit()
+    clock.set(NOW + timedelta(hours=1))
+    assert await timers.fire_due() == 6
+    assert await timers.fire_due() == 0
+    assert calls == [[("a", 0), ("b", 1), ("a", 2)], [("plain", 3)], [("b", 4), ("a", 5)]]

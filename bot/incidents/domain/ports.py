@@ -8,10 +8,10 @@ role or who a configured name is (the chat layer implements `MemberDirectory`), 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.audit import AuditEvent
 from bot.core.ports import UnitOfWork
@@ -80,6 +80,56 @@ class IncidentRepository(Protocol):
 
     async def overrides(self, now: datetime) -> Sequence[StoredOverride]:
         """Return the overrides still in force at `now`, oldest first."""
+        ...
+
+
+# (kind, ref_id, due_at, token, payload) and (kind, payload, idempotency_key, order_key)
+NewTimer = tuple[str, int, datetime, int, Mapping[str, Any]]
+NewMessage = tuple[str, Mapping[str, Any], str, str | None]
+
+
+@runtime_checkable
+class BatchIncidents(Protocol):
+    """An incident repository that also reads and writes many incidents per statement."""
+
+    async def get_many(self, incident_ids: Sequence[int]) -> dict[int, Incident]:
+        """Return the incidents of `incident_ids` that exist, by id."""
+        ...
+
+    async def save_many(self, incidents: Sequence[Incident]) -> None:
+        """Persist incidents read in this unit of work (ConcurrentUpdate if one changed)."""
+        ...
+
+    async def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append audit events, in order."""
+        ...
+
+
+@runtime_checkable
+class BatchTimers(Protocol):
+    """Durable timers read and written for many incidents per statement."""
+
+    async def pending_keys(
+        self, ref_ids: Sequence[int], kinds: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """Return (ref_id, kind, payload key) of the pending timers of `kinds` of `ref_ids`."""
+        ...
+
+    async def cancel_many(self, pairs: Sequence[tuple[str, int]]) -> None:
+        """Cancel the pending timers of each (kind, ref_id)."""
+        ...
+
+    async def schedule_many(self, timers: Sequence[NewTimer]) -> None:
+        """Store pending timers."""
+        ...
+
+
+@runtime_checkable
+class BatchOutbox(Protocol):
+    """An outbox that stores many messages per statement."""
+
+    async def enqueue_many(self, messages: Sequence[NewMessage]) -> None:
+        """Store messages in order; repeated idempotency keys are ignored."""
         ...
 
 

@@ -57,6 +57,7 @@ from bot.incidents.service.policy import (
     is_configured,
     sla_table,
 )
+from bot.incidents.service.timer_batch import TimerBatch
 from bot.incidents.service.timers import TIMER_KINDS, find_timer
 from bot.releases.domain.release import Release, ReleaseSignal
 from bot.runtime.timers import TimerService
@@ -289,9 +290,10 @@ class IncidentService:
         await self.changes.apply(uow, updated, effects, BOT_ACTOR, Source.TIMER)
 
     def register_timers(self, timers: TimerService) -> None:
-        """Handle every incident timer kind with `handle_timer`."""
+        """Handle every incident timer kind with `handle_timer`, and in bulk with `TimerBatch`."""
+        batch = TimerBatch(self.changes, self.oncall.roster, self.handle_timer)
         for kind in TIMER_KINDS:  # writes through the given unit of work only: batchable
-            timers.register(kind, self.handle_timer, in_batch=True)
+            timers.register(kind, self.handle_timer, batch=batch.fire)
 
     # ----- commands --------------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, Text, and_, bindparam, insert, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,8 +21,12 @@ from bot.incidents.domain.oncall import Override
 from bot.incidents.domain.ports import IncidentMessage, StoredOverride, audit_target
 from bot.incidents.domain.sla import SlaTable
 from bot.incidents.store.tables import IncidentMessageRow, IncidentRow, OncallOverrideRow
-from bot.releases.store.repository import audit_event
+from bot.releases.store.repository import audit_event, audit_row
 from bot.store.tables import AuditRow
+
+_AUDIT_COLUMNS = ("release_id", "at", "actor_id", "actor_name", "action", "target", "source")
+_INCIDENTS = cast(Table, IncidentRow.__table__)
+_AUDIT = cast(Table, AuditRow.__table__)
 
 
 class DuplicateIncident(ConcurrentUpdate):
@@ -82,7 +88,11 @@ def _columns(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _incident(row: IncidentRow) -> Incident:
+def _incident(
+    row: Any, policy: EscalationPolicy | None = None, sla: SlaTable | None = None
+) -> Incident:
+    """Return the incident of an ORM row or of a Core row of the incidents table (with its
+    policy and SLA snapshots already parsed, if given)."""
     return Incident(
         id=row.id,
         release_id=row.release_id,
@@ -92,8 +102,8 @@ def _incident(row: IncidentRow) -> Incident:
         opened_at=row.opened_at,
         opened_by=row.opened_by,
         source=row.source,
-        policy=EscalationPolicy.from_dict(row.policy),
-        sla=SlaTable.from_dict(row.sla),
+        policy=policy or EscalationPolicy.from_dict(row.policy),
+        sla=sla or SlaTable.from_dict(row.sla),
         status=IncidentStatus(row.status),
         trigger_count=row.trigger_count,
         latest_value=row.latest_value,
@@ -172,6 +182,76 @@ class SqlIncidentRepository:
         if int(result.rowcount) != 1:  # type: ignore[attr-defined]
             raise ConcurrentUpdate(f"incident #{incident.id} changed meanwhile; try again")
         self._revisions[incident.id] = seen + 1
+
+    async def get_many(self, incident_ids: Sequence[int]) -> dict[int, Incident]:
+        """Return the incidents of `incident_ids` that exist, by id, in one Core query."""
+        if not incident_ids:
+            return {}
+        table = _INCIDENTS
+        # The snapshots come as JSON text, parsed once per distinct text: incidents opened
+        # under the same configuration share one (frozen) policy and SLA table.
+        rows = await self._session.execute(
+            select(
+                *(c for c in table.c if c.name not in ("policy", "sla")),
+                sql_cast(table.c.policy, Text).label("policy_text"),
+                sql_cast(table.c.sla, Text).label("sla_text"),
+            ).where(table.c.id.in_(sorted(set(incident_ids))))
+        )
+        found: dict[int, Incident] = {}
+        policies: dict[str, EscalationPolicy] = {}
+        tables: dict[str, SlaTable] = {}
+        for row in rows:
+            if row.policy_text not in policies:
+                policies[row.policy_text] = EscalationPolicy.from_dict(json.loads(row.policy_text))
+            if row.sla_text not in tables:
+                tables[row.sla_text] = SlaTable.from_dict(json.loads(row.sla_text))
+            self._revisions[row.id] = row.revision
+            found[row.id] = _incident(row, policies[row.policy_text], tables[row.sla_text])
+        return found
+
+    async def save_many(self, incidents: Sequence[Incident]) -> None:
+        """Persist several incidents read in this unit of work, in one statement.
+
+        Raise ConcurrentUpdate if any row changed since it was read (the caller's transaction
+        then rolls back as a whole).
+        """
+        if not incidents:
+            return
+        if not self._session.get_bind().dialect.supports_sane_multi_rowcount:
+            for incident in incidents:  # no per-row count from an executemany: one by one
+                await self.save(incident)
+            return
+        table = _INCIDENTS
+        params = []
+        for incident in incidents:
+            if incident.id is None or incident.id not in self._revisions:
+                raise ValueError("save_many() needs incidents read in this unit of work")
+            seen = self._revisions[incident.id]
+            params.append(
+                {**_columns(incident), "b_id": incident.id, "b_seen": seen, "revision": seen + 1}
+            )
+        # The column keys of `params` become the SET clause of each row's UPDATE.
+        result = await self._session.execute(
+            update(table)
+            .where(and_(table.c.id == bindparam("b_id"), table.c.revision == bindparam("b_seen")))
+            .values(updated_at=self._now),
+            params,
+        )
+        if int(result.rowcount) != len(params):  # type: ignore[attr-defined]
+            raise ConcurrentUpdate("an incident changed meanwhile; try again")
+        for incident in incidents:
+            assert incident.id is not None
+            self._revisions[incident.id] += 1
+
+    async def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append several audit events in one statement, in order."""
+        if not events:
+            return
+        rows = []
+        for event in events:
+            row = audit_row(event, event.release_id)
+            rows.append({c: getattr(row, c) for c in _AUDIT_COLUMNS} | {"detail": row.detail})
+        await self._session.execute(insert(_AUDIT), rows)
 
     async def find_open(self, release_id: int | None, condition: str) -> Incident | None:
         """Return the open incident of `release_id` for `condition`, if any."""

@@ -162,3 +162,33 @@ async def test_repeat_and_status_update_columns_round_trip(uow):
     async with uow() as u:
         again = await u.incidents.get(incident_id)
     assert (again.policy.repeat, again.last_update_at, again.updates_missed) == (3, NOW, 2)
+
+
+async def test_get_many_and_save_many_round_trip_several_incidents(uow):
+    """Read several incidents in one query (same values as `get`) and save them in one."""
+    async with uow() as u:
+        ids = [await u.incidents.add(_open(f"c-{n}")) for n in range(3)]
+        await u.commit()
+    async with uow() as u:
+        found = await u.incidents.get_many([*ids, 999])
+        assert sorted(found) == ids  # a missing id is simply absent
+        assert found[ids[1]] == await u.incidents.get(ids[1])
+        acked = [acknowledge(found[i], "200", NOW)[0] for i in ids[:2]]
+        await u.incidents.save_many(acked)
+        await u.commit()
+    async with uow() as u:
+        assert [(await u.incidents.get(i)).acked_by for i in ids] == ["200", "200", None]
+
+
+async def test_save_many_refuses_when_one_incident_changed_meanwhile(uow):
+    """Raise ConcurrentUpdate from a bulk save when any one row's revision moved."""
+    async with uow() as u:
+        ids = [await u.incidents.add(_open(f"c-{n}")) for n in range(2)]
+        await u.commit()
+    async with uow() as u:
+        found = await u.incidents.get_many(ids)
+        await u.session.execute(
+            text("UPDATE incidents SET revision = revision + 1 WHERE id = :id"), {"id": ids[1]}
+        )
+        with pytest.raises(ConcurrentUpdate, match="changed meanwhile"):
+            await u.incidents.save_many([acknowledge(found[i], "200", NOW)[0] for i in ids])
