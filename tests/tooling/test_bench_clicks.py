@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_clicks_prints_a_ratio_per_scenario_and_the_per_click_figures() -> None:
-    """Run bench_clicks with 2 releases and 2 members; every table row has a ratio."""
+    """Run bench_clicks with 2 releases and 2 members; every table row has a ratio.
+
+    The scenario rows also carry SimCord's share of the CPU after the ratio.
+    """
     done = subprocess.run(
         [
             sys.executable,
@@ -31,16 +34,20 @@ def test_bench_clicks_prints_a_ratio_per_scenario_and_the_per_click_figures() ->
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line for line in done.stdout.splitlines() if re.search(r"\| x[\d.]+ \|$", line)]
+    rows = [line for line in done.stdout.splitlines() if re.search(r"\| x[\d.]+ \|", line)]
     names = [row.split("|")[1].strip() for row in rows]
     assert names == [
         "1 click, edited p50",
         "2 members at once in one release, edited p99",
         "2 releases x 1 clicks at once, edited p99",
         "2 releases, one click each at once, edited p99",
-        "CPU per click",
+        "CPU per click, the bot's own (total - SimCord)",
+        "CPU per click, total (bot + SimCord)",
+        "CPU per click, SimCord's share",
         "SQL statements per click",
         "edits per click",
     ]
+    shares = [row for row in rows if row.split("|")[1].strip().endswith(("p50", "p99"))]
+    assert all(re.search(r"\| \d+% / \d+% \|$", row) for row in shares), shares
     assert "clicks without their edit: project 0, baseline 0" in done.stdout
     assert re.search(r"RSS after 2 active releases: \d+ MB", done.stdout)
