@@ -44,9 +44,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bench import baseline_peer
+from bench.bot_settings import release_settings
 from bench.clicks_common import Burst, Click, emit_select, percentile
 from bot.app import create_bot
-from bot.config import Settings, build_settings
 from bot.core.clock import FakeClock
 from bot.releases.chat.bot import ReleaseBot
 
@@ -62,22 +62,6 @@ class Scenario:
     name: str
     waves: Sequence[Wave]
     share: float
-
-
-def _settings(db: Path) -> Settings:
-    service = {
-        "name": "nexis-gateway",
-        "prometheus_url": "http://127.0.0.1:9090",
-        "kubernetes": {"production": {"namespace": "production", "deployment": "nexis-gateway"}},
-    }
-    return build_settings(
-        {
-            "services": [service],
-            "database": {"url": f"sqlite+aiosqlite:///{db}"},
-            "checklist": {"path": str(ROOT / "config/checklists/release.md")},
-        },
-        env={},
-    )
 
 
 def rss_mb() -> tuple[float, float]:
@@ -189,7 +173,7 @@ async def project(scenarios: Sequence[Scenario], releases: int, members: int) ->
     bursts = []
     with tempfile.TemporaryDirectory() as folder:
         bot = create_bot(
-            _settings(Path(folder) / "bench.db"),
+            release_settings(Path(folder) / "bench.db"),
             extensions=EXTENSIONS,
             clock=FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)),
         )

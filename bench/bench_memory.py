@@ -45,6 +45,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.bot_settings import release_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_ONLY = ("rich", "pygments", "pytest")
 HEAVY = ("alembic", "kubernetes_asyncio", "matplotlib")
@@ -77,24 +79,6 @@ def import_cost(imports: str, runs: int = 3) -> tuple[float, float]:
         seconds, mb = done.stdout.split()
         samples.append((float(seconds), float(mb)))
     return statistics.median(s for s, _ in samples), statistics.median(m for _, m in samples)
-
-
-def _settings(db: Path) -> Any:
-    from bot.config import build_settings
-
-    service = {
-        "name": "nexis-gateway",
-        "prometheus_url": "http://127.0.0.1:9090",
-        "kubernetes": {"production": {"namespace": "production", "deployment": "nexis-gateway"}},
-    }
-    return build_settings(
-        {
-            "services": [service],
-            "database": {"url": f"sqlite+aiosqlite:///{db}"},
-            "checklist": {"path": str(ROOT / "config/checklists/release.md")},
-        },
-        env={},
-    )
 
 
 MIGRATE = """
@@ -150,7 +134,9 @@ async def _run_bot(count: int, migrated: bool, trace: bool) -> dict[str, Any]:
         if migrated:  # as a previous run (or `releasebot db upgrade`) would have left it
             argv = [sys.executable, "-c", MIGRATE, url]
             await asyncio.to_thread(subprocess.run, argv, cwd=ROOT, check=True)
-        bot = create_bot(_settings(db), clock=FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC)))
+        bot = create_bot(
+            release_settings(db), clock=FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+        )
         figures["built"] = rss_mb()
         engine = make_engine(url)  # what Database.start does first in the setup hook
         await migrate.upgrade(engine)
