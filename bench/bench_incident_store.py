@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -94,12 +95,14 @@ def _services(url: str, clock: FakeClock) -> tuple[IncidentService, Background, 
     return incidents, background, engine
 
 
-async def _open_all(url: str, count: int) -> tuple[float, int]:
+async def _open_all(url: str, count: int) -> tuple[float, int, list[float]]:
     clock = FakeClock(DAY_START)
     incidents, _, engine = _services(url, clock)
     step = timedelta(minutes=23 * 60 / max(count, 1))
+    each: list[float] = []
     began = time.perf_counter()
     for number in range(count):
+        started = time.perf_counter()
         clock.set(DAY_START + step * number)
         event = Met(
             None, "gw", f"condition-{number}", SEVERITIES[number % len(SEVERITIES)],
@@ -108,11 +111,29 @@ async def _open_all(url: str, count: int) -> tuple[float, int]:
         async with incidents.uow() as uow:
             await incidents.open_or_update(uow, event)
             await uow.commit()
+        each.append(time.perf_counter() - started)
     spent = time.perf_counter() - began
     async with incidents.uow() as uow:
         pending = len(await uow.timers.pending())
     await engine.dispose()
-    return spent, pending
+    return spent, pending, each
+
+
+def _growth(each: Sequence[float]) -> str:
+    """Return the cost of opening the first and the last incidents, and their ratio."""
+    window = max(1, min(1000, len(each) // 4))
+    first = sorted(each[:window])
+    last = sorted(each[-window:])
+
+    def figure(values: Sequence[float]) -> str:
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        return f"p50 {statistics.median(values) * 1000:.2f} ms / p99 {p99 * 1000:.2f} ms"
+
+    ratio = statistics.median(last) / statistics.median(first)
+    return (
+        f"opening the first {window}: {figure(first)}; the last {window}: {figure(last)} "
+        f"(p50 x{ratio:.2f} of the first)"
+    )
 
 
 async def _restart(url: str, at: datetime) -> tuple[float, int, datetime | None]:
@@ -136,10 +157,11 @@ async def run(count: int) -> None:
         engine = make_engine(url)
         await migrate.upgrade(engine)
         await engine.dispose()
-        opened_s, pending = await _open_all(url, count)
+        opened_s, pending, each = await _open_all(url, count)
         print(f"store: opened {count} incidents through IncidentService (one transaction each) "
               f"in {opened_s:.2f} s ({opened_s / count * 1000:.2f} ms each); "
               f"{pending} pending timer rows")  # fmt: skip
+        print(f"store: {_growth(each)}")
         spent, fired, planned = await _restart(url, DAY_START)
         wake = f"{planned:%H:%M} UTC" if planned else "none"
         print(f"store start-up, nothing overdue: rescheduled from {pending} timer rows in "
