@@ -141,6 +141,10 @@ class ChatClient(commands.Bot):
             help_command=None,
             tree_cls=ReleaseCommandTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # No message cache: every feature works from raw events and stored references,
+            # and discord.py would scan up to 1,000 cached messages (then parse the message
+            # again) on every MESSAGE_UPDATE, which each edit of a room message brings.
+            max_messages=None,
         )
         self.config = config
         self.clock = clock
