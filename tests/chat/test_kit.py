@@ -143,8 +143,19 @@ def test_an_unchanged_control_is_built_once_and_every_body_is_fresh() -> None:
     }
 
 
-async def test_the_bot_keeps_no_message_cache(world: World) -> None:
-    """Parse no cached copy on every MESSAGE_UPDATE: the bot never reads the cache."""
+async def test_the_bot_receives_no_message_events_and_keeps_no_message_cache(
+    world: World,
+) -> None:
+    """Get no MESSAGE_CREATE/UPDATE for the room's posts and edits; cache no message."""
     await world.start()
+    item = (await world.release()).phases[0].all_items()[0]
+    await world.choose(world.ann, "tick", item.id)
+    assert await world.bot.room.updater.wait_idle(5)
+
+    log = [(kind, name) for kind, name, _ in world.env.backend.transcript]
+    for event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):  # SimCord records then drops them
+        assert log.count(("GATEWAY", event)) == log.count(("DROPPED", event)) > 0, event
+    assert ("DROPPED", "INTERACTION_CREATE") not in log
     assert list(world.bot.cached_messages) == []
-    assert (await world.message("summary")).embeds  # Discord still shows the room
+    description = (await world.message("phase", "0:0")).embeds[0].description or ""
+    assert f"✅ **1.** {item.text} — ann" in description  # Discord shows the edit all the same

@@ -31,6 +31,7 @@ from bot.releases.domain.release import Release
 
 log = logging.getLogger(__name__)
 
+
 def phase_item(release: Release, phase: int, value: str) -> TemplateItem:
     """Return item number `value` (an index) of phase `phase`, or raise UnknownTarget."""
     if not 0 <= phase < len(release.phases) or not (value.isascii() and value.isdigit()):

@@ -139,9 +139,7 @@ class ReleaseRoom:
         for message in room_messages(release, self.render_context):
             if (message.kind, message.key) in have:
                 continue
-            sent = thread.get_partial_message(
-                await send_spec(self.client, thread.id, message.spec)
-            )
+            sent = thread.get_partial_message(await send_spec(self.client, thread.id, message.spec))
             ref = MessageRef(release.id, message.kind, message.key, thread.id, sent.id)
             await self._store(ref)
             refs.append(ref)
