@@ -49,14 +49,20 @@ def discover_extensions(package: str = "bot.chat") -> list[str]:
 
 
 def default_intents() -> discord.Intents:
-    """Return the intents the bot needs: guilds, messages, reactions, and members.
+    """Return the intents the bot needs: guilds, reactions, and members.
 
     Members (privileged: switch on "Server Members Intent" in the developer portal) lets the
     bot resolve who holds the Tech Lead or Engineering Manager role so it can DM them when
     an incident escalates; without it pages fall back to role mentions in the channel.
+    Message events are not needed (every feature works from interactions, reactions and
+    the messages it stored): without them Discord does not send, and the bot does not
+    parse, a MESSAGE_UPDATE for each edit of a room message or a MESSAGE_CREATE for every
+    message anyone posts in the server.
     """
     intents = discord.Intents.default()
     intents.message_content = False
+    intents.guild_messages = False
+    intents.dm_messages = False
     intents.members = True
     intents.presences = False
     return intents
@@ -141,6 +147,10 @@ class ChatClient(commands.Bot):
             help_command=None,
             tree_cls=ReleaseCommandTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # No message cache: every feature works from raw events and stored references,
+            # and discord.py would scan up to 1,000 cached messages (then parse the message
+            # again) on every MESSAGE_UPDATE, which each edit of a room message brings.
+            max_messages=None,
         )
         self.config = config
         self.clock = clock

@@ -121,6 +121,11 @@ class Phase:
 
     def all_items(self) -> tuple[TemplateItem, ...]:
         """Return every item of the phase in document order, sections and subsections included."""
+        return self._all_items
+
+    @cached_property
+    def _all_items(self) -> tuple[TemplateItem, ...]:
+        # Every click and render asks (the phase is immutable): walk the sections once.
         found = list(self.items)
         for section in self.sections:
             found.extend(section.all_items())
@@ -191,6 +196,11 @@ class ChecklistTemplate:
 
     def workflow_phases(self) -> tuple[Phase, ...]:
         """Return the phases a release walks through: those with items or needing a sign-off."""
+        return self._workflow_phases
+
+    @cached_property
+    def _workflow_phases(self) -> tuple[Phase, ...]:
+        # `Release.phases` asks on every access: compute once per (immutable) template.
         signed = {s.phase_key for s in self.signoffs}
         return tuple(p for p in self.phases if p.all_items() or p.key in signed)
 

@@ -16,8 +16,7 @@ import discord
 
 from bot.chat import ids
 from bot.chat.failures import run_guarded, send_private
-from bot.chat.kit import to_embed
-from bot.chat.layout import ButtonSpec, MessageSpec, SelectSpec, clip
+from bot.chat.layout import clip
 from bot.checklist.model import TemplateItem
 from bot.core.actors import Actor, Source
 from bot.core.errors import (
@@ -31,13 +30,6 @@ from bot.releases.chat.render import REASON_MAX
 from bot.releases.domain.release import Release
 
 log = logging.getLogger(__name__)
-
-_STYLES = {
-    "primary": discord.ButtonStyle.primary,
-    "secondary": discord.ButtonStyle.secondary,
-    "success": discord.ButtonStyle.success,
-    "danger": discord.ButtonStyle.danger,
-}
 
 
 def phase_item(release: Release, phase: int, value: str) -> TemplateItem:
@@ -59,52 +51,6 @@ async def require_role(
     except NotAuthorized as denied:
         await bot.releases.record_denial(release.id, actor, action, target, source, denied.message)
         raise
-
-
-# ----- spec -> discord -------------------------------------------------------------------
-
-
-def to_view(spec: MessageSpec) -> discord.ui.View:
-    """Return a fresh view of persistent controls for `spec` (never reuse one across edits)."""
-    view = discord.ui.View(timeout=None)
-    for row_number, row in enumerate(spec.rows):
-        for control in row:
-            item = _control(control)
-            item.item.row = row_number
-            view.add_item(item)
-    return view
-
-
-def _control(control: SelectSpec | ButtonSpec) -> discord.ui.DynamicItem[Any]:
-    if isinstance(control, ButtonSpec):
-        button = discord.ui.Button[discord.ui.View](
-            label=control.label,
-            custom_id=control.custom_id,
-            style=_STYLES[control.style],
-            disabled=control.disabled,
-        )
-        return (AdvanceButton if control.action == "advance" else RefreshButton)(button)
-    select = discord.ui.Select[discord.ui.View](
-        custom_id=control.custom_id,
-        placeholder=control.placeholder,
-        min_values=1,
-        max_values=control.max_values,
-        options=[
-            discord.SelectOption(label=o.label, value=o.value, description=o.description or None)
-            for o in control.options
-        ],
-    )
-    return _SELECTS[control.action](select)
-
-
-def message_kwargs(spec: MessageSpec) -> dict[str, Any]:
-    """Return the keyword arguments that send or edit a message to show `spec`."""
-    return {
-        "content": spec.content or None,
-        "embeds": [to_embed(e) for e in spec.embeds],
-        "view": to_view(spec) if spec.rows else None,
-        "allowed_mentions": discord.AllowedMentions.none(),
-    }
 
 
 # ----- the controls --------------------------------------------------------------------------
@@ -416,11 +362,6 @@ class RefreshButton(_Control, template=ids.REFRESH_TEMPLATE):
         bot.room.updater.request(self.target["release"], force=True)
 
 
-_SELECTS: dict[str, type[_Control]] = {
-    "tick": TickSelect,
-    "untick": UntickSelect,
-    "waive": WaiveSelect,
-}
 DYNAMIC_ITEMS: tuple[type[_Control], ...] = (
     TickSelect,
     UntickSelect,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 from bot.chat import ids
 from bot.chat.layout import (
@@ -201,9 +200,26 @@ def phase_groups(phase: Phase) -> list[tuple[str | None, list[Block]]]:
     return groups
 
 
-@lru_cache(maxsize=512)
+# Phase plans by the phase's identity (the phase is kept alongside, so an id is never reused
+# while its entry lives): hashing a whole phase, as an lru_cache key does, cost more than
+# the lookup on every click (a render asks for the plan of every phase and chunk).
+_PLANS: dict[int, tuple[Phase, tuple[Chunk, ...]]] = {}
+PLANS_MAX = 512
+
+
 def plan_phase(phase: Phase) -> tuple[Chunk, ...]:
     """Cut `phase` into message-sized chunks (depends on the template only, never on state)."""
+    known = _PLANS.get(id(phase))
+    if known is not None and known[0] is phase:
+        return known[1]
+    if len(_PLANS) >= PLANS_MAX:
+        _PLANS.clear()
+    planned = _plan(phase)
+    _PLANS[id(phase)] = (phase, planned)
+    return planned
+
+
+def _plan(phase: Phase) -> tuple[Chunk, ...]:
     chunks: list[Chunk] = []
     blocks: list[Block] = []
     items: list[int] = []

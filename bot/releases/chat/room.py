@@ -9,12 +9,12 @@ from typing import Literal
 
 import discord
 
+from bot.chat.kit import edit_spec, send_spec
 from bot.chat.layout import MessageSpec, clip
 from bot.chat.room_config import RoomConfig
 from bot.core.actors import Actor, Source
 from bot.core.errors import InvalidInput
 from bot.core.ports import MessageRef
-from bot.releases.chat.controls import message_kwargs
 from bot.releases.chat.render import render_context
 from bot.releases.chat.summary import PhaseMemo, room_messages
 from bot.releases.chat.updater import RoomUpdater
@@ -28,6 +28,32 @@ THREAD_NAME_MAX = 100
 ARCHIVE_MINUTES: Literal[10080] = 10080
 
 
+class ChangeQueue:
+    """The changes of one release this process makes, one at a time, and how many wait."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self.pending = 0  # changes holding or waiting for the turn
+
+    async def __aenter__(self) -> None:
+        self.pending += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self.pending -= 1
+            raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._lock.release()
+        self.pending -= 1
+
+    async def drained(self) -> None:
+        """Wait until the changes queued now are done (later ones queue behind this wait)."""
+        if self.pending:
+            async with self._lock:
+                pass
+
+
 class ReleaseRoom:
     """Open, keep current and talk in the thread of each release."""
 
@@ -39,15 +65,15 @@ class ReleaseRoom:
         self.config = config
         self.render_context = render_context(config)
         self.updater = RoomUpdater(self.wanted, self._edit)
-        self._changes: dict[int, asyncio.Lock] = {}
+        self._changes: dict[int, ChangeQueue] = {}
         # Caches that spare each refresh two database reads; the database stays the truth.
         self._latest: dict[int, Release] = {}
         self._rendered: dict[int, int] = {}  # release id -> revision last rendered
         self._refs: dict[int, list[MessageRef]] = {}
         self._phase_memo: dict[int, PhaseMemo] = {}  # per release: rendered phase messages
 
-    def serial(self, release_id: int) -> asyncio.Lock:
-        """Return the lock that queues this bot's changes to release `release_id`.
+    def serial(self, release_id: int) -> ChangeQueue:
+        """Return the queue (`async with`) of this bot's changes to release `release_id`.
 
         ReleaseService retries a change when another one committed first, so a burst of
         clicks on one release would make most of them retry again and again; queuing them
@@ -55,10 +81,10 @@ class ReleaseRoom:
         a change is a few rows now, and every write transaction is `BEGIN IMMEDIATE`, so the
         database queues writers itself. The service's retries still guard other processes.
         """
-        lock = self._changes.get(release_id)
-        if lock is None:
-            lock = self._changes[release_id] = asyncio.Lock()
-        return lock
+        queue = self._changes.get(release_id)
+        if queue is None:
+            queue = self._changes[release_id] = ChangeQueue()
+        return queue
 
     # ----- lookups ------------------------------------------------------------------------
 
@@ -107,19 +133,24 @@ class ReleaseRoom:
     async def complete(self, release: Release, thread: discord.Thread) -> int:
         """Post the room messages still missing (all of them for a new room); return how many."""
         assert release.id is not None, "complete the room of a stored release"
-        have = {(ref.kind, ref.key) for ref in await self.releases.messages(release.id)}
+        refs = list(await self.releases.messages(release.id))
+        have = {(ref.kind, ref.key) for ref in refs}
         posted = 0
         for message in room_messages(release, self.render_context):
             if (message.kind, message.key) in have:
                 continue
-            sent = await thread.send(**message_kwargs(message.spec))
-            await self._store(MessageRef(release.id, message.kind, message.key, thread.id, sent.id))
+            sent = thread.get_partial_message(await send_spec(self.client, thread.id, message.spec))
+            ref = MessageRef(release.id, message.kind, message.key, thread.id, sent.id)
+            await self._store(ref)
+            refs.append(ref)
             self.updater.remember(sent.id, message.spec)
             posted += 1
             if message.kind == "summary":
                 await self._pin(sent)
             for emoji in message.spec.reactions:
                 await sent.add_reaction(emoji)
+        # What was just stored: the first refresh of the room reads no message list.
+        self._refs[release.id] = refs
         return posted
 
     async def _store(self, ref: MessageRef) -> None:
@@ -143,7 +174,7 @@ class ReleaseRoom:
             await self.complete(release, thread)
         return thread_id
 
-    async def _pin(self, message: discord.Message) -> None:
+    async def _pin(self, message: discord.PartialMessage) -> None:
         try:
             await message.pin(reason="release summary")
         except discord.HTTPException as error:
@@ -163,7 +194,14 @@ class ReleaseRoom:
             self.updater.request(release.id)
 
     async def wanted(self, release_id: int) -> Sequence[tuple[MessageRef, MessageSpec]]:
-        """Return every stored message of the release with what it should show now."""
+        """Return every stored message of the release with what it should show now.
+
+        Changes to the release still queued behind `serial` commit first: one render (and
+        one edit per message) then serves the whole burst instead of one per click.
+        """
+        queued = self._changes.get(release_id)
+        if queued is not None:
+            await queued.drained()
         release = self._latest.pop(release_id, None)
         if release is None or release.revision < self._rendered.get(release_id, -1):
             release = await self.releases.get(release_id)
@@ -177,8 +215,7 @@ class ReleaseRoom:
         return [(ref, specs[(ref.kind, ref.key)]) for ref in refs if (ref.kind, ref.key) in specs]
 
     async def _edit(self, ref: MessageRef, spec: MessageSpec) -> None:
-        message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
-        await message.edit(**message_kwargs(spec))
+        await edit_spec(self.client, ref.channel_id, ref.message_id, spec)
 
     # ----- talking in the thread ------------------------------------------------------------
 

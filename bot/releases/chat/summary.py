@@ -202,7 +202,8 @@ class RoomMessage:
 
 
 PhaseMemo = dict[str, tuple[Hashable, MessageSpec]]
-"""One room's rendered phase messages by key, with the fingerprint each was rendered from."""
+"""One room's rendered phase and sign-off messages by key, with the fingerprint each was
+rendered from."""
 
 
 def room_messages(
@@ -223,6 +224,25 @@ def room_messages(
             messages.append(RoomMessage("phase", key, spec))
         for signoff in release.phase_signoffs(phase):
             messages.append(
-                RoomMessage("signoff", signoff.key, render_signoff(release, signoff, ctx))
+                RoomMessage("signoff", signoff.key, _signoff_spec(release, signoff, ctx, memo))
             )
     return messages
+
+
+def _signoff_spec(
+    release: Release, spec: SignOffSpec, ctx: RenderContext, memo: PhaseMemo | None
+) -> MessageSpec:
+    if memo is None:
+        return render_signoff(release, spec, ctx)
+    # All a sign-off message reads that can change: whether (and by whom) it was given, and
+    # whether the release is still active; the rest is the release's template and name.
+    key = f"signoff:{spec.key}"
+    given = release.signoffs.get(spec.key)
+    signed = (given.actor_id, given.actor_name, given.at) if given is not None else None
+    fingerprint = (release.id, release.name, signed, release.is_active)
+    known = memo.get(key)
+    if known is not None and known[0] == fingerprint:
+        return known[1]
+    rendered = render_signoff(release, spec, ctx)
+    memo[key] = (fingerprint, rendered)
+    return rendered

@@ -58,30 +58,20 @@ def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Exec
 
 def audit_row(event: AuditEvent, release_id: int | None) -> AuditRow:
     """Return the row for `event`, attached to `release_id` when the event has none."""
-    return AuditRow(
-        release_id=event.release_id if event.release_id is not None else release_id,
-        at=event.at,
-        actor_id=event.actor_id,
-        actor_name=event.actor_name,
-        action=event.action,
-        target=event.target[:300],
-        source=event.source.value,
-        detail=dict(event.detail),
-    )
+    return AuditRow(**_audit_values(event, release_id))
 
 
-def _audit_values(event: AuditEvent, release_id: int) -> dict[str, Any]:
-    """Return the column values of `event`'s row (a Core insert: no ORM flush per click)."""
-    row = audit_row(event, release_id)
+def _audit_values(event: AuditEvent, release_id: int | None) -> dict[str, Any]:
+    """Return the column values of `event`'s row (a Core insert: no ORM object per click)."""
     return {
-        "release_id": row.release_id,
-        "at": row.at,
-        "actor_id": row.actor_id,
-        "actor_name": row.actor_name,
-        "action": row.action,
-        "target": row.target,
-        "source": row.source,
-        "detail": row.detail,
+        "release_id": event.release_id if event.release_id is not None else release_id,
+        "at": event.at,
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "target": event.target[:300],
+        "source": event.source.value,
+        "detail": dict(event.detail),
     }
 
 

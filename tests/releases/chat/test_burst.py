@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.releases.domain.release import ItemState
 
@@ -84,3 +84,74 @@ async def test_a_late_report_of_an_older_state_never_overwrites_a_newer_one(
 
     description = (await world.message("phase", "0:0")).embeds[0].description or ""
     assert f"✅ **1.** {item.text} — ann" in description
+
+
+async def test_clicks_arriving_at_once_on_one_release_are_shown_by_one_edit_per_message(
+    world: World,
+) -> None:
+    """Render once after the queued clicks commit: each changed message is edited once."""
+    from bench.clicks_common import emit_select
+
+    await world.start()
+    developers = world.guild.roles["Developers"]
+    people = [
+        world.guild.add_member(world.env.create_user(f"dev{n}"), roles=[developers])
+        for n in range(8)
+    ]
+    items = (await world.release()).phases[0].all_items()[:8]
+    phase_message, custom_id = await world.control("tick", items[0].id)
+    summary = await world.message("summary")
+    before = len(world.env.http_requests)
+
+    for n, person in enumerate(people):  # every click's event out before any is handled
+        emit_select(world.env, person, phase_message, custom_id, [str(n)])
+    await world.env.settle()
+
+    release = await world.release()
+    assert all(release.progress(item.id).state is ItemState.DONE for item in items)
+    patched = [r.path for r in world.env.http_requests[before:] if r.method == "PATCH"]
+    assert patched.count(f"/channels/{phase_message.channel.id}/messages/{phase_message.id}") == 1
+    assert patched.count(f"/channels/{summary.channel.id}/messages/{summary.id}") == 1
+    description = (await world.message("phase", "0:0")).embeds[0].description or ""
+    assert all(f"{item.text} — dev{n}" in description for n, item in enumerate(items))
+
+
+async def test_a_render_waits_for_the_changes_queued_on_its_release() -> None:
+    """Let `drained` return only once the changes queued before it are done."""
+    import asyncio
+
+    from bot.releases.chat.room import ChangeQueue
+
+    queue, done = ChangeQueue(), []
+
+    async def change(n: int) -> None:
+        async with queue:
+            await asyncio.sleep(0)
+            done.append(n)
+
+    changes = [asyncio.create_task(change(n)) for n in range(3)]
+    await asyncio.sleep(0)  # all three queued: one holds the turn, two wait
+    assert queue.pending == 3
+    await queue.drained()
+    assert done == [0, 1, 2] and queue.pending == 0
+    await asyncio.gather(*changes)
+    await queue.drained()  # nothing queued: returns at once
+
+
+async def test_the_first_refresh_of_a_new_room_reads_no_message_list(world: World) -> None:
+    """Render a room just opened from the references it stored, not a database read."""
+    await world.start()
+    room, stored = world.bot.room, await world.bot.releases.messages(1)
+    reads = []
+    real = room.releases.messages
+
+    async def counted(release_id: int) -> Any:
+        reads.append(release_id)
+        return await real(release_id)
+
+    room.releases.messages = counted  # type: ignore[method-assign]
+    wanted = await room.wanted(1)
+    assert reads == []
+    assert sorted(ref.message_id for ref, _spec in wanted) == sorted(
+        ref.message_id for ref in stored if ref.kind != "thread"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -204,6 +205,24 @@ def test_the_room_keeps_the_same_messages_whatever_the_state(release: Release) -
     fresh = Release("svc", Version(1, 2, 3), "1", "Ann", release.template, START, id=42)
     keys = [(m.kind, m.key) for m in room_messages(fresh, RenderContext())]
     assert keys == [(m.kind, m.key) for m in room_messages(release, RenderContext())]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(releases())
+def test_a_memo_filled_in_another_state_never_serves_a_stale_message(release: Release) -> None:
+    """Render from a memo of the fresh release exactly what a render without memo gives."""
+    fresh = release.copy()
+    fresh.items.clear()
+    fresh.signoffs.clear()
+    fresh.status, fresh.phase_index = ReleaseStatus.ACTIVE, 0
+    memo: dict[str, Any] = {}
+    assert room_messages(fresh, RenderContext(), memo) == room_messages(fresh, RenderContext())
+    assert room_messages(release, RenderContext(), memo) == room_messages(release, RenderContext())
+    assert room_messages(fresh, RenderContext(), memo) == room_messages(fresh, RenderContext())
 
 
 @settings(
