@@ -134,10 +134,12 @@ class ChatClient(commands.Bot):
         before_close: Sequence[Hook] = (),
         on_close: Sequence[Hook] = (),
         intents: discord.Intents | None = None,
+        max_messages: int | None = 1000,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or default_intents(),
+            max_messages=max_messages,
             help_command=None,
             tree_cls=ReleaseCommandTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
