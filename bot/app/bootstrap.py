@@ -67,11 +67,6 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.reports.chat.cog",
 )
 
-# discord.py's message cache (default: the last 1,000 Message objects, with their embeds and
-# components) is off: nothing reads it. Sign-offs come as raw reaction events, edits go through
-# `get_partial_message`, and a click's message comes with the interaction.
-MESSAGE_CACHE: int | None = None
-
 
 class Database:
     """The store behind the bot: created and upgraded when the bot starts, disposed at close.
@@ -346,7 +341,6 @@ def create_bot(
         on_close=[*([database.close] if database else []), monitoring.close, rollouts.close,
                   incidents.close, *([background.stop] if background else [])],  # in reverse
         intents=intents,
-        max_messages=MESSAGE_CACHE,
     )  # fmt: skip
     bot.room = ReleaseRoom(bot, releases, config)
     bot.before_close.append(bot.room.close)

@@ -134,15 +134,17 @@ class ChatClient(commands.Bot):
         before_close: Sequence[Hook] = (),
         on_close: Sequence[Hook] = (),
         intents: discord.Intents | None = None,
-        max_messages: int | None = 1000,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or default_intents(),
-            max_messages=max_messages,
             help_command=None,
             tree_cls=ReleaseCommandTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # No message cache: every feature works from raw events and stored references,
+            # and discord.py would scan up to 1,000 cached messages (then parse the message
+            # again) on every MESSAGE_UPDATE, which each edit of a room message brings.
+            max_messages=None,
         )
         self.config = config
         self.clock = clock
