@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message).
 CONTENT_MAX = 2000
@@ -115,6 +116,17 @@ class OptionSpec:
     label: str
     value: str
     description: str = ""
+
+
+@lru_cache(maxsize=4096)
+def shared_option(label: str, value: str, description: str = "") -> OptionSpec:
+    """Return the one OptionSpec of these texts, shared by every spec that shows it.
+
+    The room keeps the specs it rendered, and each has an option per item (Tick and Waive
+    both list every open item): 100 releases of one template held 28,000 options with 73
+    distinct values. Specs are immutable, so equal options can be one object (bounded cache).
+    """
+    return OptionSpec(label, value, description)
 
 
 @dataclass(frozen=True)

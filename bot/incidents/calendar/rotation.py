@@ -13,10 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import icalendar
-import recurring_ical_events
+if TYPE_CHECKING:  # loaded on first parse: a bot without an on-call calendar never pays for it
+    import icalendar
 
 _MENTION = re.compile(r"<@!?(\d+)>|(\d{5,25})")
 _INSTANT = timedelta(seconds=1)
@@ -75,6 +75,8 @@ class Rotation:
     @classmethod
     def parse(cls, text: str | bytes, people: Mapping[str, str]) -> Rotation:
         """Parse iCal text; raise CalendarUnreadable if it is not a calendar."""
+        import icalendar
+
         try:
             calendar = icalendar.Calendar.from_ical(text)
         except (ValueError, IndexError, KeyError) as error:
@@ -85,6 +87,8 @@ class Rotation:
 
     def shift_at(self, now: datetime) -> Shift | None:
         """Return who the calendar names at `now` (None: no event, or nobody we can map)."""
+        import recurring_ical_events
+
         try:
             events = recurring_ical_events.of(self._calendar).between(now, now + _INSTANT)
         except Exception as error:  # a broken RRULE surfaces only when expanded

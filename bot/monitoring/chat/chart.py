@@ -11,8 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:  # Pillow loads on the first chart: a bot nobody asks for one never pays it
+    from PIL import ImageDraw, ImageFont
 
 BACKGROUND = (255, 255, 255)
 AXIS = (90, 90, 90)
@@ -140,8 +142,14 @@ def _series_runs(layout: ChartLayout, points: Sequence[Point]) -> list[list[tupl
     return [run for run in runs if run]
 
 
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
 def _draw_axes(draw: ImageDraw.ImageDraw, layout: ChartLayout, unit: str) -> None:
-    font = ImageFont.load_default(size=12)
+    font = _font(12)
     left, top, right, bottom = layout.plot_box
     for value in layout.y_ticks():
         y = layout.y_of(value)
@@ -163,7 +171,7 @@ def _draw_threshold(
     y = layout.y_of(threshold)
     for x in range(left + 1, right, DASH_ON + DASH_OFF):
         draw.rectangle([x, y - 1, min(x + DASH_ON - 1, right - 1), y + 1], fill=THRESHOLD_RED)
-    font = ImageFont.load_default(size=12)
+    font = _font(12)
     label = f"threshold {format_tick(threshold, unit)}"
     draw.text((right, top - 8), label, fill=THRESHOLD_RED, font=font, anchor="rb")
 
@@ -180,7 +188,7 @@ def _draw_baseline(
             draw.rectangle([x - 2, y - 2, x + 2, y + 2], fill=BASELINE)
     if runs and label:
         left, top, _, _ = layout.plot_box
-        font = ImageFont.load_default(size=12)
+        font = _font(12)
         draw.text((left, top - 8), f"baseline {label}", fill=BASELINE, font=font, anchor="lb")
 
 
@@ -202,9 +210,11 @@ def render_chart(
         (w, v) for w, v in baseline if start is not None and end is not None and start <= w <= end
     ]
     layout = chart_layout(points, threshold, width, height, extra=shown)
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    draw.text((MARGIN_LEFT, 12), title, fill=TEXT, font=ImageFont.load_default(size=16))
+    draw.text((MARGIN_LEFT, 12), title, fill=TEXT, font=_font(16))
     _draw_axes(draw, layout, unit)
     _draw_baseline(draw, layout, shown, baseline_label)
     runs = _series_runs(layout, points)
@@ -215,7 +225,7 @@ def render_chart(
             draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=SERIES)
     if not runs:
         left, top, right, bottom = layout.plot_box
-        font = ImageFont.load_default(size=14)
+        font = _font(14)
         draw.text(((left + right) / 2, top + (bottom - top) / 4), "no data", AXIS, font, "mm")
     _draw_threshold(draw, layout, threshold, unit)
     buffer = io.BytesIO()

@@ -30,6 +30,7 @@ from bot.chat.layout import (
     RowSpec,
     SelectSpec,
     clip,
+    shared_option,
     split_text,
 )
 from bot.chat.room_config import RoomConfig
@@ -393,7 +394,7 @@ def _option(
     elif item.role and action == "tick":
         note = f"needs {ctx.role(item.role)}"
     label = clip(f"{index + 1}. {item.text}", SELECT_OPTION_TEXT_MAX)
-    return OptionSpec(label, str(index), clip(note, SELECT_OPTION_TEXT_MAX))
+    return shared_option(label, str(index), clip(note, SELECT_OPTION_TEXT_MAX))
 
 
 _PLACEHOLDERS = {"tick": "Tick…", "untick": "Untick…", "waive": "Waive…"}

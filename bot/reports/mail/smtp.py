@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-import aiosmtplib
 from pydantic import SecretStr
 
 from bot.config.reports import EmailSettings
@@ -67,6 +66,8 @@ class EmailSender:
         release_id = int(msg.payload["release_id"])
         email = build_email(msg, self.settings, await self.thread_link(release_id))
         s = self.settings
+        import aiosmtplib  # on the first email: a bot that sends none never loads it
+
         try:
             refused, answer = await aiosmtplib.send(
                 email,
