@@ -19,6 +19,18 @@ _OUTBOX = cast(Table, OutboxRow.__table__)
 _PENDING = TimerStatus.PENDING.value
 
 
+def _by_id_with(status: str) -> Any:
+    """Return a `status` test that no index can serve, for statements that pick rows by id.
+
+    `id IN (...) AND status = ?` made SQLite walk the (status, due_at) index over every
+    pending timer (it has no statistics telling it that `status` is not selective), so each
+    claim of a batch cost more the longer the backlog: 1 ms at 1,000 overdue timers, 6 ms at
+    50,000. `status || ''` is the same test written so that the planner looks rows up by
+    primary key instead, on SQLite and PostgreSQL alike.
+    """
+    return _TABLE.c.status.concat("") == status
+
+
 def _record(row: Any) -> TimerRecord:
     """Return the record of an ORM row or of a Core row of the `timers` table."""
     return TimerRecord(
@@ -189,11 +201,10 @@ class SqlTimers:
         if not timer_ids:
             return set()
         result = await self._session.execute(
-            update(TimerRow)
-            .where(TimerRow.id.in_(list(timer_ids)), TimerRow.status == TimerStatus.PENDING.value)
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(list(timer_ids)), _by_id_with(_PENDING))
             .values(status=TimerStatus.FIRED.value, fired_at=now)
-            .returning(TimerRow.id)
-            .execution_options(synchronize_session=False)
+            .returning(_TABLE.c.id)
         )
         claimed = set(result.scalars().all())
         self.claimed.extend(i for i in timer_ids if i in claimed)
@@ -204,10 +215,9 @@ class SqlTimers:
         if not timer_ids:
             return
         await self._session.execute(
-            update(TimerRow)
-            .where(TimerRow.id.in_(list(timer_ids)), TimerRow.status == TimerStatus.FIRED.value)
-            .values(status=TimerStatus.PENDING.value, fired_at=None)
-            .execution_options(synchronize_session=False)
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(list(timer_ids)), _by_id_with(TimerStatus.FIRED.value))
+            .values(status=_PENDING, fired_at=None)
         )
         given_back = set(timer_ids)
         self.claimed = [i for i in self.claimed if i not in given_back]
