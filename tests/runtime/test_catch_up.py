@@ -281,3 +281,29 @@ async def test_the_batch_path_reads_no_table_by_scanning_it(world, service, cloc
             assert not scans, (statement, plan)
             if (statement, params) in by_id:
                 assert "INTEGER PRIMARY KEY" in plan, (statement, plan)
+
+
+@pytest.mark.parametrize(("hold", "sizes"), [(1e9, [5, 10, 10]), (0.0, [5] + [1] * 20)])
+async def test_batches_are_sized_to_the_time_a_batch_may_hold(engine, clock, hold, sizes):
+    """The first batch of a wake-up takes half of `batch_size`; the next ones as many as fit
+    in `batch_hold` at the last one's cost per timer: all of `batch_size` when the hold is
+    generous, one timer at a time when it is nil. Each timer is handled once either way."""
+    uow = SqlUnitOfWorkFactory(make_session_factory(engine), clock)
+    timers = TimerService(uow, clock, batch_size=10, batch_hold=hold)
+    calls: list[list[int]] = []
+
+    async def single(u, record, now) -> None:
+        calls.append([record.ref_id])
+
+    async def batch(u, records, now) -> None:
+        calls.append([r.ref_id for r in records])
+
+    timers.register("a", single, batch=batch)
+    async with uow() as u:
+        for ref in range(25):
+            await u.timers.schedule("a", ref, NOW + timedelta(seconds=ref))
+        await u.commit()
+    clock.set(NOW + timedelta(hours=1))
+    assert await timers.fire_due() == 25
+    assert [len(c) for c in calls] == sizes
+    assert sorted(ref for c in calls for ref in c) == list(range(25))
