@@ -10,10 +10,11 @@ are given, never commit it themselves nor wait on the network) fire several to a
 one claim statement for the batch, the handlers, one commit. That spares a transaction per
 timer, which is what made 1,000 steps due at once fire seconds late. A batch is bounded in
 size and in wall time so it never holds SQLite's write lock for long: each takes as many
-timers as fit in `batch_hold` at the cost per timer of the one before (at most `batch_size`),
-and commits early if it runs over. If any handler of a batch raises, the whole batch rolls
-back (claims included) and its timers are fired again one per transaction: the failing one is
-postponed, the others' effects are kept, each once.
+timers as fit in `batch_hold` at what each timer's kind cost per timer so far in this wake-up
+(at most `batch_size`; kinds cost very differently), and commits early if it runs over. If
+any handler of a batch raises, the whole batch rolls back (claims included) and its timers
+are fired again one per transaction: the failing one is postponed, the others' effects are
+kept, each once.
 A kind may also register a batch handler: a run of its claimed timers is then handed over in
 one call, so the handler can read and write them with a few statements instead of a few per
 timer.
@@ -53,12 +54,13 @@ class TimerService:
     # Most timers per transaction, for kinds that allow batching. A batch costs ~10 statements
     # whatever its size, so bigger batches cost less per timer (100 rather than 50: a fifth
     # less CPU on a burst of 1,000 steps); how many go in the next one is fitted to
-    # `batch_hold` from what the last one cost per timer, so a batch stays that long.
+    # `batch_hold` from what each kind has cost per timer, so a batch stays about that long.
     batch_size: int = 100
     batch_hold: float = 0.05  # seconds of work a batch aims at, and after which it commits
     batched_kinds: set[str] = field(default_factory=set)
     batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
-    _per_timer: float = field(default=0.0, init=False, repr=False)  # last batch, s per timer
+    # Seconds per timer of each kind's last batch in this wake-up (`_fit` sizes batches by it).
+    _cost: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     def register(
         self,
@@ -88,7 +90,7 @@ class TimerService:
     async def fire_due(self, limit: int = 200) -> int:
         """Fire every timer due now, earliest first; return how many fired."""
         fired, short_rounds = 0, 0
-        self._per_timer = 0.0  # batches are timed afresh on each wake-up
+        self._cost.clear()  # batches are timed afresh on each wake-up
         while True:
             now = self.clock.now()
             async with self.uow() as uow:
@@ -123,7 +125,7 @@ class TimerService:
         """Fire a run of batchable timers in batches sized to `batch_hold`."""
         fired, rest = 0, group
         while rest:
-            batch = rest[: self._fit()]
+            batch = rest[: self._fit(rest)]
             began = time.perf_counter()
             try:
                 done, count = await self._fire_batch(batch, now)
@@ -133,18 +135,25 @@ class TimerService:
                     self._beat()
                 rest = rest[len(batch) :]
                 continue
-            self._per_timer = (time.perf_counter() - began) / max(done, 1)
+            per_timer = (time.perf_counter() - began) / max(done, 1)
+            self._cost.update((t.kind, per_timer) for t in batch[:done])
             fired, rest = fired + count, rest[done:]
         return fired
 
-    def _fit(self) -> int:
-        """Return how many timers the next batch takes: about `batch_hold` of work.
+    def _fit(self, rest: Sequence[TimerRecord]) -> int:
+        """Return how many of `rest` the next batch takes: about `batch_hold` of work.
 
-        At most `batch_size`; half of it until a batch has been timed.
+        At most `batch_size`, at least one; a kind not timed yet in this wake-up counts as if
+        half of `batch_size` fitted in `batch_hold`.
         """
-        if self._per_timer <= 0:
-            return max(1, self.batch_size // 2)
-        return max(1, min(self.batch_size, int(self.batch_hold / self._per_timer)))
+        guess = self.batch_hold / max(1, self.batch_size // 2)
+        spent, taken = 0.0, 0
+        for timer in rest[: self.batch_size]:
+            spent += self._cost.get(timer.kind, guess)
+            if taken and spent > self.batch_hold:
+                break
+            taken += 1
+        return max(1, taken)
 
     async def _fire_batch(self, timers: list[TimerRecord], now: datetime) -> tuple[int, int]:
         """Claim `timers` in one statement and run their handlers in one transaction.
