@@ -19,6 +19,18 @@ _OUTBOX = cast(Table, OutboxRow.__table__)
 _PENDING = TimerStatus.PENDING.value
 
 
+def _by_id_with(status: str) -> Any:
+    """Return a `status` test that no index can serve, for statements that pick rows by id.
+
+    `id IN (...) AND status = ?` made SQLite walk the (status, due_at) index over every
+    pending timer (it has no statistics telling it that `status` is not selective), so each
+    claim of a batch cost more the longer the backlog: 1 ms at 1,000 overdue timers, 6 ms at
+    50,000. `status || ''` is the same test written so that the planner looks rows up by
+    primary key instead, on SQLite and PostgreSQL alike.
+    """
+    return _TABLE.c.status.concat("") == status
+
+
 def _record(row: Any) -> TimerRecord:
     """Return the record of an ORM row or of a Core row of the `timers` table."""
     return TimerRecord(
@@ -102,18 +114,19 @@ class SqlTimers:
     ) -> list[tuple[int, str, str]]:
         """Return (ref_id, kind, payload key) of the pending timers of `kinds` of `ref_ids`.
 
-        Just those columns, in one query: what a bulk due-time sync compares.
+        Just those columns, in one query: what a bulk due-time sync compares. The key is read
+        out of the payload by the database, so no payload is parsed here.
         """
         if not ref_ids:
             return []
         rows = await self._session.execute(
-            select(_TABLE.c.ref_id, _TABLE.c.kind, _TABLE.c.payload).where(
+            select(_TABLE.c.ref_id, _TABLE.c.kind, _TABLE.c.payload["key"].as_string()).where(
                 _TABLE.c.ref_id.in_(list(ref_ids)),
                 _TABLE.c.kind.in_(list(kinds)),
                 _TABLE.c.status == _PENDING,
             )
         )
-        return [(ref_id, kind, str((payload or {}).get("key"))) for ref_id, kind, payload in rows]
+        return [(ref_id, kind, str(key)) for ref_id, kind, key in rows]
 
     async def cancel_many(self, pairs: Sequence[tuple[str, int]]) -> None:
         """Cancel the pending timers of each (kind, ref_id) pair, in one statement."""
@@ -189,11 +202,10 @@ class SqlTimers:
         if not timer_ids:
             return set()
         result = await self._session.execute(
-            update(TimerRow)
-            .where(TimerRow.id.in_(list(timer_ids)), TimerRow.status == TimerStatus.PENDING.value)
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(list(timer_ids)), _by_id_with(_PENDING))
             .values(status=TimerStatus.FIRED.value, fired_at=now)
-            .returning(TimerRow.id)
-            .execution_options(synchronize_session=False)
+            .returning(_TABLE.c.id)
         )
         claimed = set(result.scalars().all())
         self.claimed.extend(i for i in timer_ids if i in claimed)
@@ -204,10 +216,9 @@ class SqlTimers:
         if not timer_ids:
             return
         await self._session.execute(
-            update(TimerRow)
-            .where(TimerRow.id.in_(list(timer_ids)), TimerRow.status == TimerStatus.FIRED.value)
-            .values(status=TimerStatus.PENDING.value, fired_at=None)
-            .execution_options(synchronize_session=False)
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(list(timer_ids)), _by_id_with(TimerStatus.FIRED.value))
+            .values(status=_PENDING, fired_at=None)
         )
         given_back = set(timer_ids)
         self.claimed = [i for i in self.claimed if i not in given_back]
@@ -234,6 +245,26 @@ class SqlOutbox:
         self._now = now
         self.enqueued = 0
 
+    @staticmethod
+    def _row(
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        order_key: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Return the column values of a new pending message (shared by both enqueues)."""
+        return {
+            "kind": kind,
+            "payload": dict(payload),
+            "idempotency_key": idempotency_key[:255],
+            "order_key": order_key[:255] if order_key else None,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+
     async def enqueue(
         self,
         kind: str,
@@ -247,16 +278,7 @@ class SqlOutbox:
 
         Messages sharing an `order_key` are delivered strictly one after another.
         """
-        values = {
-            "kind": kind,
-            "payload": dict(payload),
-            "idempotency_key": idempotency_key[:255],
-            "order_key": order_key[:255] if order_key else None,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now or self._now,
-            "created_at": now or self._now,
-        }
+        values = self._row(kind, payload, idempotency_key, order_key, now or self._now)
         dialect = self._session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         result = await self._session.execute(
@@ -276,16 +298,7 @@ class SqlOutbox:
         result = await self._session.execute(
             insert_(_OUTBOX).on_conflict_do_nothing(),
             [
-                {
-                    "kind": kind,
-                    "payload": dict(payload),
-                    "idempotency_key": key[:255],
-                    "order_key": order_key[:255] if order_key else None,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": self._now,
-                    "created_at": self._now,
-                }
+                self._row(kind, payload, key, order_key, self._now)
                 for kind, payload, key, order_key in messages
             ],
         )

@@ -12,7 +12,7 @@ from contextlib import closing
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from bot.app.uow import SqlUnitOfWorkFactory
 from bot.core.timers import TimerStatus
@@ -238,3 +238,73 @@ async def test_a_batch_handler_gets_runs_of_its_kinds_and_fires_each_claim_once(
     assert await timers.fire_due() == 6
     assert await timers.fire_due() == 0
     assert calls == [[("a", 0), ("b", 1), ("a", 2)], [("plain", 3)], [("b", 4), ("a", 5)]]
+
+
+_BIG_TABLES = ("timers", "outbox", "audit_events", "incidents")
+
+
+async def test_the_batch_path_reads_no_table_by_scanning_it(world, service, clock, engine):
+    """EXPLAIN QUERY PLAN of every statement firing a batch issues (claims, the give-back of a
+    batch cut short, the incidents, audit, outbox and due-time sync): no full scan of the
+    tables that grow with the backlog, and timers named by id are found by primary key, not
+    by walking the (status, due_at) index over every pending timer."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query planner")
+    release_id = await start_release(service)
+    await _open(world, release_id, 6)
+    issued: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        first = parameters[0] if executemany and parameters else parameters
+        issued.append((statement, tuple(first or ())))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        clock.advance(timedelta(hours=2))
+        assert await world.timers.fire_due() > 0
+        clock.advance(timedelta(hours=9))  # and a batch cut after each timer (the give-back)
+        world.timers.batch_hold = 0.0
+        world.timers.batch_handlers.clear()
+        assert await world.timers.fire_due() > 0
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    by_id = [s for s in issued if s[0].startswith("UPDATE timers") and "timers.id IN" in s[0]]
+    assert any("RETURNING" in s for s, _ in by_id)  # the claim
+    assert any("fired_at=?" in s and "RETURNING" not in s for s, _ in by_id)  # the give-back
+    with closing(sqlite3.connect(engine.url.database)) as db:
+        for statement, params in issued:
+            if not statement.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT", "DELETE")):
+                continue
+            steps = [r[-1] for r in db.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+            plan = " / ".join(steps)
+            scans = [s for s in steps if s.split(" ")[:2] in (["SCAN", t] for t in _BIG_TABLES)]
+            assert not scans, (statement, plan)
+            if (statement, params) in by_id:
+                assert "INTEGER PRIMARY KEY" in plan, (statement, plan)
+
+
+@pytest.mark.parametrize(("hold", "sizes"), [(1e9, [5, 10, 10]), (0.0, [10] + [1] * 15)])
+async def test_batches_are_sized_to_the_time_a_batch_may_hold(engine, clock, hold, sizes):
+    """A kind not yet timed in a wake-up counts as if half of `batch_size` fitted in
+    `batch_hold` (so a nil hold does not limit the first batch); then a batch takes as many
+    as fit at that kind's cost per timer: all of `batch_size` when the hold is generous, one
+    timer at a time when it is nil. Each timer is handled once either way."""
+    uow = SqlUnitOfWorkFactory(make_session_factory(engine), clock)
+    timers = TimerService(uow, clock, batch_size=10, batch_hold=hold)
+    calls: list[list[int]] = []
+
+    async def single(u, record, now) -> None:
+        calls.append([record.ref_id])
+
+    async def batch(u, records, now) -> None:
+        calls.append([r.ref_id for r in records])
+
+    timers.register("a", single, batch=batch)
+    async with uow() as u:
+        for ref in range(25):
+            await u.timers.schedule("a", ref, NOW + timedelta(seconds=ref))
+        await u.commit()
+    clock.set(NOW + timedelta(hours=1))
+    assert await timers.fire_due() == 25
+    assert [len(c) for c in calls] == sizes
+    assert sorted(ref for c in calls for ref in c) == list(range(25))
