@@ -18,7 +18,7 @@ import aiosqlite
 import discord
 import simcord
 
-from bench.clicks_common import Burst, Click, emit_select
+from bench.clicks_common import Burst, Click, emit_select, freeze_world
 
 ITEMS = 30
 SELECT_PREFIX = "peer:tick:"
@@ -89,8 +89,13 @@ def _view(release: int) -> discord.ui.View:
     return view
 
 
-async def run(waves: Sequence[Sequence[tuple[int, int]]], releases: int, burst: Burst) -> Burst:
-    """Open `releases` rooms, then emit each wave of (release, item) clicks at once."""
+async def run(
+    waves: Sequence[Sequence[tuple[int, int]]], releases: int, burst: Burst, *, freeze: bool = True
+) -> Burst:
+    """Open `releases` rooms, then emit each wave of (release, item) clicks at once.
+
+    With `freeze`, the world built before the clicks is frozen first, as for the project.
+    """
     with tempfile.TemporaryDirectory() as folder:
         peer = BaselinePeer(Path(folder) / "peer.db", burst)
         async with simcord.run(peer, settle_timeout=300) as env:
@@ -104,6 +109,8 @@ async def run(waves: Sequence[Sequence[tuple[int, int]]], releases: int, burst: 
                     f"release {release}", view=_view(release)
                 )
                 messages[release] = sent
+            if freeze:
+                freeze_world()
             with burst.measuring():
                 for wave in waves:
                     for n, (release, item) in enumerate(wave):

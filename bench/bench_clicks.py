@@ -45,7 +45,7 @@ from sqlalchemy.engine import Engine
 
 from bench import baseline_peer
 from bench.bot_settings import release_settings
-from bench.clicks_common import Burst, Click, emit_select, percentile
+from bench.clicks_common import Burst, Click, emit_select, freeze_world, percentile
 from bot.app import create_bot
 from bot.core.clock import FakeClock
 from bot.releases.chat.bot import ReleaseBot
@@ -168,8 +168,13 @@ async def _project_room(
     return people, offers, items
 
 
-async def project(scenarios: Sequence[Scenario], releases: int, members: int) -> list[Burst]:
-    """Run `scenarios` on one real bot with `releases` active releases; one Burst each."""
+async def project(
+    scenarios: Sequence[Scenario], releases: int, members: int, *, freeze: bool = True
+) -> list[Burst]:
+    """Run `scenarios` on one real bot with `releases` active releases; one Burst each.
+
+    With `freeze`, the world built before the clicks is frozen first (`freeze_world`).
+    """
     bursts = []
     with tempfile.TemporaryDirectory() as folder:
         bot = create_bot(
@@ -180,6 +185,8 @@ async def project(scenarios: Sequence[Scenario], releases: int, members: int) ->
         async with simcord.run(bot, settle_timeout=300) as env:
             people, offers, items = await _project_room(env, bot, releases, members)
             watch = EditWatch(bot)
+            if freeze:
+                freeze_world()
             for scenario in scenarios:
                 burst, since = Burst(), len(env.http_requests)
                 keyed: dict[Hashable, str] = {}
@@ -229,18 +236,26 @@ async def main(argv: Sequence[str]) -> None:
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--members", type=int, default=22)
     parser.add_argument("--per-release", type=int, default=10)
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the world built before the clicks (mostly SimCord's) in the collector",
+    )
     args = parser.parse_args(argv)
+    freeze = not args.no_freeze
     print(
         f"python {sys.version.split()[0]}, discord.py {discord.__version__}, "
         f"simcord {simcord.__version__}; SQLite on a temporary file"
     )
     single, crowd, tens, hundred = scenarios(args.releases, args.members, args.per_release)
     # The crowd needs all of one release's items: its own bot with one release.
-    (ours_crowd,) = await project([crowd], 1, args.members)
-    ours_single, ours_tens, ours_hundred = await project([single, tens, hundred], args.releases, 0)
+    (ours_crowd,) = await project([crowd], 1, args.members, freeze=freeze)
+    ours_single, ours_tens, ours_hundred = await project(
+        [single, tens, hundred], args.releases, 0, freeze=freeze
+    )
     rss_now, rss_peak = rss_mb()
     theirs = [
-        await baseline_peer.run(s.waves, args.releases + 1, Burst())
+        await baseline_peer.run(s.waves, args.releases + 1, Burst(), freeze=freeze)
         for s in (single, crowd, tens, hundred)
     ]
     ours = [ours_single, ours_crowd, ours_tens, ours_hundred]
@@ -259,10 +274,11 @@ async def main(argv: Sequence[str]) -> None:
         ("CPU per click, the bot's own (total - SimCord)", lambda b: b.per_click(b.bot_cpu) * 1000),
         ("CPU per click, total (bot + SimCord)", lambda b: b.per_click(b.cpu) * 1000),
         ("CPU per click, SimCord's share", lambda b: b.per_click(b.simcord_cpu) * 1000),
+        ("garbage collection per click (in the total)", lambda b: b.per_click(b.gc) * 1000),
         ("SQL statements per click", lambda b: b.per_click(b.statements)),
         ("edits per click", lambda b: b.per_click(b.edits)),
     ):
-        unit = "ms" if label.startswith("CPU") else ""
+        unit = "ms" if label.startswith(("CPU", "garbage")) else ""
         print(_row(label, _mean(figure, ours), _mean(figure, theirs), unit))
     for scenario, mine, peer in zip((single, crowd, tens, hundred), ours, theirs, strict=True):
         print(f"{scenario.name}:\n  project  {mine.summary()}\n  baseline {peer.summary()}")
