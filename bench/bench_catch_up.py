@@ -119,12 +119,14 @@ async def _fire(
     steps: list[float] | None = None,
     *,
     settled: bool = False,
+    claimed: list[int] | None = None,
 ) -> tuple[float, int, list[float], float]:
     """Restart at `at` into the day, fire what is due; return seconds, fired, latenesses and
     the longest time between two commits (a bound on the longest transaction).
 
     `steps` (if given) receives the lateness of each escalation step ("incident.step") alone.
     `settled`: first fire, untimed, what fell due before `at` (a bot that was running then).
+    `claimed` (if given) receives the id of every timer fired, once per firing.
     """
     from bot.core.clock import FakeClock
 
@@ -146,6 +148,8 @@ async def _fire(
         now = time.perf_counter() - began
         commits.append(now)
         late.extend([now] * len(uow.timers.claimed))
+        if claimed is not None:
+            claimed.extend(uow.timers.claimed)
         if steps is not None:
             steps.extend(now for i in uow.timers.claimed if i in step_ids)
 
@@ -162,6 +166,22 @@ def _pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
+async def _overdue_left(url: str, at: timedelta) -> int:
+    """Return how many timers are still pending although due at `at` into the day."""
+    engine = make_engine(url)
+    async with make_session_factory(engine)() as session:
+        left = await session.scalar(
+            select(func.count())
+            .select_from(TimerRow)
+            .where(
+                TimerRow.status == TimerStatus.PENDING.value,
+                TimerRow.due_at <= DAY_START + at,
+            )
+        )
+    await engine.dispose()
+    return int(left or 0)
+
+
 async def catch_up(sizes: Sequence[int], outage: timedelta) -> None:
     """Print ms per overdue timer at each backlog size."""
     with tempfile.TemporaryDirectory() as folder:
@@ -170,13 +190,17 @@ async def catch_up(sizes: Sequence[int], outage: timedelta) -> None:
         for size in sizes:
             incidents = max(1, -(-size // per))
             url = await _build(folder, incidents)
-            spent, fired, _, longest = await _fire(url, outage, batch_size=BATCH)
+            claimed: list[int] = []
+            spent, fired, _, longest = await _fire(url, outage, BATCH, claimed=claimed)
             ms = spent / max(fired, 1) * 1000
             base = base or ms
+            left = await _overdue_left(url, outage)
+            once = "once each" if len(set(claimed)) == len(claimed) == fired else "NOT once each"
             print(f"catch-up: {incidents} incidents, {incidents * per} overdue timers: fired "
-                  f"{fired} once each in {spent:.2f} s = {ms:.2f} ms per timer "
+                  f"{fired} in {spent:.2f} s = {ms:.2f} ms per timer "
                   f"(x{ms / base:.2f} of the smallest); longest transaction "
-                  f"{longest * 1000:.0f} ms")  # fmt: skip
+                  f"{longest * 1000:.0f} ms; {once} ({len(set(claimed))} distinct timers in "
+                  f"{len(claimed)} firings), {left} still pending and due")  # fmt: skip
 
 
 async def burst(count: int) -> None:
