@@ -40,15 +40,20 @@ def to_embed(spec: EmbedSpec) -> discord.Embed:
     return embed
 
 
+def to_button(spec: ButtonSpec) -> discord.ui.Button[Any]:
+    """Return the discord.py button for `spec`."""
+    return discord.ui.Button(
+        label=spec.label,
+        custom_id=spec.custom_id,
+        style=_STYLES[spec.style],
+        disabled=spec.disabled,
+    )
+
+
 def to_item(control: SelectSpec | ButtonSpec) -> discord.ui.Button[Any] | discord.ui.Select[Any]:
     """Return the discord.py component for `control` (a button or a string select)."""
     if isinstance(control, ButtonSpec):
-        return discord.ui.Button(
-            label=control.label,
-            custom_id=control.custom_id,
-            style=_STYLES[control.style],
-            disabled=control.disabled,
-        )
+        return to_button(control)
     return discord.ui.Select(
         custom_id=control.custom_id,
         placeholder=control.placeholder,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot.chat.failures import run_guarded, send_private
-from bot.chat.kit import to_embed
+from bot.chat.kit import to_button, to_embed
 from bot.chat.layout import ButtonSpec, MessageSpec
 from bot.chat.roles import home_actor
 from bot.core.actors import Actor, Source
@@ -31,12 +31,6 @@ from bot.releases.chat.bot import release_bot
 if TYPE_CHECKING:
     from bot.releases.chat.bot import ReleaseBot
 
-_STYLES = {
-    "primary": discord.ButtonStyle.primary,
-    "success": discord.ButtonStyle.success,
-    "danger": discord.ButtonStyle.danger,
-    "secondary": discord.ButtonStyle.secondary,
-}
 NOTE_MAX = 1000
 STEP = TimerKind.ESCALATION_STEP
 
@@ -56,12 +50,7 @@ def acting(interaction: discord.Interaction) -> tuple[ReleaseBot, Actor]:
 
 
 def _button(spec: ButtonSpec) -> discord.ui.Item[Any]:
-    button = discord.ui.Button[discord.ui.View](
-        label=spec.label,
-        custom_id=spec.custom_id,
-        style=_STYLES[spec.style],
-        disabled=spec.disabled,
-    )
+    button = to_button(spec)
     if spec.action == "ack":
         return IncidentAckButton(button)
     if spec.action == "resolve":

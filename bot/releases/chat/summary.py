@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from bot.chat.layout import (
@@ -159,12 +159,23 @@ def _phase_spec(
 ) -> MessageSpec:
     if memo is None:
         return render_phase_message(release, phase_index, chunk_index, ctx)
-    key = f"{phase_index}:{chunk_index}"
-    fingerprint = phase_fingerprint(release, phase_index, chunk_index)
+    return _memoised(
+        memo,
+        f"{phase_index}:{chunk_index}",
+        phase_fingerprint(release, phase_index, chunk_index),
+        lambda: render_phase_message(release, phase_index, chunk_index, ctx),
+    )
+
+
+def _memoised(
+    memo: PhaseMemo, key: str, fingerprint: Hashable, render: Callable[[], MessageSpec]
+) -> MessageSpec:
+    """Return the spec `memo` holds for `key` if it was rendered from `fingerprint`, else
+    render it and keep it."""
     known = memo.get(key)
     if known is not None and known[0] == fingerprint:
         return known[1]
-    spec = render_phase_message(release, phase_index, chunk_index, ctx)
+    spec = render()
     memo[key] = (fingerprint, spec)
     return spec
 
@@ -236,13 +247,9 @@ def _signoff_spec(
         return render_signoff(release, spec, ctx)
     # All a sign-off message reads that can change: whether (and by whom) it was given, and
     # whether the release is still active; the rest is the release's template and name.
-    key = f"signoff:{spec.key}"
     given = release.signoffs.get(spec.key)
     signed = (given.actor_id, given.actor_name, given.at) if given is not None else None
     fingerprint = (release.id, release.name, signed, release.is_active)
-    known = memo.get(key)
-    if known is not None and known[0] == fingerprint:
-        return known[1]
-    rendered = render_signoff(release, spec, ctx)
-    memo[key] = (fingerprint, rendered)
-    return rendered
+    return _memoised(
+        memo, f"signoff:{spec.key}", fingerprint, lambda: render_signoff(release, spec, ctx)
+    )
