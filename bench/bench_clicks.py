@@ -226,8 +226,10 @@ def scenarios(releases: int, members: int, per_release: int) -> tuple[Scenario, 
 
 
 def _row(name: str, ours: float, theirs: float, unit: str = "ms") -> str:
-    ratio = ours / theirs if theirs else float("inf")
-    return f"| {name} | {ours:.2f} {unit} | {theirs:.2f} {unit} | x{ratio:.1f} |"
+    # A figure the baseline does not have at all (no collection ran in its clicks,
+    # say) has no ratio: print "n/a" rather than "xinf", so the row stays a row.
+    ratio = f"x{ours / theirs:.1f}" if theirs else "n/a"
+    return f"| {name} | {ours:.2f} {unit} | {theirs:.2f} {unit} | {ratio} |"
 
 
 async def main(argv: Sequence[str]) -> None:
