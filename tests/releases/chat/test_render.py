@@ -147,16 +147,21 @@ def releases(draw: st.DrawFn) -> Release:
     return release
 
 
+def _generated_releases(examples: int) -> settings:
+    """Hypothesis settings for tests over generated releases: big inputs, no deadline."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
 def _item_lines(descriptions: list[str], number: int) -> list[str]:
     pattern = re.compile(rf"^(?:[☐✅⏭]|↪) \*\*{number}\.\*\* ")
     return [line for text in descriptions for line in text.split("\n") if pattern.match(line)]
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@_generated_releases(60)
 @given(releases())
 def test_every_message_of_any_template_fits_discord_limits(release: Release) -> None:
     """Check every message of any release room against every Discord limit."""
@@ -164,11 +169,7 @@ def test_every_message_of_any_template_fits_discord_limits(release: Release) -> 
         assert limit_problems(message.spec) == [], (message.kind, message.key)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@_generated_releases(60)
 @given(releases())
 def test_every_item_is_shown_in_full_and_reachable_exactly_once(release: Release) -> None:
     """Find each item's full text in its phase's embeds and its value in exactly one select."""
@@ -194,11 +195,7 @@ def test_every_item_is_shown_in_full_and_reachable_exactly_once(release: Release
         assert sorted(values, key=int) == [str(i) for i in range(len(phase.all_items()))]
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@_generated_releases(30)
 @given(releases())
 def test_the_room_keeps_the_same_messages_whatever_the_state(release: Release) -> None:
     """Render a fresh and a progressed release of one template to the same message keys."""
@@ -207,11 +204,7 @@ def test_the_room_keeps_the_same_messages_whatever_the_state(release: Release) -
     assert keys == [(m.kind, m.key) for m in room_messages(release, RenderContext())]
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@_generated_releases(30)
 @given(releases())
 def test_a_memo_filled_in_another_state_never_serves_a_stale_message(release: Release) -> None:
     """Render from a memo of the fresh release exactly what a render without memo gives."""
@@ -225,11 +218,7 @@ def test_a_memo_filled_in_another_state_never_serves_a_stale_message(release: Re
     assert room_messages(fresh, RenderContext(), memo) == room_messages(fresh, RenderContext())
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@_generated_releases(30)
 @given(releases())
 def test_every_control_id_parses_back_to_its_release_phase_and_chunk(release: Release) -> None:
     """Parse every control's custom id back to the release, phase and chunk it sits on."""
